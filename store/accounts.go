@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	//go:embed lua/resolve.lua
+	resolveSrc string
+	//go:embed lua/create_account.lua
+	createAccountSrc string
+	//go:embed lua/update_account.lua
+	updateAccountSrc string
+	//go:embed lua/migrate_account.lua
+	migrateAccountSrc string
+	//go:embed lua/list.lua
+	listSrc string
+
+	resolveScript        = redis.NewScript(resolveSrc)
+	createAccountScript  = redis.NewScript(createAccountSrc)
+	updateAccountScript  = redis.NewScript(updateAccountSrc)
+	migrateAccountScript = redis.NewScript(migrateAccountSrc)
+	listScript           = redis.NewScript(listSrc)
+)
+
+// LookupMode says how an identifier names an account; RestComm resolves
+// identifiers differently for login, for GET and for changes.
+type LookupMode string
+
+const (
+	// ByLogin: e-mail address, else SID. Friendly names never log in.
+	ByLogin LookupMode = "login"
+	// ByGetIdentifier: a SID-shaped identifier (34 alphanumerics) only as a
+	// SID; anything else by friendly name, then e-mail, then SID.
+	ByGetIdentifier LookupMode = "get"
+	// ByOperatingIdentifier: as a SID first, then by friendly name, e-mail,
+	// SID (update and migrate).
+	ByOperatingIdentifier LookupMode = "op"
+)
+
+// Lookup is one identifier to resolve.
+type Lookup struct {
+	Mode LookupMode
+	ID   string
+}
+
+// Resolved is one resolved account with its ancestors, nearest first.
+// Account is nil when nothing matched; Ambiguous is set when several
+// accounts share the friendly name.
+type Resolved struct {
+	Account   *Account
+	Ancestors []string
+	Ambiguous bool
+}
+
+// Resolve resolves several identifiers in one round trip.
+func (s *Store) Resolve(ctx context.Context, lookups ...Lookup) ([]Resolved, error) {
+	args := make([]any, 0, 2*len(lookups))
+	for _, l := range lookups {
+		args = append(args, string(l.Mode), l.ID)
+	}
+	reply, err := s.run(ctx, resolveScript, args...)
+	if err != nil {
+		return nil, err
+	}
+	items, ok := reply.([]any)
+	if !ok || len(items) != len(lookups) {
+		return nil, fmt.Errorf("store: unexpected resolve reply %T", reply)
+	}
+	out := make([]Resolved, len(items))
+	for i, it := range items {
+		parts, ok := it.([]any)
+		if !ok || len(parts) != 3 {
+			return nil, fmt.Errorf("store: unexpected resolve item %T", it)
+		}
+		state, _ := parts[0].(int64)
+		switch state {
+		case 2:
+			out[i].Ambiguous = true
+		case 1:
+			a, err := accountFrom(parts[1])
+			if err != nil {
+				return nil, err
+			}
+			out[i].Account = a
+			anc, _ := parts[2].([]any)
+			out[i].Ancestors = make([]string, 0, len(anc))
+			for _, x := range anc {
+				sid, _ := x.(string)
+				out[i].Ancestors = append(out[i].Ancestors, sid)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Account returns the account with that SID, or ErrNotFound.
+func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
+	reply, err := s.rdb.Do(ctx, "HGETALL", s.key("acct", sid)).Result()
+	if err != nil {
+		return nil, err
+	}
+	a, err := accountFrom(reply)
+	if err == nil && a == nil {
+		err = ErrNotFound
+	}
+	return a, err
+}
+
+// CreateAccount stores a new account with its index entries, atomically.
+// It fails with ErrDuplicate when the SID or the e-mail address is taken,
+// ErrNoOrganization or ErrNoParent when they do not exist; then nothing is
+// written. It returns the account as stored.
+func (s *Store) CreateAccount(ctx context.Context, a *Account) (*Account, error) {
+	reply, err := s.run(ctx, createAccountScript, accountArgs(a)...)
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	return accountFrom(reply)
+}
+
+// AccountUpdate lists the changes of one update; nil fields stay as they are.
+type AccountUpdate struct {
+	FriendlyName *string
+	AuthToken    *string // set when a new password was given
+	Role         *string
+	Status       *string // lower-cased, valid
+	Now          time.Time
+}
+
+// UpdateAccount applies u to the account atomically. A status change
+// cascades to every descendant; a new password on an uninitialized account
+// makes it active (RestComm's first-login flow). It fails with ErrNotFound,
+// or ErrClosed for a closed account (closed is terminal). It returns the
+// account as stored afterwards.
+func (s *Store) UpdateAccount(ctx context.Context, sid string, u AccountUpdate) (*Account, error) {
+	opt := func(v *string) (string, string) {
+		if v == nil {
+			return "", "0"
+		}
+		return *v, "1"
+	}
+	name, hasName := opt(u.FriendlyName)
+	role, hasRole := opt(u.Role)
+	token, _ := opt(u.AuthToken)
+	status, _ := opt(u.Status)
+	reply, err := s.run(ctx, updateAccountScript, sid, strconv.FormatInt(u.Now.Unix(), 10),
+		name, hasName, token, role, hasRole, status)
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	return accountFrom(reply)
+}
+
+// MigrateAccount moves the account and its direct children to the
+// organization orgSid. It fails with ErrNotFound, ErrNoOrganization or
+// ErrSameOrg (already there), writing nothing.
+func (s *Store) MigrateAccount(ctx context.Context, sid, orgSid string, now time.Time) (*Account, error) {
+	reply, err := s.run(ctx, migrateAccountScript, sid, orgSid, strconv.FormatInt(now.Unix(), 10))
+	if err != nil {
+		return nil, scriptError(err)
+	}
+	return accountFrom(reply)
+}
+
+// Children returns the direct children of an account in SID order.
+func (s *Store) Children(ctx context.Context, sid string) ([]Account, error) {
+	return s.listAccounts(ctx, "children:"+sid)
+}
+
+// OrganizationAccounts returns every account of an organization, at any
+// depth and in any status, in SID order.
+func (s *Store) OrganizationAccounts(ctx context.Context, orgSid string) ([]Account, error) {
+	return s.listAccounts(ctx, "orgacc:"+orgSid)
+}
+
+func (s *Store) listAccounts(ctx context.Context, set string) ([]Account, error) {
+	reply, err := s.run(ctx, listScript, set, "acct")
+	if err != nil {
+		return nil, err
+	}
+	items, _ := reply.([]any)
+	out := make([]Account, 0, len(items))
+	for _, it := range items {
+		a, err := accountFrom(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *a)
+	}
+	return out, nil
+}

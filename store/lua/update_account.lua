@@ -1,0 +1,50 @@
+-- Updates one account, and cascades a status change over its whole subtree,
+-- in one atomic step: no reader sees a half-changed tree, and concurrent
+-- updates of different fields never overwrite each other.
+-- ARGV[1] prefix, ARGV[2] sid, ARGV[3] now (Unix seconds),
+-- ARGV[4] friendly name or '' , ARGV[5] '1' when a friendly name is given,
+-- ARGV[6] auth token or '' (a password was given when non-empty),
+-- ARGV[7] role or '', ARGV[8] '1' when a role is given,
+-- ARGV[9] status or '' (already validated and lower-cased).
+local p, sid, now = ARGV[1], ARGV[2], ARGV[3]
+local acct = p .. 'acct:' .. sid
+local cur = redis.call('HMGET', acct, 'status', 'fname')
+if not cur[1] then return redis.error_reply('NOTFOUND') end
+local status = cur[1]
+-- closed is terminal: RestComm refuses any update of a closed account
+if status == 'closed' then return redis.error_reply('CLOSED') end
+
+local newstatus = status
+if ARGV[9] ~= '' then newstatus = ARGV[9] end
+-- a password set on an uninitialized account activates it, whatever Status says
+if ARGV[6] ~= '' and status == 'uninitialized' then newstatus = 'active' end
+
+local set = {'updated', now, 'status', newstatus}
+if ARGV[5] == '1' then
+  table.insert(set, 'fname'); table.insert(set, ARGV[4])
+  if ARGV[4] ~= cur[2] then
+    redis.call('ZREM', p .. 'fname:' .. cur[2], sid)
+    redis.call('ZADD', p .. 'fname:' .. ARGV[4], 0, sid)
+  end
+end
+if ARGV[6] ~= '' then table.insert(set, 'token'); table.insert(set, ARGV[6]) end
+if ARGV[8] == '1' then table.insert(set, 'role'); table.insert(set, ARGV[7]) end
+
+if newstatus ~= status then
+  -- RestComm sets every descendant to the new status, whatever its own
+  -- status was (re-activating a parent re-activates closed children).
+  local queue, seen, i = {sid}, {[sid] = true}, 1
+  while i <= #queue do
+    local kids = redis.call('ZRANGE', p .. 'children:' .. queue[i], 0, -1)
+    for _, kid in ipairs(kids) do
+      if not seen[kid] then
+        seen[kid] = true
+        table.insert(queue, kid)
+        redis.call('HSET', p .. 'acct:' .. kid, 'status', newstatus, 'updated', now)
+      end
+    end
+    i = i + 1
+  end
+end
+redis.call('HSET', acct, unpack(set))
+return redis.call('HGETALL', acct)

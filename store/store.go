@@ -1,0 +1,221 @@
+// Package store keeps RestComm accounts and organizations in Redis.
+//
+// Every key of one gateway deployment shares a single Redis Cluster hash tag
+// (the key prefix in braces, "{restcomm}:" by default), so that the multi-key
+// changes RestComm needs — an account with its e-mail index, its parent's
+// children and its organization's members; a status cascade over a subtree —
+// are single Lua scripts that run atomically on one node, under a single node,
+// Sentinel or Cluster alike. Scripts receive one key of the namespace in
+// KEYS[1] so that Cluster routes them to the slot's owner; the other keys they
+// touch are derived from the prefix and hash to that same slot.
+//
+// Key layout (P is the prefix, e.g. "{restcomm}:"):
+//
+//	P acct:<sid>          hash   one account (fields below)
+//	P email:<email>       string account SID owning that e-mail address
+//	P fname:<name>        zset   SIDs of the accounts with that friendly name
+//	P children:<sid>      zset   direct children of an account (score 0: SID order)
+//	P org:<sid>           hash   one organization
+//	P orgdomain:<domain>  string organization SID of a lower-cased domain name
+//	P orgs                zset   every organization SID
+//	P orgacc:<sid>        zset   SIDs of the accounts in an organization
+//
+// Sorted sets with equal scores return members in byte order, which is the
+// order RestComm's lists come in (ascending SID).
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors a caller can act on. Everything else is a Redis failure.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrAmbiguous      = errors.New("more than one account matches")
+	ErrDuplicate      = errors.New("already exists")
+	ErrClosed         = errors.New("account is closed")
+	ErrNoOrganization = errors.New("organization does not exist")
+	ErrNoParent       = errors.New("parent account does not exist")
+	ErrSameOrg        = errors.New("account already in the requested organization")
+)
+
+// DefaultKeyPrefix is the hash tag used when none is configured.
+const DefaultKeyPrefix = "restcomm"
+
+// Store reads and changes accounts and organizations. It is safe for
+// concurrent use; it holds no state besides the client.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string // "{tag}:"
+	anchor string // a key of the namespace, used to route scripts
+}
+
+// New returns a Store over rdb. keyPrefix becomes the Redis Cluster hash tag
+// of every key ("restcomm" gives "{restcomm}:acct:…"); empty means
+// DefaultKeyPrefix.
+func New(rdb redis.UniversalClient, keyPrefix string) *Store {
+	if keyPrefix == "" {
+		keyPrefix = DefaultKeyPrefix
+	}
+	p := "{" + keyPrefix + "}:"
+	return &Store{rdb: rdb, prefix: p, anchor: p + "orgs"}
+}
+
+// Client returns the underlying Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
+
+// run executes a script with the namespace anchor as KEYS[1] and the prefix
+// as ARGV[1].
+func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
+	return sc.Run(ctx, s.rdb, []string{s.anchor}, append([]any{s.prefix}, args...)...).Result()
+}
+
+// Account fields in the Redis hash.
+const (
+	fSid     = "sid"
+	fOrg     = "org"
+	fName    = "fname"
+	fEmail   = "email"
+	fType    = "type"
+	fStatus  = "status"
+	fRole    = "role"
+	fToken   = "token"
+	fURI     = "uri"
+	fParent  = "parent"
+	fCreated = "created"
+	fUpdated = "updated"
+	fDomain  = "domain"
+)
+
+func accountArgs(a *Account) []any {
+	return []any{
+		fSid, a.Sid, fOrg, a.OrganizationSid, fName, a.FriendlyName, fEmail, a.EmailAddress,
+		fType, a.Type, fStatus, a.Status, fRole, a.Role, fToken, a.AuthToken, fURI, a.URI,
+		fParent, a.ParentSid, fCreated, unix(a.DateCreated), fUpdated, unix(a.DateUpdated),
+	}
+}
+
+// Dates are stored as Unix seconds: RestComm prints second precision only.
+func unix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+func parseUnix(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return time.Unix(n, 0).UTC()
+}
+
+// hashPairs flattens a hash reply: HGETALL answers a flat array under RESP2
+// (and from scripts) and a map under RESP3.
+func hashPairs(reply any) ([]any, error) {
+	switch r := reply.(type) {
+	case []any:
+		return r, nil
+	case map[any]any:
+		kv := make([]any, 0, 2*len(r))
+		for k, v := range r {
+			kv = append(kv, k, v)
+		}
+		return kv, nil
+	}
+	return nil, fmt.Errorf("store: unexpected hash reply %T", reply)
+}
+
+// accountFrom builds an Account from an HGETALL reply. It returns nil for
+// an empty reply (no such hash).
+func accountFrom(reply any) (*Account, error) {
+	kv, err := hashPairs(reply)
+	if err != nil || len(kv) == 0 {
+		return nil, err
+	}
+	a := new(Account)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		v, _ := kv[i+1].(string)
+		switch k {
+		case fSid:
+			a.Sid = v
+		case fOrg:
+			a.OrganizationSid = v
+		case fName:
+			a.FriendlyName = v
+		case fEmail:
+			a.EmailAddress = v
+		case fType:
+			a.Type = v
+		case fStatus:
+			a.Status = v
+		case fRole:
+			a.Role = v
+		case fToken:
+			a.AuthToken = v
+		case fURI:
+			a.URI = v
+		case fParent:
+			a.ParentSid = v
+		case fCreated:
+			a.DateCreated = parseUnix(v)
+		case fUpdated:
+			a.DateUpdated = parseUnix(v)
+		}
+	}
+	return a, nil
+}
+
+func organizationFrom(reply any) (*Organization, error) {
+	kv, err := hashPairs(reply)
+	if err != nil || len(kv) == 0 {
+		return nil, err
+	}
+	o := new(Organization)
+	for i := 0; i+1 < len(kv); i += 2 {
+		k, _ := kv[i].(string)
+		v, _ := kv[i+1].(string)
+		switch k {
+		case fSid:
+			o.Sid = v
+		case fDomain:
+			o.DomainName = v
+		case fStatus:
+			o.Status = v
+		case fCreated:
+			o.DateCreated = parseUnix(v)
+		case fUpdated:
+			o.DateUpdated = parseUnix(v)
+		}
+	}
+	return o, nil
+}
+
+// scriptError maps the sentinel error replies of our scripts to Go errors.
+func scriptError(err error) error {
+	if err == nil {
+		return nil
+	}
+	// Redis 7 prefixes "ERR " to a script's error reply; Redis 6 does not.
+	switch strings.TrimPrefix(err.Error(), "ERR ") {
+	case "NOTFOUND":
+		return ErrNotFound
+	case "DUPLICATE":
+		return ErrDuplicate
+	case "CLOSED":
+		return ErrClosed
+	case "NOORG":
+		return ErrNoOrganization
+	case "NOPARENT":
+		return ErrNoParent
+	case "SAMEORG":
+		return ErrSameOrg
+	}
+	return err
+}
