@@ -1,0 +1,133 @@
+package policy_test
+
+import (
+	"context"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/policy"
+)
+
+var ctx = context.Background()
+
+// The shipped policy's own *_test.rego tests, as `opa test` runs them.
+func TestShippedRegoTests(t *testing.T) {
+	results, err := policy.Test(ctx, policy.Default())
+	require.NoError(t, err)
+	require.NotEmpty(t, results)
+	for _, r := range results {
+		assert.True(t, r.Passed, "%s %s", r.Name, r.Err)
+	}
+}
+
+func TestCompileShippedPolicy(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	assert.Len(t, p.Revision(), 12)
+	assert.Positive(t, p.Tests())
+}
+
+func admin() *policy.Subject {
+	return &policy.Subject{Sid: "ACae6e420f425248d6a26948c17a9e2acf", Role: "Administrator", Status: "active", OrganizationSid: "ORG0"}
+}
+
+func TestDecide(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	a := admin()
+	child := &policy.Subject{Sid: "ACchild", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}}
+
+	d, err := p.Decide(ctx, &policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACchild", Caller: a, Target: child})
+	require.NoError(t, err)
+	assert.Equal(t, policy.Decision{Allow: true}, d)
+
+	d, err = p.Decide(ctx, &policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/x"})
+	require.NoError(t, err)
+	assert.False(t, d.Allow)
+	assert.Equal(t, 401, d.Status)
+	assert.Equal(t, `Basic realm="Restcomm realm"`, d.Headers["WWW-Authenticate"])
+
+	d, err = p.Decide(ctx, &policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/" + a.Sid, Caller: child, Target: a})
+	require.NoError(t, err)
+	assert.Equal(t, policy.Decision{Status: 403, Body: "page"}, d)
+
+	d, err = p.Decide(ctx, &policy.Input{Operation: "accounts:update", Path: "Accounts/ACchild", Caller: child, Target: child, Request: policy.Request{RoleChange: true}})
+	require.NoError(t, err)
+	assert.Equal(t, policy.Decision{Status: 403, Message: "Only Administrator allowed", Body: "page", Stage: 54}, d)
+}
+
+const minimalAuthz = `package restcomm.authz
+decision := {"allow": input.operation == "ok"}
+`
+
+func TestCompileRefusesBrokenPolicies(t *testing.T) {
+	cases := map[string]fstest.MapFS{
+		"syntax error": {"authz.rego": {Data: []byte("package restcomm.authz\ndecision := {")}},
+		"failing test": {
+			"authz.rego":      {Data: []byte(minimalAuthz)},
+			"authz_test.rego": {Data: []byte("package restcomm.authz_test\nimport data.restcomm.authz.decision\ntest_x if decision.allow with input as {\"operation\": \"no\"}\n")},
+		},
+		"no decision":    {"other.rego": {Data: []byte("package other\nx := 1\n")}},
+		"unsafe builtin": {"authz.rego": {Data: []byte("package restcomm.authz\ndecision := http.send({\"method\": \"get\", \"url\": \"http://127.0.0.1:1\"})\n")}},
+		"bad data":       {"authz.rego": {Data: []byte(minimalAuthz)}, "data.json": {Data: []byte("{")}},
+		"empty":          {},
+	}
+	for name, fsys := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := policy.Compile(ctx, fsys)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestDecisionsThatAreNotValidDeny(t *testing.T) {
+	cases := map[string]string{
+		"not an object":    `decision := true`,
+		"allow not bool":   `decision := {"allow": "yes"}`,
+		"status not 4xx":   `decision := {"allow": false, "status": 200}`,
+		"unknown body":     `decision := {"allow": false, "status": 403, "body": "html"}`,
+		"conflict":         "decision := {\"allow\": true} if input.operation\ndecision := {\"allow\": false} if input.caller",
+		"a set":            `decision contains {"allow": true} if input.operation`,
+		"evaluation error": `decision := {"allow": 1 / count([])}`,
+		"undefined":        `decision := {"allow": true} if input.never`,
+	}
+	for name, rule := range cases {
+		t.Run(name, func(t *testing.T) {
+			p, err := policy.Compile(ctx, fstest.MapFS{"authz.rego": {Data: []byte("package restcomm.authz\n" + rule + "\n")}})
+			if err != nil {
+				return // refused at compile time: also never allows
+			}
+			d, err := p.Decide(ctx, &policy.Input{Operation: "x", Caller: admin()})
+			assert.Error(t, err)
+			assert.Equal(t, policy.Deny, d)
+		})
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(b, err)
+	a := admin()
+	dev := &policy.Subject{Sid: "ACdev", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}}
+	for _, bc := range []struct {
+		name string
+		in   policy.Input
+	}{
+		{"admin-reads-child", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: a, Target: dev}},
+		{"developer-reads-self", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: dev, Target: dev}},
+		{"proxy", policy.Input{Operation: "proxy", Method: "GET", Path: "Accounts.json/ACdev/Calls.json", Caller: dev}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := p.Decide(ctx, &bc.in)
+				if err != nil || !d.Allow {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}
