@@ -243,4 +243,3 @@ func definesDecision(files *loader.Result) bool {
 	}
 	return false
 }
-
