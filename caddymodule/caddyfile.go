@@ -1,0 +1,110 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("restcomm", parseCaddyfile)
+	// Guard the whole API before any other auth or routing directive, so
+	// that no `order` line is needed.
+	httpcaddyfile.RegisterDirectiveOrder("restcomm", httpcaddyfile.Before, "basic_auth")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	g := new(Gateway)
+	err := g.UnmarshalCaddyfile(h.Dispenser)
+	return g, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	restcomm [<matcher>] {
+//	    redis                   <url>...
+//	    redis_master_name       <name>
+//	    redis_username          <user>
+//	    redis_password          <password>
+//	    redis_sentinel_password <password>
+//	    redis_timeout           <duration>
+//	    key_prefix              <prefix>
+//	    policy_dir              <directory>
+//	    organization_domain     <domain>
+//	}
+//
+// Every subdirective is optional; unknown ones are errors. Secrets are best
+// given as {env.NAME} placeholders, resolved when the config loads and never
+// stored in the adapted JSON.
+func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "redis":
+			urls := d.RemainingArgs()
+			if len(urls) == 0 {
+				return d.ArgErr()
+			}
+			g.Redis.URLs = append(g.Redis.URLs, urls...)
+		case "redis_master_name":
+			if err := oneArg(d, &g.Redis.MasterName); err != nil {
+				return err
+			}
+		case "redis_username":
+			if err := oneArg(d, &g.Redis.Username); err != nil {
+				return err
+			}
+		case "redis_password":
+			if err := oneArg(d, &g.Redis.Password); err != nil {
+				return err
+			}
+		case "redis_sentinel_password":
+			if err := oneArg(d, &g.Redis.SentinelPassword); err != nil {
+				return err
+			}
+		case "redis_timeout":
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur <= 0 {
+				return d.Errf("redis_timeout: invalid duration %q", s)
+			}
+			g.Redis.Timeout = caddy.Duration(dur)
+		case "key_prefix":
+			if err := oneArg(d, &g.KeyPrefix); err != nil {
+				return err
+			}
+		case "policy_dir":
+			if err := oneArg(d, &g.PolicyDir); err != nil {
+				return err
+			}
+		case "organization_domain":
+			if err := oneArg(d, &g.OrganizationDomain); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized restcomm subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+var _ caddyfile.Unmarshaler = (*Gateway)(nil)

@@ -1,0 +1,211 @@
+// Package caddymodule is the Caddy HTTP handler "restcomm": RestComm's
+// authentication and authorization at the edge, the Accounts and
+// Organizations APIs served from Redis, and every other RestComm API path
+// passed to the next handler (reverse_proxy to the upstream RestComm).
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/restcomm/restcomm-gateway/policy"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+func init() {
+	caddy.RegisterModule(Gateway{})
+}
+
+// Gateway is the "restcomm" HTTP handler. It must see every request below
+// /restcomm/2012-04-24/ and be followed by a reverse_proxy to RestComm.
+type Gateway struct {
+	// Redis is where accounts and organizations live.
+	Redis RedisConfig `json:"redis,omitempty"`
+
+	// KeyPrefix is the Redis Cluster hash tag of every key, "restcomm" by
+	// default: keys look like "{restcomm}:acct:AC…". Gateways sharing one
+	// Redis and one prefix share their accounts.
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// PolicyDir is a directory of Rego policies and data that replaces the
+	// built-in policy (RestComm's own rules). Empty: the built-in policy.
+	PolicyDir string `json:"policy_dir,omitempty"`
+
+	// OrganizationDomain is the domain name given to RestComm's default
+	// organization when the gateway seeds an empty Redis;
+	// "default.restcomm.com" by default. Existing data is never changed.
+	OrganizationDomain string `json:"organization_domain,omitempty"`
+
+	logger *zap.Logger
+	store  *store.Store
+	pool   string // key of the shared Redis client in redisPool
+	policy *policy.Policy
+	seed   *seeder
+}
+
+// RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
+// Values may be placeholders such as {env.REDIS_PASSWORD}, resolved when
+// the config is loaded, so secrets need not be written in the config.
+type RedisConfig struct {
+	// URLs are redis:// or rediss:// URLs; default redis://127.0.0.1:6379/0.
+	// Several URLs are Cluster seed nodes, or Sentinels when MasterName is set.
+	URLs []string `json:"urls,omitempty"`
+	// MasterName turns on Sentinel: the name of the monitored master.
+	MasterName string `json:"master_name,omitempty"`
+	// Username and Password for Redis (override those in the URLs).
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// SentinelPassword authenticates to the Sentinels.
+	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// Timeout bounds each Redis command; 1s by default. When Redis does not
+	// answer in time the gateway answers 503.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Gateway) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.restcomm",
+		New: func() caddy.Module { return new(Gateway) },
+	}
+}
+
+// Provision resolves placeholders, connects the (shared) Redis client
+// lazily and compiles the policy. It does no network I/O: Caddy also
+// provisions to validate a config.
+func (g *Gateway) Provision(ctx caddy.Context) error {
+	g.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	opts := store.ClientOptions{
+		MasterName:       repl.ReplaceAll(g.Redis.MasterName, ""),
+		Username:         repl.ReplaceAll(g.Redis.Username, ""),
+		Password:         repl.ReplaceAll(g.Redis.Password, ""),
+		SentinelPassword: repl.ReplaceAll(g.Redis.SentinelPassword, ""),
+		ReadTimeout:      time.Duration(g.Redis.Timeout),
+		WriteTimeout:     time.Duration(g.Redis.Timeout),
+	}
+	for _, u := range g.Redis.URLs {
+		opts.URLs = append(opts.URLs, repl.ReplaceAll(u, ""))
+	}
+	if len(opts.URLs) == 0 {
+		opts.URLs = []string{"redis://127.0.0.1:6379/0"}
+	}
+	prefix := repl.ReplaceAll(g.KeyPrefix, "")
+	client, key, err := loadRedis(opts)
+	if err != nil {
+		return err
+	}
+	g.pool = key
+	g.store = store.New(client, prefix)
+	g.seed = &seeder{domain: repl.ReplaceAll(g.OrganizationDomain, "")}
+
+	var fsys = policy.Default()
+	if dir := repl.ReplaceAll(g.PolicyDir, ""); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("policy_dir %q: not a readable directory", dir)
+		}
+		fsys = os.DirFS(dir)
+	}
+	g.policy, err = policy.Compile(ctx, fsys)
+	if err != nil {
+		return err
+	}
+	g.logger.Info("policy loaded",
+		zap.String("revision", g.policy.Revision()),
+		zap.Int("tests_passed", g.policy.Tests()))
+	return nil
+}
+
+// Validate checks the provisioned handler.
+func (g *Gateway) Validate() error {
+	if g.store == nil || g.policy == nil {
+		return errors.New("restcomm: not provisioned")
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the shared Redis client.
+func (g *Gateway) Cleanup() error {
+	if g.pool != "" {
+		_, err := redisPool.Delete(g.pool)
+		return err
+	}
+	return nil
+}
+
+// redisPool shares one Redis client among the configs that use the same
+// settings, so a config reload does not drop and re-dial connections.
+var redisPool = caddy.NewUsagePool()
+
+type redisHandle struct{ redis.UniversalClient }
+
+func (h redisHandle) Destruct() error { return h.Close() }
+
+func loadRedis(opts store.ClientOptions) (redis.UniversalClient, string, error) {
+	raw, _ := json.Marshal(opts)
+	sum := sha256.Sum256(raw)
+	key := hex.EncodeToString(sum[:])
+	v, _, err := redisPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		c, err := opts.NewClient()
+		if err != nil {
+			return nil, err
+		}
+		return redisHandle{c}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v.(redisHandle).UniversalClient, key, nil
+}
+
+// seeder creates RestComm's default organization and administrator in an
+// empty Redis, once, on the first request that needs the store, so that
+// validating a config never writes and a Redis that was down at start is
+// seeded when it comes back.
+type seeder struct {
+	domain string
+	done   atomic.Bool
+	mu     sync.Mutex
+}
+
+func (s *seeder) ensure(ctx context.Context, st *store.Store, logger *zap.Logger) error {
+	if s.done.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done.Load() {
+		return nil
+	}
+	res, err := st.Seed(ctx, s.domain)
+	if err != nil {
+		return err
+	}
+	s.done.Store(true)
+	if res.Organization || res.Admin {
+		logger.Info("seeded RestComm defaults",
+			zap.Bool("organization", res.Organization), zap.Bool("administrator", res.Admin))
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Gateway)(nil)
+	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
+)

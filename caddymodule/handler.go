@@ -1,0 +1,282 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/policy"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+// maxBodyLength is RestComm's BodyLengthFilter limit.
+const maxBodyLength = 10_000_000
+
+// Stages of the checks the gateway makes outside the policy (see
+// policy/README.md): after the SecurityFilter (0) come the body length,
+// content negotiation and routing, then the endpoints (10 and up).
+const (
+	stageBodyLength = 1
+	stageAccept     = 2
+	stageRoute      = 3
+	stageEndpoint   = 10
+)
+
+// exchange is one request on its way through the handler: what was asked,
+// who asks, and what the policy said.
+type exchange struct {
+	w           http.ResponseWriter
+	r           *http.Request
+	path        *restpath.Path
+	op          operation
+	caller      *store.Resolved // nil when not authenticated
+	target      *store.Resolved // nil when the operation has none
+	decision    policy.Decision
+	contentType string // negotiated response type (Accounts/Organizations)
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	p, err := restpath.Parse(r.URL.EscapedPath())
+	if errors.Is(err, restpath.ErrNotAPI) {
+		return next.ServeHTTP(w, r)
+	}
+	if err != nil {
+		writePage(w, http.StatusBadRequest, "Ambiguous request path")
+		return nil
+	}
+	ctx := r.Context()
+	x := &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method)}
+
+	if err := g.seed.ensure(ctx, g.store, g.logger); err != nil {
+		return g.unavailable(x, err)
+	}
+	if err := g.resolve(ctx, x); err != nil {
+		return g.unavailable(x, err)
+	}
+	x.decision = g.decide(ctx, x)
+
+	// SecurityFilter: credentials and the status gate precede everything.
+	if !x.decision.Allow && x.decision.Stage == 0 {
+		x.deny().write(w, r, "")
+		return nil
+	}
+	if r.ContentLength > maxBodyLength {
+		writePage(w, http.StatusRequestEntityTooLarge, "Length larger than 10000000")
+		return nil
+	}
+	if x.op.name == opProxy {
+		return g.proxy(x, next)
+	}
+	return g.serveAPI(x)
+}
+
+// resolve loads the caller (by its credentials) and the target account of
+// the operation, in one Redis round trip, and verifies the credentials.
+func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
+	creds, hasCreds := parseBasic(x.r.Header.Get("Authorization"))
+	var lookups []store.Lookup
+	if hasCreds {
+		lookups = append(lookups, store.Lookup{Mode: store.ByLogin, ID: creds.user})
+	}
+	if x.op.target != "" {
+		lookups = append(lookups, store.Lookup{Mode: x.op.target, ID: x.path.ID})
+	}
+	if len(lookups) == 0 {
+		return nil
+	}
+	res, err := g.store.Resolve(ctx, lookups...)
+	if err != nil {
+		return err
+	}
+	if hasCreds {
+		token := dummyToken
+		if res[0].Account != nil {
+			token = res[0].Account.AuthToken
+		}
+		// the comparison runs for unknown users too: same work either way
+		if secretMatches(creds.secret, token) && res[0].Account != nil {
+			x.caller = &res[0]
+		}
+		res = res[1:]
+	}
+	if x.op.target != "" {
+		x.target = &res[0]
+	}
+	return nil
+}
+
+// decide asks the policy. An error denies (fail closed) and is logged.
+func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
+	in := policy.Input{
+		Operation:      x.op.name,
+		Method:         x.r.Method,
+		Path:           x.path.Rel,
+		ClientIP:       clientIP(x.r),
+		PathAccountSid: x.path.AccountSid,
+	}
+	if x.caller != nil {
+		in.Caller = subject(x.caller)
+	}
+	if x.target != nil && x.target.Account != nil {
+		in.Target = subject(x.target)
+	}
+	x.op.facts(x, &in)
+	d, err := g.policy.Decide(ctx, &in)
+	if err != nil {
+		g.logger.Error("policy failed; denying", zap.String("operation", in.Operation), zap.Error(err))
+		return policy.Deny
+	}
+	return d
+}
+
+func subject(r *store.Resolved) *policy.Subject {
+	a := r.Account
+	return &policy.Subject{
+		Sid:             a.Sid,
+		Role:            a.Role,
+		Status:          a.Status,
+		OrganizationSid: a.OrganizationSid,
+		Ancestors:       r.Ancestors,
+	}
+}
+
+// deny turns the policy's denial into a problem.
+func (x *exchange) deny() *problem {
+	d := x.decision
+	return &problem{status: d.Status, message: d.Message, body: d.Body, stage: d.Stage, headers: d.Headers}
+}
+
+// denial is the policy's denial, or nil when it allowed.
+func (x *exchange) denial() *problem {
+	if x.decision.Allow {
+		return nil
+	}
+	return x.deny()
+}
+
+// proxy hands an authenticated API request to the next handler with the
+// verified identity in headers; identity headers from the client are
+// always removed first.
+func (g *Gateway) proxy(x *exchange, next caddyhttp.Handler) error {
+	h := x.r.Header
+	for name := range h {
+		if strings.HasPrefix(strings.ToLower(name), "x-restcomm-") {
+			delete(h, name)
+		}
+	}
+	if x.caller != nil {
+		a := x.caller.Account
+		h.Set("X-RestComm-Account-Sid", a.Sid)
+		h.Set("X-RestComm-Account-Role", a.Role)
+		h.Set("X-RestComm-Organization-Sid", a.OrganizationSid)
+	}
+	g.setPlaceholders(x)
+	return next.ServeHTTP(x.w, x.r)
+}
+
+// setPlaceholders publishes the caller for Caddy's access log
+// ({http.auth.user.id}) and for later handlers.
+func (g *Gateway) setPlaceholders(x *exchange) {
+	if x.caller == nil {
+		return
+	}
+	repl, ok := x.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	a := x.caller.Account
+	repl.Set("http.auth.user.id", a.Sid)
+	repl.Set("http.auth.user.role", a.Role)
+	repl.Set("http.auth.user.organization_sid", a.OrganizationSid)
+}
+
+// unavailable answers 503 when Redis fails, without leaking details.
+func (g *Gateway) unavailable(x *exchange, err error) error {
+	g.logger.Error("account store unavailable", zap.String("path", x.r.URL.Path), zap.Error(err))
+	x.w.Header().Set("Retry-After", "1")
+	writePage(x.w, http.StatusServiceUnavailable, "Account store unavailable")
+	return nil
+}
+
+func clientIP(r *http.Request) string {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if ip, ok := repl.GetString("http.vars.client_ip"); ok && ip != "" {
+			return ip
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// allowHeader is what Jersey lists in Allow for each of the templates the
+// gateway serves (Java 8 HashMap order, spec §7).
+func allowHeader(route restpath.Route) string {
+	switch route {
+	case restpath.AccountList:
+		return "HEAD,POST,GET,OPTIONS"
+	case restpath.Account:
+		return "HEAD,POST,GET,OPTIONS,PUT"
+	case restpath.Migrate:
+		return "POST,OPTIONS"
+	case restpath.OrganizationList:
+		return "HEAD,GET,OPTIONS"
+	case restpath.Organization:
+		return "HEAD,GET,OPTIONS,PUT"
+	}
+	return ""
+}
+
+// serveAPI serves the Accounts and Organizations routes after the gate.
+func (g *Gateway) serveAPI(x *exchange) error {
+	// AcceptFilter and Jersey's negotiation, then routing.
+	ct, ok := negotiate(x.r.Header.Get("Accept"), x.path.JSON)
+	if !ok {
+		writePage(x.w, http.StatusNotAcceptable, "")
+		return nil
+	}
+	x.contentType = ct
+	allow := allowHeader(x.path.Route)
+	switch {
+	case allow == "":
+		writePage(x.w, http.StatusNotFound, "")
+		return nil
+	case x.r.Method == http.MethodOptions:
+		x.w.Header().Set("Allow", allow)
+		writeBody(x.w, http.StatusOK, "", nil)
+		return nil
+	case x.op.serve == nil:
+		x.w.Header().Set("Allow", allow)
+		writePage(x.w, http.StatusMethodNotAllowed, "")
+		return nil
+	}
+	g.setPlaceholders(x)
+	return x.op.serve(g, x)
+}
+
+// respondOK writes a 200 with a representation.
+func (x *exchange) respondOK(body []byte) error {
+	writeBody(x.w, http.StatusOK, x.contentType, body)
+	return nil
+}
+
+func (x *exchange) json() bool { return x.contentType == typeJSON }
+
+// baseURI is Jersey's base URI of the request, for the Link header.
+func baseURI(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + restpath.Prefix
+}

@@ -1,0 +1,189 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/render"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+const wwwAuth = `Basic realm="Restcomm realm"`
+
+// Spec §16 rows 1-11 and 14-36: authentication, the status gate and
+// GET /Accounts/{id}, through the real handler and a real Redis.
+func TestConformanceAuthenticationAndRead(t *testing.T) {
+	h := newHarness(t, true)
+	up := strings.ToUpper(tokenT)
+	rows := []struct {
+		row    int
+		c      call
+		status int
+		check  func(t *testing.T, w *http.Response, body string)
+	}{
+		{1, call{path: apiRoot + "/Accounts/" + sidAdmin}, 401, wantHeader("WWW-Authenticate", wwwAuth)},
+		{2, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: "administrator@company.com", secret: "wrong"}, 401, wantHeader("WWW-Authenticate", wwwAuth)},
+		{3, call{path: apiRoot + "/Accounts.json/" + sidAdmin, auth: "basic " + strings.TrimPrefix(basic("administrator@company.com", tokenT), "Basic ")}, 401, nil},
+		{4, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: "Default Administrator Account", secret: tokenT}, 401, nil},
+		{5, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: "administrator@company.com", secret: "RestComm"}, 200, wantJSONField("sid", sidAdmin)},
+		{6, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: sidAdmin, secret: tokenT}, 200, wantJSONField("sid", sidAdmin)},
+		{7, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: sidAdmin, secret: up}, 401, nil},
+		{8, call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: "ADMINISTRATOR@company.com", secret: tokenT}, 401, nil},
+		{9, call{path: apiRoot + "/Accounts.json/" + sidSusp, as: "SUSP"}, 403, wantBody("Provided Account is not active")},
+		{10, call{path: apiRoot + "/Accounts.json/" + sidClosed, as: "CLOSED"}, 403, wantBody("Provided Account is not active")},
+		{11, call{path: apiRoot + "/Accounts.json/" + sidUninit, as: "UNINIT"}, 200, wantJSONField("status", "uninitialized")},
+		{14, call{path: apiRoot + "/Accounts/" + sidAdmin, as: "ADMIN"}, 200, func(t *testing.T, r *http.Response, body string) {
+			assert.Equal(t, "application/xml", r.Header.Get("Content-Type"))
+			a := adminAccount(t, h)
+			assert.Equal(t, string(render.AppendAccountXML(nil, a)), body)
+			assert.Regexp(t, `(?s)^<RestcommResponse>\n  <Account>\n    <Sid>.*</Sid>\n    <organization>.*<FriendlyName>.*<EmailAddress>.*<Status>.*<Role>.*<Type>.*<DateCreated>.*<DateUpdated>.*<AuthToken>.*<Uri>.*<SubresourceUris>`, body)
+		}},
+		{15, call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"}, 200, func(t *testing.T, r *http.Response, body string) {
+			assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+			assert.Equal(t, string(render.AppendAccountJSON(nil, adminAccount(t, h))), body)
+			wantJSONField("uri", "/2012-04-24/Accounts.json/"+sidAdmin)(t, r, body)
+			assert.Contains(t, body, `"calls": "/2012-04-24/Accounts/`+sidAdmin+`/Calls.json"`)
+		}},
+		{16, call{path: apiRoot + "/Accounts/" + sidAdmin + ".json", as: "ADMIN"}, 200, sameAs(h, apiRoot+"/Accounts.json/"+sidAdmin)},
+		{17, call{path: apiRoot + "/Accounts.json/" + sidAdmin + ".json", as: "ADMIN"}, 200, wantType("application/json")},
+		{18, call{path: apiRoot + "/Accounts/" + sidAdmin, as: "ADMIN", header: http.Header{"Accept": {"application/json"}}}, 200, wantType("application/json")},
+		{19, call{path: apiRoot + "/Accounts/" + sidAdmin, as: "ADMIN", header: http.Header{"Accept": {"*/*"}}}, 200, wantType("application/xml")},
+		{20, call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN", header: http.Header{"Accept": {"application/xml"}}}, 200, wantType("application/json")},
+		{21, call{path: apiRoot + "/Accounts/" + sidAdmin, as: "ADMIN", header: http.Header{"Accept": {"text/plain"}}}, 406, nil},
+		{22, call{path: apiRoot + "/Accounts.json/" + sidAdmin + "/", as: "ADMIN"}, 200, wantJSONField("sid", sidAdmin)},
+		{23, call{path: apiRoot + "/Accounts.json/administrator%40company.com", as: "ADMIN"}, 200, sameAs(h, apiRoot+"/Accounts.json/"+sidAdmin)},
+		{24, call{path: apiRoot + "/Accounts.json/Default%20Administrator%20Account", as: "ADMIN"}, 200, sameAs(h, apiRoot+"/Accounts.json/"+sidAdmin)},
+		{25, call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"}, 200, wantHeader("Link", `<https://gw.example.com/restcomm/2012-04-24/Profiles/PRae6e420f425248d6a26948c17a9e2acf>;rel=related;title="Profiles"`)},
+		{26, call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"}, 200, func(t *testing.T, r *http.Response, body string) {
+			wantJSONField("date_created", "Tue, 24 Apr 2012 00:00:00 +0000")(t, r, body)
+			date := regexp.MustCompile(`^[A-Z][a-z]{2}, [1-9]\d? [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$`)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(body), &m))
+			assert.Regexp(t, date, m["date_created"])
+			assert.Regexp(t, date, m["date_updated"])
+		}},
+		{27, call{path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN"}, 200, wantJSONField("sid", sidDev)},
+		{28, call{path: apiRoot + "/Accounts.json/" + sidGrand, as: "ADMIN"}, 200, wantJSONField("sid", sidGrand)},
+		{29, call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "CADM"}, 403, nil},
+		{30, call{path: apiRoot + "/Accounts.json/" + sidDev, as: "CADM"}, 403, nil},
+		{31, call{path: apiRoot + "/Accounts.json/" + sidCadm, as: "CADM"}, 200, wantJSONField("sid", sidCadm)},
+		{32, call{path: apiRoot + "/Accounts.json/" + sidGrand, as: "DEV"}, 403, nil},
+		{33, call{path: apiRoot + "/Accounts.json/" + sidDev, as: "DEV"}, 200, wantJSONField("sid", sidDev)},
+		{34, call{path: apiRoot + "/Accounts.json/" + sidGuest, as: "GUEST"}, 403, nil},
+		{35, call{path: apiRoot + "/Accounts.json/" + sidTopDev, as: "ADMIN"}, 403, nil},
+		{36, call{path: apiRoot + "/Accounts.json/AC0000000000000000000000000000dead", as: "ADMIN"}, 404, nil},
+	}
+	for _, row := range rows {
+		t.Run("row"+itoa(row.row), func(t *testing.T) {
+			w := h.do(row.c)
+			res := w.Result()
+			assert.Equal(t, row.status, res.StatusCode, "body: %s", w.Body.String())
+			if row.check != nil {
+				row.check(t, res, w.Body.String())
+			}
+			assert.Empty(t, h.proxied, "Accounts routes are never forwarded")
+		})
+	}
+}
+
+// On a fresh Redis the seeded administrator reads itself with the shipped
+// password and gets exactly spec §4.4 (status uninitialized) — the README's
+// first request.
+func TestSeededAdministratorIsSpecDocument(t *testing.T) {
+	h := newHarness(t, false)
+	w := h.do(call{path: apiRoot + "/Accounts.json/administrator%40company.com", user: "administrator@company.com", secret: "RestComm"})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	assert.Equal(t, readFile(t, "testdata/seeded-admin.json"), w.Body.String())
+
+	w = h.do(call{path: apiRoot + "/Accounts/" + sidAdmin, user: sidAdmin, secret: tokenT})
+	require.Equal(t, 200, w.Code)
+	assert.Equal(t, "application/xml", w.Header().Get("Content-Type"))
+	assert.Equal(t, readFile(t, "testdata/seeded-admin.xml"), w.Body.String())
+}
+
+func TestErrorPagesAndPlainGate(t *testing.T) {
+	h := newHarness(t, true)
+	w := h.do(call{path: apiRoot + "/Accounts/" + sidAdmin})
+	assert.Equal(t, "text/html;charset=utf-8", w.Header().Get("Content-Type"))
+	assert.Contains(t, w.Body.String(), "HTTP Status 401 - Unauthorized")
+
+	w = h.do(call{path: apiRoot + "/Accounts.json/" + sidSusp, as: "SUSP"})
+	assert.Equal(t, "text/plain", w.Header().Get("Content-Type"))
+	w = h.do(call{path: apiRoot + "/Accounts.json/" + sidSusp, as: "SUSP", header: http.Header{"Accept": {"application/json"}}})
+	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
+	assert.Equal(t, "Provided Account is not active", w.Body.String())
+}
+
+func TestAmbiguousFriendlyNameIs404(t *testing.T) {
+	h := newHarness(t, true)
+	// GUEST and TOPDEV are unrelated; give CADM's child two twins named alike
+	for _, rename := range []string{sidDev, sidSusp} {
+		name := "twin"
+		_, err := h.store.UpdateAccount(t.Context(), rename, store.AccountUpdate{FriendlyName: &name})
+		require.NoError(t, err)
+	}
+	w := h.do(call{path: apiRoot + "/Accounts.json/twin", as: "ADMIN"})
+	assert.Equal(t, 404, w.Code)
+}
+
+func TestRedisDownIs503(t *testing.T) {
+	h := newHarness(t, true)
+	h.redis.Stop()
+	w := h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"})
+	assert.Equal(t, 503, w.Code)
+	assert.Contains(t, w.Body.String(), "Account store unavailable")
+	assert.NotContains(t, w.Body.String(), "127.0.0.1")
+}
+
+func adminAccount(t *testing.T, h *harness) *store.Account {
+	a, err := h.store.Account(t.Context(), sidAdmin)
+	require.NoError(t, err)
+	return a
+}
+
+func wantHeader(name, value string) func(*testing.T, *http.Response, string) {
+	return func(t *testing.T, r *http.Response, _ string) { assert.Equal(t, value, r.Header.Get(name)) }
+}
+
+func wantBody(want string) func(*testing.T, *http.Response, string) {
+	return func(t *testing.T, _ *http.Response, body string) { assert.Equal(t, want, body) }
+}
+
+func wantType(ct string) func(*testing.T, *http.Response, string) {
+	return wantHeader("Content-Type", ct)
+}
+
+func wantJSONField(key, value string) func(*testing.T, *http.Response, string) {
+	return func(t *testing.T, r *http.Response, body string) {
+		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(body), &m), body)
+		assert.Equal(t, value, m[key])
+	}
+}
+
+func sameAs(h *harness, path string) func(*testing.T, *http.Response, string) {
+	return func(t *testing.T, _ *http.Response, body string) {
+		ref := h.do(call{path: path, as: "ADMIN"})
+		assert.Equal(t, ref.Body.String(), body)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// readFile returns a test fixture; the seeded-admin documents are spec
+// §4.2 and §4.4 verbatim.
+func readFile(t *testing.T, name string) string {
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	return string(b)
+}
