@@ -42,6 +42,10 @@ const (
 	// ByOperatingIdentifier: as a SID first, then by friendly name, e-mail,
 	// SID (update and migrate).
 	ByOperatingIdentifier LookupMode = "op"
+	// ByName: friendly name, then e-mail, then SID, whatever its shape —
+	// AccountsDao.getAccount(String), with which RestComm's sub-resource
+	// endpoints read the {accountSid} of /Accounts/{accountSid}/...
+	ByName LookupMode = "name"
 )
 
 // Lookup is one identifier to resolve.

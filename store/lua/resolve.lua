@@ -4,6 +4,7 @@
 --   login: e-mail address, else SID (authentication)
 --   get:   SID if SID-shaped, else friendly name, e-mail, SID (GET one)
 --   op:    SID, else friendly name, e-mail, SID (update, migrate)
+--   name:  friendly name, e-mail, SID (sub-resource paths)
 -- Reply per pair: {state, fields, ancestors}; state 0 missing, 1 found,
 -- 2 ambiguous (several accounts share the friendly name).
 local p = ARGV[1]
@@ -37,7 +38,7 @@ local function resolve(mode, id)
     if #h == 0 then h = bysid(id) end
     return h, false
   end
-  if sidshaped(id) then
+  if mode ~= 'name' and sidshaped(id) then
     local h = bysid(id)
     if #h > 0 or mode == 'get' then return h, false end
   end
