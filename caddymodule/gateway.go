@@ -33,7 +33,7 @@ func init() {
 // /restcomm/2012-04-24/ and be followed by a reverse_proxy to RestComm.
 type Gateway struct {
 	// Redis is where accounts and organizations live.
-	Redis RedisConfig `json:"redis,omitempty"`
+	Redis RedisConfig `json:"redis,omitzero"`
 
 	// KeyPrefix is the Redis Cluster hash tag of every key, "restcomm" by
 	// default: keys look like "{restcomm}:acct:AC…". Gateways sharing one

@@ -1,0 +1,68 @@
+package caddymodule
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddytest"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Caddyfile → JSON golden tests: each testdata/caddyfile_adapt file holds a
+// Caddyfile and, after a line of dashes, the JSON it must adapt to.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			cfg, want, ok := strings.Cut(string(raw), "----------")
+			require.True(t, ok, "missing ---------- separator")
+			assert.True(t, caddytest.CompareAdapt(t, f, strings.TrimSpace(cfg)+"\n", "caddyfile", strings.TrimSpace(want)))
+		})
+	}
+}
+
+func TestCaddyfileErrors(t *testing.T) {
+	for name, cfg := range map[string]string{
+		"unknown subdirective": "restcomm {\n\tredis_url redis://x\n}",
+		"missing redis url":    "restcomm {\n\tredis\n}",
+		"two policy dirs":      "restcomm {\n\tpolicy_dir /a /b\n}",
+		"bad timeout":          "restcomm {\n\tredis_timeout soon\n}",
+		"inline argument":      "restcomm redis://x",
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := new(Gateway)
+			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(cfg))
+			assert.Error(t, err)
+		})
+	}
+}
+
+// The top-level Caddyfile is the deployment shape: it must adapt, keep its
+// four environment names, and route through the gateway to reverse_proxy.
+func TestTopLevelCaddyfile(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile")
+	require.NoError(t, err)
+	for _, env := range []string{"RESTCOMM_SITE", "RESTCOMM_ADMIN", "RESTCOMM_REDIS", "RESTCOMM_UPSTREAM"} {
+		assert.Contains(t, string(raw), "{$"+env+":", env)
+	}
+	t.Setenv("RESTCOMM_REDIS", "redis://127.0.0.1:6399/3")
+	t.Setenv("RESTCOMM_UPSTREAM", "127.0.0.1:8099")
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "Caddyfile"})
+	require.NoError(t, err)
+	js := string(out)
+	assert.Contains(t, js, `"handler":"restcomm"`)
+	assert.Contains(t, js, `redis://127.0.0.1:6399/3`)
+	assert.Contains(t, js, `"dial":"127.0.0.1:8099"`)
+	assert.Contains(t, js, `"listen":[":8443"]`)
+	assert.Less(t, strings.Index(js, `"handler":"restcomm"`), strings.Index(js, `"handler":"reverse_proxy"`))
+}
