@@ -1,19 +1,83 @@
 package caddymodule
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/password"
 	"github.com/restcomm/restcomm-gateway/caddymodule/render"
+	"github.com/restcomm/restcomm-gateway/store"
 )
 
 // defaultProfileSid is RestComm's default profile, created at its boot.
 // Profiles live upstream; the gateway links every account to the default.
 const defaultProfileSid = "PRae6e420f425248d6a26948c17a9e2acf"
 
+// maxColumn is the width of RestComm's friendly_name and role columns
+// (VARCHAR(64)). RestComm fails with 500 on longer values; the gateway
+// answers 400 and stores nothing (gateway.md §2).
+const maxColumn = 64
+
+// RestComm's messages (AccountsEndpoint, Account.Status, Sid).
+const (
+	msgEmailNull      = "Email address can not be null."
+	msgPasswordNull   = "Password can not be null."
+	msgEmailInvalid   = "Provided email address %s is not valid"
+	msgLoginInvalid   = "Login %s contains invalid character(s) "
+	msgBadStatus      = "%s is not a valid account status."
+	msgBadSid         = "%s is an INVALID_SID sid value."
+	msgNoOrganization = "provided OrganizationSid does not exist"
+	msgTooWeak        = "Password too weak"
+	msgDuplicate      = "The email address used for the new account is already in use."
+	msgClosed         = "Account is closed"
+	msgMissingOrg     = "Missing Organization SID or Domain Name"
+	msgSameOrg        = "Account already in the requested Organization"
+	msgTooLong        = "%s can not be longer than 64 characters."
+)
+
+// Stages of the Accounts endpoint's own checks, in RestComm's order; the
+// policy's denials (authz.rego) sit between them.
+const (
+	stageMalformedForm = 5 // the form is read before the method runs
+
+	// GET /Accounts: 10 permission, 20 filter by a non-Super-Admin (policy)
+	stageListQuery  = 15
+	stageListFilter = 30
+
+	// POST /Accounts: 10 permission, 20 depth, 81 other organization, 110
+	// caller not active (policy)
+	stageEmailMissing    = 40
+	stagePasswordMissing = 41
+	stageEmailInvalid    = 50
+	stageLoginInvalid    = 60
+	stageStatusInvalid   = 70
+	stageOrgSidInvalid   = 80
+	stageOrgMissing      = 82
+	stageWeakPassword    = 90
+	stageDuplicate       = 100
+	stageColumnWidth     = 120 // RestComm's database error on insert
+
+	// POST|PUT /Accounts/{id}: 10 permission, 20 not found, 30 hierarchy,
+	// 54 Role by a non-Administrator (policy)
+	stageClosed          = 40
+	stageUpdateStatus    = 51
+	stageUpdateName      = 52
+	stageUpdatePassword  = 53
+	stageUpdateRoleWidth = 55
+
+	// POST /Accounts/migrate/{id}: 10 not Super Admin, 30 not found, 40
+	// not a direct child (policy)
+	stageMigrateForm = 11 // after @RolesAllowed
+	stageMigrateOrg  = 20
+	stageSameOrg     = 50
+)
+
 // readAccount serves GET /Accounts/{id} (AccountsEndpoint.getAccount).
 func (g *Gateway) readAccount(x *exchange) error {
-	if p := x.denial(); p != nil {
-		p.write(x.w, x.r, x.contentType)
+	if x.verdict().refused(x) {
 		return nil
 	}
 	a := x.target.Account
@@ -21,9 +85,330 @@ func (g *Gateway) readAccount(x *exchange) error {
 		writePage(x.w, http.StatusNotFound, "")
 		return nil
 	}
-	x.w.Header().Set("Link", "<"+baseURI(x.r)+"Profiles/"+defaultProfileSid+`>;rel=related;title="Profiles"`)
+	x.w.Header().Set("Link", profileLink(x.r))
+	return x.respondAccount(a)
+}
+
+// profileLink is the Link header RestComm adds to a single account or
+// organization: its effective profile, which for the gateway is always the
+// default profile (profiles live upstream).
+func profileLink(r *http.Request) string {
+	return "<" + baseURI(r) + "Profiles/" + defaultProfileSid + `>;rel=related;title="Profiles"`
+}
+
+func (x *exchange) respondAccount(a *store.Account) error {
 	if x.json() {
 		return x.respondOK(render.AppendAccountJSON(nil, a))
 	}
 	return x.respondOK(render.AppendAccountXML(nil, a))
+}
+
+// listAccounts serves GET /Accounts (AccountsEndpoint.getAccounts): the
+// caller's direct children, or with OrganizationSid / DomainName (Super
+// Admins) every account of an organization, at any depth, in any status.
+func (g *Gateway) listAccounts(x *exchange) error {
+	v := x.verdict()
+	q, ok := x.query()
+	if !ok && v.open(stageListQuery) {
+		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
+	}
+	orgSid, domain := javaTrim(q["OrganizationSid"]), javaTrim(q["DomainName"])
+	rawSid := q["OrganizationSid"]
+	if orgSid != "" && !validSid(rawSid) && v.open(stageListFilter) {
+		// RestComm: new Sid(value) throws, 500 (gateway.md §2: 400)
+		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadSid, rawSid), stageListFilter))
+	}
+	var org string
+	if orgSid == "" && domain != "" && v.open(stageListFilter) {
+		o, err := g.store.OrganizationByDomain(x.r.Context(), q["DomainName"])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			v.fail(pageProblem(http.StatusNotFound, "", stageListFilter))
+		case err != nil:
+			return g.unavailable(x, err)
+		default:
+			org = o.Sid
+		}
+	}
+	if v.refused(x) {
+		return nil
+	}
+	var (
+		list []store.Account
+		err  error
+	)
+	switch {
+	case orgSid != "":
+		list, err = g.store.OrganizationAccounts(x.r.Context(), rawSid)
+	case domain != "":
+		list, err = g.store.OrganizationAccounts(x.r.Context(), org)
+	default:
+		list, err = g.store.Children(x.r.Context(), x.caller.Account.Sid)
+	}
+	if err != nil {
+		return g.unavailable(x, err)
+	}
+	if x.json() {
+		return x.respondOK(render.AppendAccountListJSON(nil, list))
+	}
+	return x.respondOK(render.AppendAccountListXML(nil, list))
+}
+
+// createAccount serves POST /Accounts (AccountsEndpoint.putAccount and
+// createFrom): a new child of the caller.
+func (g *Gateway) createAccount(x *exchange) error {
+	ctx := x.r.Context()
+	v := x.verdict()
+	form, st := x.formBody()
+	v.fail(bodyProblem(st, stageMalformedForm))
+	if x.caller == nil { // a policy that lets anonymous requests create: no parent
+		v.fail(pageProblem(http.StatusForbidden, "", stageEndpoint))
+	}
+	if v.p != nil && v.p.stage < stageEmailMissing {
+		v.refused(x)
+		return nil
+	}
+	parent := x.caller.Account
+
+	email, hasEmail := form.get("EmailAddress")
+	pass, hasPass := form.get("Password")
+	if !hasEmail && v.open(stageEmailMissing) {
+		v.fail(textProblem(http.StatusBadRequest, msgEmailNull, stageEmailMissing))
+	}
+	if !hasPass && v.open(stagePasswordMissing) {
+		v.fail(textProblem(http.StatusBadRequest, msgPasswordNull, stagePasswordMissing))
+	}
+	if v.open(stageEmailInvalid) && !validEmail(email) {
+		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgEmailInvalid, email), stageEmailInvalid))
+	}
+	if login := clientLogin(email); v.open(stageLoginInvalid) && !validClientLogin(login) {
+		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgLoginInvalid, login), stageLoginInvalid))
+	}
+	status := store.StatusActive
+	if s, ok := form.get("Status"); ok {
+		status = password.ToLower(s)
+		if v.open(stageStatusInvalid) && !store.ValidStatus(status) {
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageStatusInvalid))
+		}
+	}
+	orgSid := parent.OrganizationSid
+	if s, ok := form.get("OrganizationSid"); ok {
+		switch {
+		case !validSid(s):
+			if v.open(stageOrgSidInvalid) {
+				v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadSid, s), stageOrgSidInvalid))
+			}
+		case s != parent.OrganizationSid:
+			// another organization: Super Admins only (policy, stage 81)
+			orgSid = s
+			if v.open(stageOrgMissing) {
+				_, err := g.store.Organization(ctx, s)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					v.fail(textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing))
+				case err != nil:
+					return g.unavailable(x, err)
+				}
+			}
+		}
+	}
+	if v.open(stageWeakPassword) && !password.Strong(pass) {
+		v.fail(typedProblem(http.StatusBadRequest, msgTooWeak, stageWeakPassword))
+	}
+	email = password.ToLower(email)
+	sid := "AC" + hexMD5(email)
+	if v.open(stageDuplicate) {
+		taken := strings.EqualFold(email, store.DefaultAdminEmail) // the default admin's SID is not derived
+		if !taken {
+			var err error
+			if taken, err = g.store.AccountTaken(ctx, sid, email); err != nil {
+				return g.unavailable(x, err)
+			}
+		}
+		if taken {
+			v.fail(textProblem(http.StatusConflict, msgDuplicate, stageDuplicate))
+		}
+	}
+	name, hasName := form.get("FriendlyName")
+	if !hasName {
+		name = email
+	}
+	role := newAccountRole(parent.Role, form)
+	if v.open(stageColumnWidth) {
+		switch {
+		case javaLength(name) > maxColumn:
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "FriendlyName"), stageColumnWidth))
+		case javaLength(role) > maxColumn:
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "Role"), stageColumnWidth))
+		}
+	}
+	if v.refused(x) {
+		return nil
+	}
+
+	now := time.Now()
+	a, err := g.store.CreateAccount(ctx, &store.Account{
+		Sid:             sid,
+		OrganizationSid: orgSid,
+		FriendlyName:    name,
+		EmailAddress:    email,
+		Type:            "Full",
+		Status:          status,
+		Role:            role,
+		AuthToken:       hexMD5(pass),
+		URI:             "/2012-04-24/Accounts/" + sid,
+		ParentSid:       parent.Sid,
+		DateCreated:     now,
+		DateUpdated:     now,
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
+		textProblem(http.StatusConflict, msgDuplicate, stageDuplicate).write(x.w, x.r, x.contentType)
+		return nil
+	case errors.Is(err, store.ErrNoOrganization): // removed meanwhile
+		textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing).write(x.w, x.r, x.contentType)
+		return nil
+	case errors.Is(err, store.ErrNoParent): // the caller vanished meanwhile
+		writePage(x.w, http.StatusNotFound, "")
+		return nil
+	case err != nil:
+		return g.unavailable(x, err)
+	}
+	return x.respondAccount(a)
+}
+
+// newAccountRole is RestComm's role rule on create: a Role parameter is
+// honoured only when the caller's own role is Administrator; otherwise, and
+// when none is given, the new account gets the caller's role. (The policy
+// has no output through which it could return a role; this mirrors
+// PermissionEvaluator.hasAccountRole exactly.)
+func newAccountRole(callerRole string, form params) string {
+	if r, ok := form.get("Role"); ok && callerRole == administratorRole {
+		return r
+	}
+	return callerRole
+}
+
+// administratorRole is the role RestComm grants everything
+// (PermissionEvaluator.getAdministratorRole).
+const administratorRole = "Administrator"
+
+// updateAccount serves POST and PUT /Accounts/{id}
+// (AccountsEndpoint.updateAccount and prepareAccountForUpdate).
+func (g *Gateway) updateAccount(x *exchange) error {
+	v := x.verdict()
+	form, st := x.formBody()
+	v.fail(bodyProblem(st, stageMalformedForm))
+	var t *store.Account
+	if x.target != nil {
+		t = x.target.Account
+	}
+	if t == nil { // the shipped policy answers 404 itself; never trust it to
+		v.fail(pageProblem(http.StatusNotFound, "", 20))
+	}
+	if v.p != nil && v.p.stage < stageClosed {
+		v.refused(x)
+		return nil
+	}
+	if v.open(stageClosed) && t.Status == store.StatusClosed {
+		v.fail(pageProblem(http.StatusBadRequest, msgClosed, stageClosed))
+	}
+	var u store.AccountUpdate
+	if s, ok := form.get("Status"); ok {
+		s = password.ToLower(s)
+		if v.open(stageUpdateStatus) && !store.ValidStatus(s) {
+			// RestComm: an unmapped IllegalArgumentException, 500
+			// (gateway.md §2: 400 with the message create uses)
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, s), stageUpdateStatus))
+		}
+		u.Status = &s
+	}
+	if name, ok := form.get("FriendlyName"); ok {
+		if v.open(stageUpdateName) && javaLength(name) > maxColumn {
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "FriendlyName"), stageUpdateName))
+		}
+		u.FriendlyName = &name
+	}
+	if pass, ok := form.get("Password"); ok {
+		if v.open(stageUpdatePassword) && !password.Strong(pass) {
+			v.fail(pageProblem(http.StatusBadRequest, msgTooWeak, stageUpdatePassword))
+		}
+		token := hexMD5(pass)
+		u.AuthToken = &token
+	}
+	if role, ok := form.get("Role"); ok { // who may send it is the policy's (stage 54)
+		if v.open(stageUpdateRoleWidth) && javaLength(role) > maxColumn {
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "Role"), stageUpdateRoleWidth))
+		}
+		u.Role = &role
+	}
+	if v.refused(x) {
+		return nil
+	}
+
+	u.Now = time.Now()
+	a, err := g.store.UpdateAccount(x.r.Context(), t.Sid, u)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writePage(x.w, http.StatusNotFound, "")
+		return nil
+	case errors.Is(err, store.ErrClosed): // closed by a concurrent request
+		writePage(x.w, http.StatusBadRequest, msgClosed)
+		return nil
+	case err != nil:
+		return g.unavailable(x, err)
+	}
+	// RestComm answers with the updated object rebuilt with "now" for both
+	// dates; a later GET shows the real creation date (spec §6 step 9).
+	a.DateCreated = a.DateUpdated
+	return x.respondAccount(a)
+}
+
+// migrateAccount serves POST /Accounts/migrate/{id}
+// (AccountsEndpoint.migrateAccountOrganization): a direct child of the
+// caller, and its own direct children, move to another organization.
+func (g *Gateway) migrateAccount(x *exchange) error {
+	ctx := x.r.Context()
+	v := x.verdict()
+	form, st := x.formBody()
+	v.fail(bodyProblem(st, stageMigrateForm))
+	var org *store.Organization
+	if v.open(stageMigrateOrg) {
+		var err error
+		if org, err = g.organizationParam(ctx, form); err != nil {
+			return g.unavailable(x, err)
+		}
+		if org == nil {
+			v.fail(textProblem(http.StatusPreconditionFailed, msgMissingOrg, stageMigrateOrg))
+		}
+	}
+	var t *store.Account
+	if x.target != nil {
+		t = x.target.Account
+	}
+	if t == nil { // the shipped policy answers 404 itself; never trust it to
+		v.fail(pageProblem(http.StatusNotFound, "", 30))
+	}
+	if v.open(stageSameOrg) && t.OrganizationSid == org.Sid {
+		v.fail(textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg))
+	}
+	if v.refused(x) {
+		return nil
+	}
+
+	a, err := g.store.MigrateAccount(ctx, t.Sid, org.Sid, time.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writePage(x.w, http.StatusNotFound, "")
+		return nil
+	case errors.Is(err, store.ErrNoOrganization):
+		textProblem(http.StatusPreconditionFailed, msgMissingOrg, stageMigrateOrg).write(x.w, x.r, x.contentType)
+		return nil
+	case errors.Is(err, store.ErrSameOrg):
+		textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg).write(x.w, x.r, x.contentType)
+		return nil
+	case err != nil:
+		return g.unavailable(x, err)
+	}
+	return x.respondAccount(a)
 }

@@ -39,7 +39,8 @@ type exchange struct {
 	caller      *store.Resolved // nil when not authenticated
 	target      *store.Resolved // nil when the operation has none
 	decision    policy.Decision
-	contentType string // negotiated response type (Accounts/Organizations)
+	contentType string       // negotiated response type (Accounts/Organizations)
+	req         requestFacts // what the operation's facts read (operations.go)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -128,7 +129,7 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 	if x.target != nil && x.target.Account != nil {
 		in.Target = subject(x.target)
 	}
-	x.op.facts(x, &in)
+	x.op.facts(g, x, &in)
 	d, err := g.policy.Decide(ctx, &in)
 	if err != nil {
 		g.logger.Error("policy failed; denying", zap.String("operation", in.Operation), zap.Error(err))
@@ -246,7 +247,7 @@ func (g *Gateway) serveAPI(x *exchange) error {
 		return nil
 	}
 	x.contentType = ct
-	allow := allowHeader(x.path.Route)
+	allow := allowFor(x.path)
 	switch {
 	case allow == "":
 		writePage(x.w, http.StatusNotFound, "")

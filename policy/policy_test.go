@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 
 	d, err = p.Decide(ctx, &policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/" + a.Sid, Caller: child, Target: a})
 	require.NoError(t, err)
-	assert.Equal(t, policy.Decision{Status: 403, Body: "page"}, d)
+	assert.Equal(t, policy.Decision{Status: 403, Body: "page", Stage: 30}, d) // hierarchy, after routing
 
 	d, err = p.Decide(ctx, &policy.Input{Operation: "accounts:update", Path: "Accounts/ACchild", Caller: child, Target: child, Request: policy.Request{RoleChange: true}})
 	require.NoError(t, err)

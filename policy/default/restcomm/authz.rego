@@ -62,72 +62,108 @@ operation := super_admin_only if input.operation == "organizations:list"
 
 operation := super_admin_only if input.operation == "organizations:create"
 
+operation := migrate_organization if input.operation == "organizations:migrate"
+
+# Stages place each denial among the gateway's own checks where RestComm
+# reports it (see policy/README.md): 0 is the SecurityFilter, then come the
+# body length (1), content negotiation (2) and routing (3); an endpoint's
+# own steps are 10 and up, in the order its code takes them. The gateway's
+# checks of the request fill the gaps between the stages used here.
+
 # GET /Accounts/{id} (AccountsEndpoint.getAccount)
-read_account := forbidden if {
+read_account := forbidden_at(10) if {
 	not permitted("RestComm:Read:Accounts")
-} else := not_found if {
+} else := not_found_at(20) if {
 	not has_target
-} else := forbidden if {
+} else := forbidden_at(30) if {
 	not may_operate_on_target
 } else := allowed
 
 # GET /Accounts (getAccounts); the organization filters are for Super Admins.
-list_accounts := forbidden if {
+# The gateway refuses a malformed query at 15 and a bad filter at 30.
+list_accounts := forbidden_at(10) if {
 	not permitted("RestComm:Read:Accounts")
-} else := forbidden if {
+} else := forbidden_at(20) if {
 	input.request.organization_filter
 	not super_admin
 } else := allowed
 
-# POST /Accounts (putAccount). Stages place each denial among the gateway's
-# input checks exactly where RestComm reports it (see policy/README.md).
-create_account := forbidden if {
+# POST /Accounts (putAccount and createFrom). The gateway checks the form at
+# 40-100 (missing, invalid e-mail, login, Status, OrganizationSid, password
+# strength, duplicate) and the column widths at 120.
+create_account := forbidden_at(10) if {
 	not permitted("RestComm:Create:Accounts")
 } else := too_deep if {
 	# a caller with two ancestors is on the third level: no fourth level
 	count(input.caller.ancestors) >= 2
-} else := deny(403, "", "page", 81) if {
+} else := forbidden_at(81) if {
 	# creating in another organization is for Super Admins
 	input.request.organization_sid
 	input.request.organization_sid != input.caller.organization_sid
 	not super_admin
-} else := deny(403, "", "page", 110) if {
+} else := forbidden_at(110) if {
 	# the uninitialized default admin passes the gate but may not create
 	input.caller.status != "active"
 } else := allowed
 
-# POST/PUT /Accounts/{id} (updateAccount)
-update_account := forbidden if {
+# POST/PUT /Accounts/{id} (updateAccount and prepareAccountForUpdate). The
+# gateway refuses a closed target at 40 and checks Status (51), FriendlyName
+# (52), Password (53) and the Role's width (55).
+update_account := forbidden_at(10) if {
 	not permitted("RestComm:Modify:Accounts")
-} else := not_found if {
+} else := not_found_at(20) if {
 	not has_target
-} else := forbidden if {
+} else := forbidden_at(30) if {
 	not may_operate_on_target
 } else := deny(403, "Only Administrator allowed", "page", 54) if {
 	input.request.role_change
 	input.caller.role != "Administrator"
 } else := allowed
 
-# POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no permission.
-migrate_account := forbidden if {
+# POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no
+# permission. The gateway checks the Organization parameter at 20 (412) and
+# refuses an account already in it at 50.
+migrate_account := forbidden_at(10) if {
 	not in_super_admin_role
+} else := not_found_at(30) if {
+	not has_target
+} else := deny(400, "", "page", 40) if {
+	# only a direct child of the caller moves; RestComm fails with 500 on a
+	# top-level target, the gateway refuses it like any other (gateway.md §2)
+	not direct_child
 } else := allowed
 
 # GET /Organizations/{sid}: JAX-RS roles SuperAdmin or Administrator, then
-# the permission, then own organization only unless Super Admin.
-read_organization := forbidden if {
+# the permission; the gateway refuses a {sid} that is not SID-shaped at 15;
+# then its own organization only unless Super Admin.
+read_organization := forbidden_at(10) if {
 	not in_super_admin_role
 	input.caller.role != "Administrator"
-} else := forbidden if {
+} else := forbidden_at(12) if {
 	not permitted("RestComm:Read:Organizations")
-} else := deny(403, "", "page", 20) if {
+} else := forbidden_at(20) if {
 	not super_admin
 	input.request.organization_sid != input.caller.organization_sid
-} else := deny(404, "", "page", 20) if {
+} else := not_found_at(25) if {
 	not input.organization
 } else := allowed
 
-super_admin_only := allowed if in_super_admin_role else := forbidden
+# GET /Organizations and PUT /Organizations/{domainName}: JAX-RS role
+# SuperAdmin.
+super_admin_only := allowed if in_super_admin_role else := forbidden_at(10)
+
+# PUT /Organizations/{sid}/Migrate (migrateClientsOrganization): JAX-RS role
+# SuperAdmin, the permission, then a structural Super Admin only; the
+# gateway refuses a {sid} that is not SID-shaped at 15.
+migrate_organization := forbidden_at(10) if {
+	not in_super_admin_role
+} else := forbidden_at(12) if {
+	not permitted("RestComm:Read:Organizations")
+} else := forbidden_at(20) if {
+	not super_admin
+} else := not_found_at(25) if {
+	not input.organization
+} else := allowed
 
 # --- who is who ----------------------------------------------------------
 
@@ -157,6 +193,10 @@ may_operate_on_target if {
 	input.caller.sid in input.target.ancestors
 }
 
+# PermissionEvaluator.isDirectChildOfAccount: the target's parent is the
+# caller.
+direct_child if input.target.ancestors[0] == input.caller.sid
+
 # --- responses -----------------------------------------------------------
 
 allowed := {"allow": true}
@@ -171,9 +211,13 @@ deny(status, message, body, stage) := {
 
 forbidden := deny(403, "", "page", 0)
 
+forbidden_at(stage) := deny(403, "", "page", stage)
+
 not_found := deny(404, "", "page", 0)
 
-too_deep := deny(400, "This account is not allowed to have sub-accounts", "typed", 0)
+not_found_at(stage) := deny(404, "", "page", stage)
+
+too_deep := deny(400, "This account is not allowed to have sub-accounts", "typed", 20)
 
 not_active := deny(403, "Provided Account is not active", "plain", 0)
 

@@ -176,14 +176,42 @@ test_update_missing_target if {
 
 # --- migrate (rows 109-111) -------------------------------------------------
 
+migrate(c, t) := req("accounts:migrate", "Accounts.json/migrate/x", c, t)
+
 test_migrate_is_for_the_super_admin_role if {
-	allows(decision) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", admin, dev)
-	allows(decision) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", guest, dev)
-	denies(decision, 403) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", dev, dev)
-	denies(decision, 403) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", cadm, dev)
-	denies(decision, 403) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", uninit_admin, dev)
-	stored_role := object.union(dev, {"role": "SuperAdmin"})
-	allows(decision) with input as req("accounts:migrate", "Accounts.json/migrate/ACdev", stored_role, dev)
+	allows(decision) with input as migrate(admin, dev)
+	denies(decision, 403) with input as migrate(dev, dev)
+	denies(decision, 403) with input as migrate(cadm, dev)
+	denies(decision, 403) with input as migrate(uninit_admin, dev)
+	d := decision with input as migrate(cadm, dev)
+	d.stage == 10
+}
+
+# Row 111: no permission is checked, so a top-level Guest passes the role
+# check and is refused only because DEV is not its child.
+test_migrate_checks_no_permission if {
+	d := decision with input as migrate(guest, dev)
+	denies(d, 400)
+	d.stage == 40
+	d.body == "page"
+}
+
+# A stored role literally "SuperAdmin" passes @RolesAllowed (spec §3.2).
+test_migrate_stored_super_admin_role if {
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	child := object.union(grand, {"ancestors": [cadm.sid, admin.sid]})
+	allows(decision) with input as migrate(stored_role, child)
+}
+
+# Rows 106, 107 and 112: a missing target is 404 before the direct-child
+# test; a grandchild and a top-level account are both refused with 400.
+test_migrate_only_direct_children if {
+	d := decision with input as migrate(admin, null)
+	denies(d, 404)
+	d.stage == 30
+	denies(decision, 400) with input as migrate(admin, grand)
+	denies(decision, 400) with input as migrate(admin, admin)
+	denies(decision, 400) with input as migrate(admin, topdev)
 }
 
 # --- organizations ---------------------------------------------------------
@@ -198,6 +226,80 @@ test_organizations if {
 	denies(decision, 403) with input as org(dev, "ORG0", true)
 	allows(decision) with input as req("organizations:list", "Organizations", admin, null)
 	denies(decision, 403) with input as req("organizations:list", "Organizations", cadm, null)
+}
+
+test_organization_read_stages if {
+	d := decision with input as org(dev, "ORG0", true)
+	d.stage == 10
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	d2 := decision with input as org(stored_role, "ORG0", true)
+	denies(d2, 403)
+	d2.stage == 12
+	d3 := decision with input as org(cadm, "ORG1", false)
+	denies(d3, 403)
+	d3.stage == 20
+	d4 := decision with input as org(admin, "ORGX", false)
+	d4.stage == 25
+}
+
+test_top_level_developer_may_not_read_organizations if {
+	# a Super Admin by structure, but without RestComm:Read:Organizations
+	d := decision with input as org(topdev, "ORG0", true)
+	denies(d, 403)
+	d.stage == 12
+}
+
+test_organization_list_and_create_are_for_the_super_admin_role if {
+	every op in ["organizations:list", "organizations:create"] {
+		allows(decision) with input as req(op, "Organizations", admin, null)
+		allows(decision) with input as req(op, "Organizations", topdev, null)
+		d := decision with input as req(op, "Organizations", cadm, null)
+		denies(d, 403)
+		d.stage == 10
+		denies(decision, 403) with input as req(op, "Organizations", uninit_admin, null)
+	}
+}
+
+org_migrate(c, sid, exists) := object.union(req("organizations:migrate", "Organizations/x/Migrate", c, null), {"organization": exists, "request": {"organization_sid": sid}})
+
+test_organization_client_migration if {
+	allows(decision) with input as org_migrate(admin, "ORG1", true)
+	d := decision with input as org_migrate(cadm, "ORG0", true)
+	denies(d, 403)
+	d.stage == 10
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	d2 := decision with input as org_migrate(stored_role, "ORG0", true)
+	d2.stage == 12
+	d3 := decision with input as org_migrate(topdev, "ORG0", true)
+	d3.stage == 12
+	d4 := decision with input as org_migrate(admin, "ORGX", false)
+	denies(d4, 404)
+	d4.stage == 25
+}
+
+# Endpoint denials come after the gateway's body length, Accept and routing
+# checks (stages 1-3), where RestComm reports them.
+test_endpoint_denials_follow_routing if {
+	r1 := decision with input as read(guest, guest)
+	r1.stage == 10
+	r2 := decision with input as req("accounts:read", "Accounts.json/ACnone", admin, null)
+	r2.stage == 20
+	r3 := decision with input as read(cadm, admin)
+	r3.stage == 30
+	l := decision with input as req("accounts:list", "Accounts.json", guest, null)
+	l.stage == 10
+	f := decision with input as filtered(cadm)
+	f.stage == 20
+	c := decision with input as create(guest, {})
+	c.stage == 10
+	deep := decision with input as create(grand, {})
+	deep.stage == 20
+	u1 := decision with input as update(guest, guest, {})
+	u1.stage == 10
+	u2 := decision with input as req("accounts:update", "Accounts.json/x", admin, null)
+	u2.stage == 20
+	u3 := decision with input as update(cadm, admin, {})
+	u3.stage == 30
 }
 
 test_unknown_operation_is_forbidden if {

@@ -1,0 +1,221 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/password"
+	"github.com/restcomm/restcomm-gateway/caddymodule/render"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+// OrganizationsEndpoint's messages.
+const (
+	msgDomainPattern   = "Total Length of domain_name can be upto 255 Characters. It can contain only letters, number and hyphen - sign.. Please, choose a valid name and try again."
+	msgDomainTaken     = "This domain name is not available. Please, choose a different name and try again."
+	msgBadOrgStatus    = "%s is not a valid organization status."
+	msgClientMigration = "Client password migration is done by RestComm, not by the gateway"
+)
+
+// Stages of the Organizations endpoint's own checks. The policy denies at
+// 10 (@RolesAllowed), 12 (permission), 20 (another organization, or not a
+// Super Admin) and 25 (no such organization).
+const (
+	stageOrgStatusFilter = 20
+	stageOrgSidShape     = 15
+	stageDomainPattern   = 20
+	stageDomainTaken     = 30
+)
+
+// listOrganizations serves GET /Organizations
+// (OrganizationsEndpoint.getOrganizations), Super Admins only.
+func (g *Gateway) listOrganizations(x *exchange) error {
+	v := x.verdict()
+	q, ok := x.query()
+	if !ok && v.open(stageListQuery) {
+		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
+	}
+	status, filtered := q.get("Status")
+	if filtered {
+		status = password.ToLower(status)
+		if v.open(stageOrgStatusFilter) && status != "active" && status != "closed" {
+			// RestComm: Organization.Status.getValueOf throws, 500; the
+			// gateway answers 400 as for an invalid account status.
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadOrgStatus, status), stageOrgStatusFilter))
+		}
+	}
+	if v.refused(x) {
+		return nil
+	}
+	all, err := g.store.Organizations(x.r.Context())
+	if err != nil {
+		return g.unavailable(x, err)
+	}
+	list := all[:0]
+	for _, o := range all {
+		if !filtered || o.Status == status {
+			list = append(list, o)
+		}
+	}
+	if len(list) == 0 { // RestComm answers 404 rather than an empty list
+		writePage(x.w, http.StatusNotFound, "")
+		return nil
+	}
+	if x.json() {
+		return x.respondOK(render.AppendOrganizationListJSON(nil, list))
+	}
+	return x.respondOK(render.AppendOrganizationListXML(nil, list))
+}
+
+// readOrganization serves GET /Organizations/{sid}
+// (OrganizationsEndpoint.getOrganization): Super Admins any, Administrators
+// their own.
+func (g *Gateway) readOrganization(x *exchange) error {
+	if x.req.err != nil {
+		return g.unavailable(x, x.req.err)
+	}
+	v := x.organizationChecks()
+	if v.refused(x) {
+		return nil
+	}
+	x.w.Header().Set("Link", profileLink(x.r))
+	o := x.req.org
+	if x.json() {
+		return x.respondOK(render.AppendOrganizationJSON(nil, o))
+	}
+	return x.respondOK(render.AppendOrganizationXML(nil, o))
+}
+
+// organizationChecks are getOrganization's and migrateClientsOrganization's
+// own checks: a SID-shaped {sid}, and an organization that exists.
+func (x *exchange) organizationChecks() *verdict {
+	v := x.verdict()
+	if v.open(stageOrgSidShape) && !sidShaped(organizationID(x.path)) {
+		v.fail(pageProblem(http.StatusBadRequest, "", stageOrgSidShape))
+	}
+	if x.req.org == nil { // the shipped policy answers 404 itself; never trust it to
+		v.fail(pageProblem(http.StatusNotFound, "", 25))
+	}
+	return v
+}
+
+// createOrganization serves PUT /Organizations/{domainName}
+// (OrganizationsEndpoint.putOrganization without a DNS provisioning
+// manager): a new organization named exactly as given.
+func (g *Gateway) createOrganization(x *exchange) error {
+	ctx := x.r.Context()
+	v := x.verdict()
+	domain := x.path.ID
+	if v.open(stageDomainPattern) && !validDomainLabel(domain) {
+		v.fail(textProblem(http.StatusBadRequest, msgDomainPattern, stageDomainPattern))
+	}
+	if v.open(stageDomainTaken) {
+		_, err := g.store.OrganizationByDomain(ctx, domain)
+		switch {
+		case err == nil:
+			v.fail(textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken))
+		case !errors.Is(err, store.ErrNotFound):
+			return g.unavailable(x, err)
+		}
+	}
+	if v.refused(x) {
+		return nil
+	}
+	sid, err := organizationSid()
+	if err != nil {
+		return g.unavailable(x, err)
+	}
+	now := time.Now()
+	o, err := g.store.CreateOrganization(ctx, &store.Organization{
+		Sid: sid, DomainName: domain, Status: "active", DateCreated: now, DateUpdated: now,
+	})
+	switch {
+	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
+		textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken).write(x.w, x.r, x.contentType)
+		return nil
+	case err != nil:
+		return g.unavailable(x, err)
+	}
+	if x.json() {
+		return x.respondOK(render.AppendOrganizationJSON(nil, o))
+	}
+	return x.respondOK(render.AppendOrganizationXML(nil, o))
+}
+
+// migrateOrganization answers PUT /Organizations/{sid}/Migrate
+// (OrganizationsEndpoint.migrateClientsOrganization). RestComm re-hashes
+// the passwords of the organization's SIP clients there: upstream data the
+// gateway does not hold. The gateway applies RestComm's checks, then
+// answers 501 rather than forward an Organizations route or pretend.
+func (g *Gateway) migrateOrganization(x *exchange) error {
+	if x.req.err != nil {
+		return g.unavailable(x, x.req.err)
+	}
+	if x.organizationChecks().refused(x) {
+		return nil
+	}
+	writePage(x.w, http.StatusNotImplemented, msgClientMigration)
+	return nil
+}
+
+// organizationParam is AccountsEndpoint.getOrganization: the Organization
+// form parameter names an organization by SID when SID-shaped, else by
+// domain name. nil when it is missing or names nothing.
+func (g *Gateway) organizationParam(ctx context.Context, form params) (*store.Organization, error) {
+	id, ok := form.get("Organization")
+	if !ok {
+		return nil, nil
+	}
+	var (
+		o   *store.Organization
+		err error
+	)
+	if sidShaped(id) {
+		o, err = g.store.Organization(ctx, id)
+	} else {
+		o, err = g.store.OrganizationByDomain(ctx, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return o, err
+}
+
+// validDomainLabel is OrganizationsEndpoint's [A-Za-z0-9\-]{1,255}.
+func validDomainLabel(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// organizationSid is Sid.generate(ORGANIZATION): "OR" and a random
+// (version 4) UUID without its dashes.
+func organizationSid() (string, error) {
+	var u [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		return "", err
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return "OR" + hex.EncodeToString(u[:]), nil
+}
+
+// hexMD5 is the lower-case hex MD5 of s (Shiro's Md5Hash.toString), for
+// account SIDs and auth tokens.
+func hexMD5(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
