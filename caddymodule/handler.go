@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -38,6 +37,7 @@ type exchange struct {
 	op          operation
 	caller      *store.Resolved // nil when not authenticated
 	target      *store.Resolved // nil when the operation has none
+	pathAccount *store.Resolved // the {accountSid} of a proxied path, read as RestComm does
 	decision    policy.Decision
 	contentType string       // negotiated response type (Accounts/Organizations)
 	req         requestFacts // what the operation's facts read (operations.go)
@@ -45,8 +45,9 @@ type exchange struct {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	p, err := restpath.Parse(r.URL.EscapedPath())
+	p, err := restpath.ParseRequest(r.URL.EscapedPath(), r.URL.RawQuery)
 	if errors.Is(err, restpath.ErrNotAPI) {
+		stripIdentityHeaders(r.Header) // proxy.go
 		return next.ServeHTTP(w, r)
 	}
 	if err != nil {
@@ -74,6 +75,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	if x.op.name == opProxy {
+		if !x.decision.Allow { // a stricter edge policy; fail closed at any stage
+			x.deny().write(w, r, "")
+			return nil
+		}
 		return g.proxy(x, next)
 	}
 	return g.serveAPI(x)
@@ -89,6 +94,10 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	}
 	if x.op.target != "" {
 		lookups = append(lookups, store.Lookup{Mode: x.op.target, ID: x.path.ID})
+	}
+	pathAccount := hasCreds && x.path.AccountSid != ""
+	if pathAccount {
+		lookups = append(lookups, store.Lookup{Mode: store.ByName, ID: x.path.AccountSid})
 	}
 	if len(lookups) == 0 {
 		return nil
@@ -110,6 +119,10 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	}
 	if x.op.target != "" {
 		x.target = &res[0]
+		res = res[1:]
+	}
+	if pathAccount {
+		x.pathAccount = &res[0]
 	}
 	return nil
 }
@@ -128,6 +141,9 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 	}
 	if x.target != nil && x.target.Account != nil {
 		in.Target = subject(x.target)
+	}
+	if x.pathAccount != nil && x.pathAccount.Account != nil {
+		in.PathAccount = subject(x.pathAccount)
 	}
 	x.op.facts(g, x, &in)
 	d, err := g.policy.Decide(ctx, &in)
@@ -161,26 +177,6 @@ func (x *exchange) denial() *problem {
 		return nil
 	}
 	return x.deny()
-}
-
-// proxy hands an authenticated API request to the next handler with the
-// verified identity in headers; identity headers from the client are
-// always removed first.
-func (g *Gateway) proxy(x *exchange, next caddyhttp.Handler) error {
-	h := x.r.Header
-	for name := range h {
-		if strings.HasPrefix(strings.ToLower(name), "x-restcomm-") {
-			delete(h, name)
-		}
-	}
-	if x.caller != nil {
-		a := x.caller.Account
-		h.Set("X-RestComm-Account-Sid", a.Sid)
-		h.Set("X-RestComm-Account-Role", a.Role)
-		h.Set("X-RestComm-Organization-Sid", a.OrganizationSid)
-	}
-	g.setPlaceholders(x)
-	return next.ServeHTTP(x.w, x.r)
 }
 
 // setPlaceholders publishes the caller for Caddy's access log

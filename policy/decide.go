@@ -49,6 +49,11 @@ type Input struct {
 	Target *Subject
 	// PathAccountSid is the account SID a proxied path names, if any.
 	PathAccountSid string
+	// PathAccount is the account RestComm reads PathAccountSid as (friendly
+	// name, e-mail, then SID), with its ancestors; nil when there is none,
+	// when several accounts share that friendly name, or when the request
+	// carries no credentials.
+	PathAccount *Subject
 	// OrganizationExists is set for organizations:read when the organization
 	// asked for exists.
 	OrganizationExists bool
@@ -166,6 +171,9 @@ func (in *Input) value() ast.Value {
 	}
 	if in.PathAccountSid != "" {
 		obj.Insert(ast.StringTerm("path_account_sid"), ast.StringTerm(in.PathAccountSid))
+	}
+	if in.PathAccount != nil {
+		obj.Insert(ast.StringTerm("path_account"), ast.NewTerm(in.PathAccount.value()))
 	}
 	if in.OrganizationExists {
 		obj.Insert(ast.StringTerm("organization"), ast.BooleanTerm(true))
