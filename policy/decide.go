@@ -2,12 +2,14 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Subject is what the policy knows of an account: the caller or the target.
@@ -49,11 +51,6 @@ type Input struct {
 	Target *Subject
 	// PathAccountSid is the account SID a proxied path names, if any.
 	PathAccountSid string
-	// PathAccount is the account RestComm reads PathAccountSid as (friendly
-	// name, e-mail, then SID), with its ancestors; nil when there is none,
-	// when several accounts share that friendly name, or when the request
-	// carries no credentials.
-	PathAccount *Subject
 	// OrganizationExists is set for organizations:read when the organization
 	// asked for exists.
 	OrganizationExists bool
@@ -79,117 +76,210 @@ type Decision struct {
 // Deny is the fail-closed decision used whenever the policy cannot answer.
 var Deny = Decision{Status: http.StatusForbidden, Body: "page"}
 
+// noMetrics spares each evaluation the allocation of OPA's metrics.
+var noMetrics = metrics.NoOp()
+
 // Decide evaluates the decision for in. An error means no valid decision:
-// callers must deny (Deny).
+// callers must deny (Deny). The Decision's Headers are shared: callers must
+// not modify them.
 func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(in.value()))
+	if p.cache == nil {
+		return p.eval(ctx, in.value())
+	}
+	var buf [256]byte
+	key := in.appendKey(buf[:0])
+	if d, ok := p.cache.get(key); ok {
+		return d, nil
+	}
+	d, err := p.eval(ctx, in.value())
+	if err == nil {
+		p.cache.put(key, d)
+	}
+	return d, err
+}
+
+func (p *Policy) eval(ctx context.Context, input ast.Value) (Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return Deny, fmt.Errorf("policy evaluation: %w", err)
+	}
+	// Cancellation without OPA's goroutine per evaluation: the callback
+	// runs only if ctx ends while the policy is being evaluated.
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	rs, err := p.query.Eval(ctx,
+		rego.EvalParsedInput(input),
+		rego.EvalExternalCancel(cancel),
+		rego.EvalMetrics(noMetrics))
+	stop()
 	if err != nil {
 		return Deny, fmt.Errorf("policy evaluation: %w", err)
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
 		return Deny, fmt.Errorf("policy: %s gave %d results, want exactly one", DecisionQuery, len(rs))
 	}
-	return parseDecision(rs[0].Expressions[0].Value)
+	v, ok := rs[0].Expressions[0].Value.(ast.Value)
+	if !ok {
+		return Deny, fmt.Errorf("policy: unexpected result %T", rs[0].Expressions[0].Value)
+	}
+	return parseDecision(v)
 }
 
-func parseDecision(v any) (Decision, error) {
-	obj, ok := v.(map[string]any)
+// The decision's keys, built once.
+var (
+	keyAllow   = ast.StringTerm("allow")
+	keyStatus  = ast.StringTerm("status")
+	keyMessage = ast.StringTerm("message")
+	keyBody    = ast.StringTerm("body")
+	keyStage   = ast.StringTerm("stage")
+	keyHeaders = ast.StringTerm("headers")
+)
+
+// allowed is shared by every allowing decision: callers must not modify
+// a Decision's Headers.
+var allowed = Decision{Allow: true}
+
+func parseDecision(v ast.Value) (Decision, error) {
+	obj, ok := v.(ast.Object)
 	if !ok {
-		return Deny, fmt.Errorf("policy: decision is %T, want an object", v)
+		return Deny, fmt.Errorf("policy: decision is %s, want an object", ast.ValueName(v))
 	}
-	allow, ok := obj["allow"].(bool)
+	allow, ok := valueOf(obj, keyAllow).(ast.Boolean)
 	if !ok {
-		return Deny, fmt.Errorf("policy: decision.allow is %T, want a boolean", obj["allow"])
+		return Deny, fmt.Errorf("policy: decision.allow is %s, want a boolean", nameOf(valueOf(obj, keyAllow)))
 	}
 	if allow {
-		return Decision{Allow: true}, nil
+		return allowed, nil
 	}
 	d := Decision{Status: http.StatusForbidden, Body: "page"}
-	if s, ok := obj["status"]; ok {
+	if s := valueOf(obj, keyStatus); s != nil {
 		n, err := intOf(s)
 		if err != nil || n < 400 || n > 499 {
 			return Deny, fmt.Errorf("policy: decision.status %v is not a 4xx status", s)
 		}
 		d.Status = n
 	}
-	if m, ok := obj["message"].(string); ok {
-		d.Message = m
+	if m, ok := valueOf(obj, keyMessage).(ast.String); ok {
+		d.Message = string(m)
 	}
-	if b, ok := obj["body"].(string); ok && b != "" {
+	if b, ok := valueOf(obj, keyBody).(ast.String); ok && b != "" {
 		switch b {
 		case "page", "plain", "text", "typed":
-			d.Body = b
+			d.Body = string(b)
 		default:
-			return Deny, fmt.Errorf("policy: decision.body %q is not page, plain, text or typed", b)
+			return Deny, fmt.Errorf("policy: decision.body %v is not page, plain, text or typed", b)
 		}
 	}
-	if s, ok := obj["stage"]; ok {
+	if s := valueOf(obj, keyStage); s != nil {
 		n, err := intOf(s)
 		if err != nil {
 			return Deny, fmt.Errorf("policy: decision.stage: %w", err)
 		}
 		d.Stage = n
 	}
-	if h, ok := obj["headers"].(map[string]any); ok {
-		d.Headers = make(map[string]string, len(h))
-		for k, v := range h {
-			s, ok := v.(string)
+	if h, ok := valueOf(obj, keyHeaders).(ast.Object); ok {
+		d.Headers = make(map[string]string, h.Len())
+		err := h.Iter(func(k, v *ast.Term) error {
+			ks, ok := k.Value.(ast.String)
 			if !ok {
-				return Deny, fmt.Errorf("policy: decision.headers[%q] is not a string", k)
+				return fmt.Errorf("policy: decision.headers key %v is not a string", k)
 			}
-			d.Headers[k] = s
+			vs, ok := v.Value.(ast.String)
+			if !ok {
+				return fmt.Errorf("policy: decision.headers[%v] is not a string", k)
+			}
+			d.Headers[string(ks)] = string(vs)
+			return nil
+		})
+		if err != nil {
+			return Deny, err
 		}
 	}
 	return d, nil
 }
 
-func intOf(v any) (int, error) {
-	n, ok := v.(json.Number)
+func valueOf(obj ast.Object, key *ast.Term) ast.Value {
+	if t := obj.Get(key); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func nameOf(v ast.Value) string {
+	if v == nil {
+		return "undefined"
+	}
+	return ast.ValueName(v)
+}
+
+func intOf(v ast.Value) (int, error) {
+	n, ok := v.(ast.Number)
 	if !ok {
 		return 0, fmt.Errorf("%v is not a number", v)
 	}
-	i, err := n.Int64()
-	return int(i), err
+	i, ok := n.Int()
+	if !ok {
+		return 0, fmt.Errorf("%v is not an integer", v)
+	}
+	return i, nil
 }
 
+// The input's keys, built once: each evaluation shares them.
+var (
+	keyOperation          = ast.StringTerm("operation")
+	keyMethod             = ast.StringTerm("method")
+	keyPath               = ast.StringTerm("path")
+	keyClientIP           = ast.StringTerm("client_ip")
+	keyCaller             = ast.StringTerm("caller")
+	keyTarget             = ast.StringTerm("target")
+	keyPathAccountSid     = ast.StringTerm("path_account_sid")
+	keyOrganization       = ast.StringTerm("organization")
+	keyRequest            = ast.StringTerm("request")
+	keyRoleChange         = ast.StringTerm("role_change")
+	keyOrganizationSid    = ast.StringTerm("organization_sid")
+	keyOrganizationFilter = ast.StringTerm("organization_filter")
+	keySid                = ast.StringTerm("sid")
+	keyRole               = ast.StringTerm("role")
+	keyStatusField        = ast.StringTerm("status")
+	keyAncestors          = ast.StringTerm("ancestors")
+	termTrue              = ast.BooleanTerm(true)
+)
+
 // value builds the input as an AST value directly, skipping a JSON round
-// trip on every request.
+// trip on every request. Absent facts are left out, never sent empty.
 func (in *Input) value() ast.Value {
-	obj := ast.NewObject(
-		item("operation", ast.String(in.Operation)),
-		item("method", ast.String(in.Method)),
-		item("path", ast.String(in.Path)),
+	items := make([][2]*ast.Term, 0, 10)
+	items = append(items,
+		[2]*ast.Term{keyOperation, ast.StringTerm(in.Operation)},
+		[2]*ast.Term{keyMethod, ast.StringTerm(in.Method)},
+		[2]*ast.Term{keyPath, ast.StringTerm(in.Path)},
 	)
 	if in.ClientIP != "" {
-		obj.Insert(ast.StringTerm("client_ip"), ast.StringTerm(in.ClientIP))
+		items = append(items, [2]*ast.Term{keyClientIP, ast.StringTerm(in.ClientIP)})
 	}
 	if in.Caller != nil {
-		obj.Insert(ast.StringTerm("caller"), ast.NewTerm(in.Caller.value()))
+		items = append(items, [2]*ast.Term{keyCaller, ast.NewTerm(in.Caller.value())})
 	}
 	if in.Target != nil {
-		obj.Insert(ast.StringTerm("target"), ast.NewTerm(in.Target.value()))
+		items = append(items, [2]*ast.Term{keyTarget, ast.NewTerm(in.Target.value())})
 	}
 	if in.PathAccountSid != "" {
-		obj.Insert(ast.StringTerm("path_account_sid"), ast.StringTerm(in.PathAccountSid))
-	}
-	if in.PathAccount != nil {
-		obj.Insert(ast.StringTerm("path_account"), ast.NewTerm(in.PathAccount.value()))
+		items = append(items, [2]*ast.Term{keyPathAccountSid, ast.StringTerm(in.PathAccountSid)})
 	}
 	if in.OrganizationExists {
-		obj.Insert(ast.StringTerm("organization"), ast.BooleanTerm(true))
+		items = append(items, [2]*ast.Term{keyOrganization, termTrue})
 	}
-	req := ast.NewObject()
+	req := make([][2]*ast.Term, 0, 3)
 	if in.Request.RoleChange {
-		req.Insert(ast.StringTerm("role_change"), ast.BooleanTerm(true))
+		req = append(req, [2]*ast.Term{keyRoleChange, termTrue})
 	}
 	if in.Request.OrganizationSid != "" {
-		req.Insert(ast.StringTerm("organization_sid"), ast.StringTerm(in.Request.OrganizationSid))
+		req = append(req, [2]*ast.Term{keyOrganizationSid, ast.StringTerm(in.Request.OrganizationSid)})
 	}
 	if in.Request.OrganizationFilter {
-		req.Insert(ast.StringTerm("organization_filter"), ast.BooleanTerm(true))
+		req = append(req, [2]*ast.Term{keyOrganizationFilter, termTrue})
 	}
-	obj.Insert(ast.StringTerm("request"), ast.NewTerm(req))
-	return obj
+	items = append(items, [2]*ast.Term{keyRequest, ast.NewTerm(ast.NewObject(req...))})
+	return ast.NewObject(items...)
 }
 
 func (s *Subject) value() ast.Value {
@@ -198,14 +288,57 @@ func (s *Subject) value() ast.Value {
 		anc[i] = ast.StringTerm(a)
 	}
 	return ast.NewObject(
-		item("sid", ast.String(s.Sid)),
-		item("role", ast.String(s.Role)),
-		item("status", ast.String(s.Status)),
-		item("organization_sid", ast.String(s.OrganizationSid)),
-		item("ancestors", ast.NewArray(anc...)),
+		[2]*ast.Term{keySid, ast.StringTerm(s.Sid)},
+		[2]*ast.Term{keyRole, ast.StringTerm(s.Role)},
+		[2]*ast.Term{keyStatusField, ast.StringTerm(s.Status)},
+		[2]*ast.Term{keyOrganizationSid, ast.StringTerm(s.OrganizationSid)},
+		[2]*ast.Term{keyAncestors, ast.NewTerm(ast.NewArray(anc...))},
 	)
 }
 
-func item(k string, v ast.Value) [2]*ast.Term {
-	return [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v)}
+// appendKey appends an encoding of every fact of the input that value
+// puts in the input document, distinct for distinct inputs: each value is
+// tagged and length-prefixed. Every field of Input must be here
+// (TestCacheKeyCoversEveryFact).
+func (in *Input) appendKey(b []byte) []byte {
+	b = appendString(b, 'o', in.Operation)
+	b = appendString(b, 'm', in.Method)
+	b = appendString(b, 'p', in.Path)
+	b = appendString(b, 'i', in.ClientIP)
+	b = in.Caller.appendKey(b, 'c')
+	b = in.Target.appendKey(b, 't')
+	b = appendString(b, 'a', in.PathAccountSid)
+	b = appendBool(b, 'e', in.OrganizationExists)
+	b = appendBool(b, 'r', in.Request.RoleChange)
+	b = appendString(b, 's', in.Request.OrganizationSid)
+	b = appendBool(b, 'f', in.Request.OrganizationFilter)
+	return b
+}
+
+func (s *Subject) appendKey(b []byte, tag byte) []byte {
+	if s == nil {
+		return b
+	}
+	b = append(b, tag)
+	b = appendString(b, 's', s.Sid)
+	b = appendString(b, 'r', s.Role)
+	b = appendString(b, 't', s.Status)
+	b = appendString(b, 'o', s.OrganizationSid)
+	b = binary.AppendUvarint(append(b, 'a'), uint64(len(s.Ancestors)))
+	for _, a := range s.Ancestors {
+		b = appendString(b, 'x', a)
+	}
+	return b
+}
+
+func appendString(b []byte, tag byte, s string) []byte {
+	b = binary.AppendUvarint(append(b, tag), uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBool(b []byte, tag byte, v bool) []byte {
+	if v {
+		return append(b, tag)
+	}
+	return b
 }

@@ -1,6 +1,8 @@
 // Package policy embeds OPA: it compiles a directory of Rego policies and
-// data once, gates each compilation on the directory's own *_test.rego
-// tests, and evaluates the decision document per request.
+// data, gates each compilation on the directory's own *_test.rego tests,
+// and evaluates the decision document per request. An Engine keeps the
+// last good compilation of a directory in force and reloads it when the
+// directory changes.
 //
 // The gateway gathers facts (who the caller is, what is asked, which account
 // is operated on); the policy decides. The input and output documents are a
@@ -18,10 +20,13 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"testing/fstest"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
@@ -40,8 +45,8 @@ func Default() fs.FS {
 	return sub
 }
 
-// unsafeBuiltins may not appear in a policy: a decision must depend on its
-// input and data only, never on the network or the clock of the moment.
+// unsafeBuiltins may not appear in a policy or its tests: a decision must
+// depend on its input and data only, never on the network or the process.
 var unsafeBuiltins = map[string]struct{}{
 	"http.send":          {},
 	"net.lookup_ip_addr": {},
@@ -49,70 +54,93 @@ var unsafeBuiltins = map[string]struct{}{
 	"trace":              {},
 }
 
+// testTimeout bounds each *_test.rego test, so that a runaway test cannot
+// stall a reload.
+const testTimeout = 5 * time.Second
+
 // Policy is one compiled, tested revision of a policy directory. It is
 // immutable and safe for concurrent use.
 type Policy struct {
 	query    rego.PreparedEvalQuery
 	revision string
-	tests    int
+	results  []TestResult
+	cache    *decisionCache // nil when the policy is not deterministic
 }
 
 // Revision identifies the policy's content: a hash of its files.
 func (p *Policy) Revision() string { return p.revision }
 
 // Tests is how many *_test.rego tests passed when it was compiled.
-func (p *Policy) Tests() int { return p.tests }
+func (p *Policy) Tests() int { return len(p.results) }
+
+// TestResults are the outcomes of the policy's own tests, all passed.
+func (p *Policy) TestResults() []TestResult { return p.results }
+
+// TestResult is the outcome of one *_test.rego test.
+type TestResult struct {
+	Name     string // package.rule, e.g. data.restcomm.authz_test.test_create
+	Location string // file:line of the test
+	Passed   bool
+	Skipped  bool   // a todo_ test, which does not count as passed or failed
+	Err      string // set when the test could not be evaluated
+	// FailedAt is the expression of a failed test that did not hold.
+	FailedAt string
+	// Output is what the test printed with print().
+	Output   string
+	Duration time.Duration
+}
+
+// TestsFailedError is Compile's error when the directory's own tests fail:
+// the policy compiled, but its authors' expectations do not hold.
+type TestsFailedError struct {
+	Results []TestResult // every test, passed or not
+}
+
+func (e *TestsFailedError) Error() string {
+	var b strings.Builder
+	failed := 0
+	for _, r := range e.Results {
+		if r.Passed || r.Skipped {
+			continue
+		}
+		failed++
+		fmt.Fprintf(&b, "\n  %s", r.Name)
+		if r.Location != "" {
+			fmt.Fprintf(&b, " (%s)", r.Location)
+		}
+		switch {
+		case r.Err != "":
+			fmt.Fprintf(&b, ": error: %s", r.Err)
+		case r.FailedAt != "":
+			fmt.Fprintf(&b, ": FAIL at %s", r.FailedAt)
+		default:
+			b.WriteString(": FAIL")
+		}
+	}
+	return fmt.Sprintf("policy tests failed (%d of %d):%s", failed, len(e.Results), b.String())
+}
 
 // Compile loads every .rego and data file of fsys, runs the *_test.rego
 // tests, and prepares the decision query. A policy that does not compile,
-// that lacks the decision, or whose tests fail is an error.
+// that lacks the decision, or whose tests fail is an error; failing tests
+// are a *TestsFailedError.
 func Compile(ctx context.Context, fsys fs.FS) (*Policy, error) {
-	files, revision, err := load(fsys)
+	snap, revision, err := snapshot(fsys)
 	if err != nil {
 		return nil, err
 	}
-	results, err := runTests(ctx, files)
+	return compileSnapshot(ctx, snap, revision)
+}
+
+func compileSnapshot(ctx context.Context, snap fs.FS, revision string) (*Policy, error) {
+	files, err := load(snap)
 	if err != nil {
 		return nil, err
-	}
-	if failed := failures(results); failed != "" {
-		return nil, fmt.Errorf("policy tests failed:\n%s", failed)
-	}
-	store, err := files.Store()
-	if err != nil {
-		return nil, err
-	}
-	opts := []func(*rego.Rego){
-		rego.Query(DecisionQuery),
-		rego.Store(store),
-		rego.UnsafeBuiltins(unsafeBuiltins),
-	}
-	for name, f := range files.Modules {
-		if !isTest(name) {
-			opts = append(opts, rego.ParsedModule(f.Parsed))
-		}
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if !definesDecision(files) {
 		return nil, fmt.Errorf("policy: no rule defines %s", DecisionQuery)
 	}
-	return &Policy{query: pq, revision: revision, tests: len(results)}, nil
-}
-
-// TestResult is the outcome of one *_test.rego test.
-type TestResult struct {
-	Name   string // package.rule
-	Passed bool
-	Err    string // set when the test could not be evaluated
-}
-
-// Test runs the *_test.rego tests of fsys, as `opa test` would, without
-// preparing the decision query.
-func Test(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
-	files, _, err := load(fsys)
+	query, err := prepare(ctx, files)
 	if err != nil {
 		return nil, err
 	}
@@ -120,36 +148,93 @@ func Test(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]TestResult, 0, len(results))
 	for _, r := range results {
-		tr := TestResult{Name: r.Package + "." + r.Name, Passed: r.Pass()}
-		if r.Error != nil {
-			tr.Err = r.Error.Error()
+		if !r.Passed && !r.Skipped {
+			return nil, &TestsFailedError{Results: results}
 		}
-		out = append(out, tr)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	p := &Policy{query: query, revision: revision, results: results}
+	if cacheable(files) {
+		p.cache = newDecisionCache()
+	}
+	return p, nil
+}
+
+// prepare compiles the decision query once. The data is stored as AST
+// values, so that evaluation reads it without converting it each time, and
+// results are returned as AST values, parsed by parseDecision.
+func prepare(ctx context.Context, files *loader.Result) (rego.PreparedEvalQuery, error) {
+	store := inmem.NewFromObjectWithOpts(files.Documents,
+		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	opts := []func(*rego.Rego){
+		rego.Query(DecisionQuery),
+		rego.Store(store),
+		rego.StoreReadAST(true),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+		rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }),
+	}
+	for _, name := range sortedModules(files) {
+		if !isTest(name) {
+			opts = append(opts, rego.ParsedModule(files.Modules[name].Parsed))
+		}
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return pq, fmt.Errorf("policy: %w", err)
+	}
+	return pq, nil
+}
+
+// Test runs the *_test.rego tests of fsys, as `opa test` would, without
+// preparing the decision query. An error means the directory could not be
+// loaded or compiled; failing tests are results, not an error.
+func Test(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
+	snap, _, err := snapshot(fsys)
+	if err != nil {
+		return nil, err
+	}
+	files, err := load(snap)
+	if err != nil {
+		return nil, err
+	}
+	return runTests(ctx, files)
 }
 
 func isTest(name string) bool { return strings.HasSuffix(name, "_test.rego") }
 
-// load reads the policy files and hashes them into a revision id.
-func load(fsys fs.FS) (*loader.Result, string, error) {
-	h := sha256.New()
+// policyFile says whether a file belongs to a policy directory.
+func policyFile(name string) bool {
+	switch path.Ext(name) {
+	case ".rego", ".json", ".yaml", ".yml":
+		return true
+	}
+	return false
+}
+
+// hidden names are editors', version control's and Kubernetes' own files
+// and directories (.git, .swp, ..data): never part of a policy.
+func hidden(name string) bool { return strings.HasPrefix(name, ".") }
+
+// snapshot reads the policy files of fsys into memory and hashes them into
+// a revision id, so that what is compiled is exactly what was hashed even
+// while the directory is being edited.
+func snapshot(fsys fs.FS) (fs.FS, string, error) {
+	snap := fstest.MapFS{}
 	var names []string
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if p != "." && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir // editors' and version control's own files
+		if p == "." {
+			return nil
+		}
+		if hidden(d.Name()) {
+			if d.IsDir() {
+				return fs.SkipDir
 			}
 			return nil
 		}
-		switch path.Ext(p) {
-		case ".rego", ".json", ".yaml", ".yml":
+		if !d.IsDir() && policyFile(p) {
 			names = append(names, p)
 		}
 		return nil
@@ -160,70 +245,96 @@ func load(fsys fs.FS) (*loader.Result, string, error) {
 	if len(names) == 0 {
 		return nil, "", errors.New("policy: no .rego or data files")
 	}
-	for _, n := range names {
+	h := sha256.New()
+	for _, n := range names { // WalkDir's lexical order
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, "", fmt.Errorf("policy: %w", err)
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
 		h.Write(b)
+		snap[n] = &fstest.MapFile{Data: b, Mode: 0o444}
 	}
-	// Loading from the root (not file by file) places data by directory:
-	// restcomm/roles/data.json becomes data.restcomm.roles.
+	return snap, hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// load parses the snapshot. Loading from the root (not file by file) places
+// data by directory: restcomm/roles/data.json becomes data.restcomm.roles.
+func load(snap fs.FS) (*loader.Result, error) {
 	files, err := loader.NewFileLoader().
-		WithFS(fsys).
+		WithFS(snap).
 		WithRegoVersion(ast.RegoV1).
 		WithProcessAnnotation(true).
 		Filtered([]string{"."}, func(_ string, info fs.FileInfo, depth int) bool {
-			return depth > 0 && strings.HasPrefix(info.Name(), ".") // skip hidden files and dirs
+			return depth > 0 && hidden(info.Name())
 		})
 	if err != nil {
-		return nil, "", fmt.Errorf("policy: %w", err)
+		return nil, fmt.Errorf("policy: %w", err)
 	}
-	return files, hex.EncodeToString(h.Sum(nil))[:12], nil
+	return files, nil
 }
 
-func runTests(ctx context.Context, files *loader.Result) ([]*tester.Result, error) {
-	store, err := files.Store()
-	if err != nil {
-		return nil, err
+func sortedModules(files *loader.Result) []string {
+	names := make([]string, 0, len(files.Modules))
+	for name := range files.Modules {
+		names = append(names, name)
 	}
+	sort.Strings(names)
+	return names
+}
+
+func runTests(ctx context.Context, files *loader.Result) ([]TestResult, error) {
+	store := inmem.NewFromObjectWithOpts(files.Documents, inmem.OptRoundTripOnWrite(false))
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer store.Abort(ctx, txn)
+	compiler := ast.NewCompiler().
+		WithCapabilities(ast.CapabilitiesForThisVersion()).
+		WithEnablePrintStatements(true).
+		WithUnsafeBuiltins(unsafeBuiltins).
+		WithDefaultRegoVersion(ast.RegoV1)
 	ch, err := tester.NewRunner().
+		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(files.ParsedModules()).
+		SetTimeout(testTimeout).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
 		RunTests(ctx, txn)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	var out []*tester.Result
+	var out []TestResult
 	for r := range ch {
-		out = append(out, r)
+		out = append(out, testResult(r))
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func failures(results []*tester.Result) string {
-	var b strings.Builder
-	for _, r := range results {
-		if r.Skip || r.Pass() {
-			continue
-		}
-		fmt.Fprintf(&b, "  %s.%s: ", r.Package, r.Name)
-		switch {
-		case r.Error != nil:
-			fmt.Fprintf(&b, "error: %v\n", r.Error)
-		default:
-			b.WriteString("FAIL\n")
+func testResult(r *tester.Result) TestResult {
+	tr := TestResult{
+		Name:     r.Package + "." + r.Name,
+		Passed:   r.Pass(),
+		Skipped:  r.Skip,
+		Output:   string(r.Output),
+		Duration: r.Duration,
+	}
+	if r.Location != nil {
+		tr.Location = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
+	}
+	if r.Error != nil {
+		tr.Err = r.Error.Error()
+	}
+	if r.FailedAt != nil {
+		tr.FailedAt = r.FailedAt.String()
+		if r.FailedAt.Location != nil {
+			tr.FailedAt = fmt.Sprintf("%s:%d: %s", r.FailedAt.Location.File, r.FailedAt.Location.Row, tr.FailedAt)
 		}
 	}
-	return b.String()
+	return tr
 }
 
 // definesDecision checks that some module defines the decision rule, so a

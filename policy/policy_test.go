@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"testing/fstest"
 
@@ -107,27 +108,120 @@ func TestDecisionsThatAreNotValidDeny(t *testing.T) {
 	}
 }
 
+type benchCase struct {
+	name string
+	in   policy.Input
+}
+
+func benchCases() []benchCase {
+	a := admin()
+	dev := &policy.Subject{Sid: "ACdev", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}}
+	return []benchCase{
+		{"admin-reads-child", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: a, Target: dev}},
+		{"developer-reads-self", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: dev, Target: dev}},
+		{"developer-creates", policy.Input{Operation: "accounts:create", Method: "POST", Path: "Accounts.json", Caller: dev}},
+		{"proxy", policy.Input{Operation: "proxy", Method: "GET", Path: "Accounts.json/ACdev/Calls.json", Caller: dev}},
+	}
+}
+
+// BenchmarkDecide is one decision on the request path, as the handler asks
+// for it: a request the policy has decided before is answered from its
+// memory of recent decisions. proxy-new-path is a request never seen
+// before (a new path each time): a full evaluation plus remembering it.
 func BenchmarkDecide(b *testing.B) {
 	p, err := policy.Compile(ctx, policy.Default())
 	require.NoError(b, err)
-	a := admin()
-	dev := &policy.Subject{Sid: "ACdev", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}}
-	for _, bc := range []struct {
-		name string
-		in   policy.Input
-	}{
-		{"admin-reads-child", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: a, Target: dev}},
-		{"developer-reads-self", policy.Input{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", Caller: dev, Target: dev}},
-		{"proxy", policy.Input{Operation: "proxy", Method: "GET", Path: "Accounts.json/ACdev/Calls.json", Caller: dev}},
-	} {
+	require.True(b, policy.Cached(p))
+	for _, bc := range benchCases() {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				d, err := p.Decide(ctx, &bc.in)
+				in := bc.in // a new Input per request, as the handler builds it
+				d, err := p.Decide(ctx, &in)
 				if err != nil || !d.Allow {
 					b.Fatal(d, err)
 				}
 			}
 		})
+	}
+	b.Run("proxy-new-path", func(b *testing.B) {
+		b.ReportAllocs()
+		in := benchCases()[3].in
+		n := 0
+		for b.Loop() {
+			n++
+			in.Path = "Accounts.json/ACdev/Calls/CA" + strconv.Itoa(n)
+			d, err := p.Decide(ctx, &in)
+			if err != nil || !d.Allow {
+				b.Fatal(d, err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecideUncached is the evaluation of the policy itself.
+func BenchmarkDecideUncached(b *testing.B) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(b, err)
+	for _, bc := range benchCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, err := policy.DecideUncached(ctx, p, &bc.in)
+				if err != nil || !d.Allow {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}
+
+// Remembered decisions are the evaluated ones, for every input.
+func TestCachedDecisionsAreEvaluatedDecisions(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	require.True(t, policy.Cached(p))
+	a := admin()
+	subjects := []*policy.Subject{
+		nil, a,
+		{Sid: "ACdev", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}},
+		{Sid: "ACsusp", Role: "Developer", Status: "suspended", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}},
+		{Sid: "ACuninit", Role: "Administrator", Status: "uninitialized", OrganizationSid: "ORG1"},
+		{Sid: "ACguest", Role: "Guest", Status: "active", OrganizationSid: "ORG0"},
+	}
+	ops := []string{"proxy", "none", "accounts:read", "accounts:list", "accounts:create", "accounts:update",
+		"accounts:migrate", "organizations:read", "organizations:list", "organizations:create", "bogus"}
+	paths := []string{"Accounts.json/ACdev", "Organizations", "Logout", "Accounts/x/Recordings/RE1.wav"}
+	n := 0
+	for _, op := range ops {
+		for _, caller := range subjects {
+			for _, target := range subjects {
+				for _, path := range paths {
+					for _, req := range []policy.Request{{}, {RoleChange: true, OrganizationSid: "ORG1", OrganizationFilter: true}} {
+						in := policy.Input{Operation: op, Method: "GET", Path: path, Caller: caller, Target: target, Request: req, OrganizationExists: n%2 == 0}
+						want, wantErr := policy.DecideUncached(ctx, p, &in)
+						for range 2 { // the first answer is evaluated, the second remembered
+							got, err := p.Decide(ctx, &in)
+							require.Equal(t, wantErr, err)
+							require.Equal(t, want, got, "%+v", in)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestPoliciesThatReadTheClockAreNotCached(t *testing.T) {
+	for rule, cached := range map[string]bool{
+		`decision := {"allow": time.now_ns() > 0}`:                             false,
+		`decision := {"allow": count([x | x := rand.intn("a", 10)]) > 0}`:      false,
+		`decision := {"allow": io.jwt.decode_verify("x", {"secret": "s"})[0]}`: false,
+		`decision := {"allow": startswith(input.path, "A")}`:                   true,
+	} {
+		p, err := policy.Compile(ctx, fstest.MapFS{"authz.rego": {Data: []byte("package restcomm.authz\n" + rule + "\n")}})
+		require.NoError(t, err, rule)
+		assert.Equal(t, cached, policy.Cached(p), rule)
 	}
 }
