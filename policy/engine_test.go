@@ -1,0 +1,233 @@
+package policy_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/restcomm/restcomm-gateway/policy"
+)
+
+// copyPolicy writes the shipped policy into a new directory.
+func copyPolicy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(policy.Default(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dir, p), 0o755)
+		}
+		b, err := fs.ReadFile(policy.Default(), p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	require.NoError(t, err)
+	return dir
+}
+
+// edit replaces old by new in a policy file, failing when old is absent.
+func edit(t *testing.T, file, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(b), old)
+	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644))
+}
+
+// reloads records what an Engine reports.
+type reloads struct {
+	mu      sync.Mutex
+	loaded  []string
+	refused []error
+}
+
+func (r *reloads) report(p *policy.Policy, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.refused = append(r.refused, err)
+		return
+	}
+	r.loaded = append(r.loaded, p.Revision())
+}
+
+func (r *reloads) counts() (loaded, refused int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.loaded), len(r.refused)
+}
+
+// within polls cond until it holds, failing after d.
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A Reader role is unknown to the shipped policy (and to its tests).
+var readerReadsItself = &policy.Input{
+	Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACreader",
+	Caller: &policy.Subject{Sid: "ACreader", Role: "Reader", Status: "active", OrganizationSid: "ORG0"},
+	Target: &policy.Subject{Sid: "ACreader", Role: "Reader", Status: "active", OrganizationSid: "ORG0"},
+}
+
+func readerAllowed(t *testing.T, e *policy.Engine) bool {
+	d, err := e.Policy().Decide(ctx, readerReadsItself)
+	require.NoError(t, err)
+	return d.Allow
+}
+
+const readerRole = `{
+  "Reader": ["RestComm:Read:Accounts"],
+  "Developer": [`
+
+func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
+	for _, pollOnly := range []bool{false, true} {
+		name := "events"
+		if pollOnly {
+			name = "poll only"
+		}
+		t.Run(name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			dir := copyPolicy(t)
+			var r reloads
+			core, logs := observer.New(zap.InfoLevel)
+			logger := zap.New(core)
+			e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{
+				Logger: func() *zap.Logger { return logger }, OnReload: r.report, PollOnly: pollOnly,
+			})
+			require.NoError(t, err)
+			e.Watch(ctx)
+			defer e.Close()
+			first := e.Policy().Revision()
+			require.False(t, readerAllowed(t, e))
+
+			// A role is data: a Reader that may read accounts.
+			edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
+			within(t, 2*time.Second, "role edit in force", func() bool { return readerAllowed(t, e) })
+			assert.NotEqual(t, first, e.Policy().Revision())
+			good := e.Policy().Revision()
+
+			// A syntax error is refused; the last good policy stays.
+			authz := filepath.Join(dir, "restcomm/authz.rego")
+			edit(t, authz, "decision := allowed if {", "decision := allowed if {{")
+			within(t, 2*time.Second, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
+			assert.Equal(t, good, e.Policy().Revision())
+			assert.True(t, readerAllowed(t, e))
+			assert.Error(t, e.Refused())
+			assert.Equal(t, 1, logs.FilterMessage("policy edit refused; the last good policy stays in force").Len())
+
+			// A policy that compiles but fails its own tests is refused.
+			edit(t, authz, "decision := allowed if {{", "decision := allowed if {")
+			edit(t, authz, `status_admits_path if input.caller.status == "active"`,
+				`status_admits_path if input.caller.status in {"active", "suspended"}`)
+			within(t, 2*time.Second, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })
+			assert.Equal(t, good, e.Policy().Revision())
+			var failed *policy.TestsFailedError
+			require.ErrorAs(t, r.refused[1], &failed)
+			assert.Contains(t, r.refused[1].Error(), "test_suspended_and_closed_are_not_active")
+
+			// Back to the content in force: nothing to reload, nothing refused.
+			edit(t, authz, `status_admits_path if input.caller.status in {"active", "suspended"}`,
+				`status_admits_path if input.caller.status == "active"`)
+			within(t, 2*time.Second, "refusal cleared", func() bool { return e.Refused() == nil })
+			loaded, refused := r.counts()
+			assert.Equal(t, 1, loaded)
+			assert.Equal(t, 2, refused)
+			assert.Equal(t, good, e.Policy().Revision())
+		})
+	}
+}
+
+func TestEngineFollowsNewDirectories(t *testing.T) {
+	dir := copyPolicy(t)
+	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{PollInterval: time.Hour})
+	require.NoError(t, err)
+	e.Watch(ctx)
+	defer e.Close()
+	// Only events can find this change in time: the poll is an hour away.
+	sub := filepath.Join(dir, "restcomm", "guests")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "guest.rego"),
+		[]byte("package restcomm.guests\n\nmay_read if input.caller.role == \"Guest\"\n"), 0o644))
+	want, err := policy.Compile(ctx, os.DirFS(dir))
+	require.NoError(t, err)
+	within(t, 2*time.Second, "new file in a new directory", func() bool {
+		return e.Policy().Revision() == want.Revision()
+	})
+}
+
+func TestEngineReloadIsANoOpWithoutChanges(t *testing.T) {
+	dir := copyPolicy(t)
+	var r reloads
+	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{OnReload: r.report})
+	require.NoError(t, err)
+	p := e.Policy()
+	for range 3 {
+		require.NoError(t, e.Reload(ctx))
+	}
+	assert.Same(t, p, e.Policy())
+	loaded, refused := r.counts()
+	assert.Zero(t, loaded+refused)
+
+	// Reload (as on a config reload) sees an edit without any watch.
+	edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
+	require.NoError(t, e.Reload(ctx))
+	assert.True(t, readerAllowed(t, e))
+
+	// A refusal is reported once, however often the same content is tried.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "restcomm/broken.rego"), []byte("package x\ny :="), 0o644))
+	for range 3 {
+		assert.Error(t, e.Reload(ctx))
+	}
+	loaded, refused = r.counts()
+	assert.Equal(t, 1, loaded)
+	assert.Equal(t, 1, refused)
+}
+
+func TestEngineNeedsAGoodFirstPolicy(t *testing.T) {
+	dir := t.TempDir()
+	_, err := policy.OpenDir(ctx, dir, policy.EngineOptions{})
+	assert.ErrorContains(t, err, "no .rego or data files")
+	_, err = policy.OpenDir(ctx, filepath.Join(dir, "missing"), policy.EngineOptions{})
+	assert.Error(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte("package restcomm.authz\ndecision := {"), 0o644))
+	_, err = policy.OpenDir(ctx, dir, policy.EngineOptions{})
+	assert.Error(t, err)
+}
+
+func TestEngineWatchEndsWithItsContext(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	dir := copyPolicy(t)
+	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{})
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	e.Watch(wctx)
+	e.Watch(wctx) // already watching: no second watch
+	cancel()
+	// VerifyNone waits for the watch to end on its own; Close afterwards
+	// is harmless.
+	goleak.VerifyNone(t, before)
+	require.NoError(t, e.Close())
+	require.NoError(t, e.Close())
+}
