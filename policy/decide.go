@@ -51,6 +51,11 @@ type Input struct {
 	Target *Subject
 	// PathAccountSid is the account SID a proxied path names, if any.
 	PathAccountSid string
+	// PathAccount is the account RestComm reads PathAccountSid as (friendly
+	// name, e-mail, then SID), with its ancestors; nil when there is none,
+	// when several accounts share that friendly name, or when the request
+	// carries no credentials.
+	PathAccount *Subject
 	// OrganizationExists is set for organizations:read when the organization
 	// asked for exists.
 	OrganizationExists bool
@@ -232,6 +237,7 @@ var (
 	keyCaller             = ast.StringTerm("caller")
 	keyTarget             = ast.StringTerm("target")
 	keyPathAccountSid     = ast.StringTerm("path_account_sid")
+	keyPathAccount        = ast.StringTerm("path_account")
 	keyOrganization       = ast.StringTerm("organization")
 	keyRequest            = ast.StringTerm("request")
 	keyRoleChange         = ast.StringTerm("role_change")
@@ -264,6 +270,9 @@ func (in *Input) value() ast.Value {
 	}
 	if in.PathAccountSid != "" {
 		items = append(items, [2]*ast.Term{keyPathAccountSid, ast.StringTerm(in.PathAccountSid)})
+	}
+	if in.PathAccount != nil {
+		items = append(items, [2]*ast.Term{keyPathAccount, ast.NewTerm(in.PathAccount.value())})
 	}
 	if in.OrganizationExists {
 		items = append(items, [2]*ast.Term{keyOrganization, termTrue})
@@ -308,6 +317,7 @@ func (in *Input) appendKey(b []byte) []byte {
 	b = in.Caller.appendKey(b, 'c')
 	b = in.Target.appendKey(b, 't')
 	b = appendString(b, 'a', in.PathAccountSid)
+	b = in.PathAccount.appendKey(b, 'q')
 	b = appendBool(b, 'e', in.OrganizationExists)
 	b = appendBool(b, 'r', in.Request.RoleChange)
 	b = appendString(b, 's', in.Request.OrganizationSid)
