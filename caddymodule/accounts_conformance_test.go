@@ -473,3 +473,30 @@ func TestConformanceBodyLimit(t *testing.T) {
 	r.ContentLength = 10_000_001
 	assert.Equal(t, 401, h.serve(r).Code, "authentication comes first")
 }
+
+// The admin UI's first login on a fresh Redis (spec §14): read the seeded,
+// uninitialized administrator by e-mail with email:md5(password), set a new
+// password with sid:auth_token, and from then on only the new one works.
+func TestFirstLoginFlow(t *testing.T) {
+	h := newHarness(t, false)
+	w := h.do(call{path: apiRoot + "/Accounts.json/administrator%40company.com", user: "administrator@company.com", secret: tokenT})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Equal(t, "uninitialized", jsonObject(t, w.Body.String())["status"])
+
+	w = h.do(call{method: http.MethodPut, path: apiRoot + "/Accounts.json/" + sidAdmin, user: sidAdmin, secret: tokenT,
+		form: "Password=NewPassw0rd!"})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	m := jsonObject(t, w.Body.String())
+	assert.Equal(t, "active", m["status"])
+	newToken := md5hex("NewPassw0rd!")
+	assert.Equal(t, newToken, m["auth_token"])
+
+	self := apiRoot + "/Accounts.json/" + sidAdmin
+	assert.Equal(t, 401, h.do(call{path: self, user: "administrator@company.com", secret: tokenT}).Code)
+	assert.Equal(t, 200, h.do(call{path: self, user: "administrator@company.com", secret: newToken}).Code)
+	// now a Super Admin: it may list organizations and create accounts
+	assert.Equal(t, 200, h.do(call{path: apiRoot + "/Organizations.json", user: sidAdmin, secret: newToken}).Code)
+	w = h.do(call{method: http.MethodPost, path: apiRoot + "/Accounts.json", user: sidAdmin, secret: newToken,
+		form: "EmailAddress=first@company.com&Password=RestComm12"})
+	assert.Equal(t, 200, w.Code, w.Body.String())
+}
