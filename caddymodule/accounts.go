@@ -41,7 +41,7 @@ const (
 // Stages of the Accounts endpoint's own checks, in RestComm's order; the
 // policy's denials (authz.rego) sit between them.
 const (
-	stageMalformedForm = 5 // the form is read before the method runs
+	stageReadForm = 5 // Jersey reads the form just before the method runs
 
 	// GET /Accounts: 10 permission, 20 filter by a non-Super-Admin (policy)
 	stageListQuery  = 15
@@ -70,7 +70,7 @@ const (
 
 	// POST /Accounts/migrate/{id}: 10 not Super Admin, 30 not found, 40
 	// not a direct child (policy)
-	stageMigrateForm = 11 // after @RolesAllowed
+	stageMigrateForm = 11 // the form is read after @RolesAllowed
 	stageMigrateOrg  = 20
 	stageSameOrg     = 50
 )
@@ -160,7 +160,7 @@ func (g *Gateway) createAccount(x *exchange) error {
 	ctx := x.r.Context()
 	v := x.verdict()
 	form, st := x.formBody()
-	v.fail(bodyProblem(st, stageMalformedForm))
+	v.fail(bodyProblem(st, stageReadForm))
 	if x.caller == nil { // a policy that lets anonymous requests create: no parent
 		v.fail(pageProblem(http.StatusForbidden, "", stageEndpoint))
 	}
@@ -298,7 +298,7 @@ const administratorRole = "Administrator"
 func (g *Gateway) updateAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
-	v.fail(bodyProblem(st, stageMalformedForm))
+	v.fail(bodyProblem(st, stageReadForm))
 	var t *store.Account
 	if x.target != nil {
 		t = x.target.Account

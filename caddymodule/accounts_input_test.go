@@ -54,6 +54,13 @@ func TestNegotiationAndBodyType(t *testing.T) {
 		{0, call{path: apiRoot + "/Accounts/" + sidDev, as: "GUEST", header: http.Header{"Accept": {"text/plain"}}}, 406, nil},
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=status%40company.com&Password=RestComm12&Status="), 400,
 			wantText(contentJSON, " is not a valid account status.")},
+		// no Content-Type: Jersey finds no reader when it reads the entity,
+		// after @RolesAllowed (migrate) but before the method's permission check
+		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json", as: "GUEST", body: strings.NewReader("x=y")}, 415, nil},
+		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidGrand, as: "DEV", body: strings.NewReader("x=y")}, 403, nil},
+		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidGrand, as: "DEV", body: strings.NewReader("x=y"),
+			header: http.Header{"Content-Type": {"text/plain"}}}, 415, nil},
+		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidDev, as: "ADMIN", body: strings.NewReader("Organization=" + sidOrg1)}, 415, nil},
 	})
 }
 

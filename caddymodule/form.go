@@ -199,6 +199,7 @@ type bodyState int
 const (
 	bodyUnread     bodyState = iota
 	bodyOK                   // form holds the parameters
+	bodyNoType               // no Content-Type: 415 when the form is read
 	bodyNotForm              // Content-Type is not a form: 415
 	bodyBadCharset           // a charset Java would not know: 415
 	bodyTooLarge             // more than maxBodyLength bytes: 413
@@ -219,7 +220,11 @@ func (x *exchange) formBody() (params, bodyState) {
 }
 
 func readForm(w http.ResponseWriter, r *http.Request, out *params) bodyState {
-	mt, ps, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return bodyNoType
+	}
+	mt, ps, err := mime.ParseMediaType(ct)
 	if errors.Is(err, mime.ErrInvalidMediaParameter) {
 		err = nil // the type is readable; Jersey ignores parameters it cannot parse
 	}
@@ -253,19 +258,24 @@ func readForm(w http.ResponseWriter, r *http.Request, out *params) bodyState {
 }
 
 // bodyProblem turns a failed body read into the response RestComm gives,
-// at the stage it gives it: 413 with the body length filter, 415 with
-// Jersey's routing, 400 when the form reader fails (malformedStage: before
-// the method runs, which is after the @RolesAllowed filter).
-func bodyProblem(s bodyState, malformedStage int) *problem {
+// at the stage it gives it: 413 with the body length filter; 415 with
+// Jersey's routing for a Content-Type that is not a form; and when the
+// entity is read, just before the method runs (readStage: after the
+// @RolesAllowed filter, before the method's own checks), 415 for a request
+// without Content-Type (Jersey matches it to every method, then finds no
+// reader for application/octet-stream) and 400 when the form reader fails.
+func bodyProblem(s bodyState, readStage int) *problem {
 	switch s {
 	case bodyTooLarge:
 		return pageProblem(http.StatusRequestEntityTooLarge, "Length larger than 10000000", stageBodyLength)
 	case bodyNotForm, bodyBadCharset:
 		return pageProblem(http.StatusUnsupportedMediaType, "", stageRoute)
+	case bodyNoType:
+		return pageProblem(http.StatusUnsupportedMediaType, "", readStage)
 	case bodyMalformed:
-		return pageProblem(http.StatusBadRequest, "Malformed form body", malformedStage)
+		return pageProblem(http.StatusBadRequest, "Malformed form body", readStage)
 	case bodyUnreadable:
-		return pageProblem(http.StatusBadRequest, "Unreadable request body", malformedStage)
+		return pageProblem(http.StatusBadRequest, "Unreadable request body", readStage)
 	}
 	return nil
 }
