@@ -1,0 +1,628 @@
+package caddymodule
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+)
+
+// These tests run the real handler inside a real Caddy (loaded in this
+// process, plain HTTP on a free loopback port) in front of Caddy's real
+// reverse_proxy and a real upstream server that records what it receives.
+// cmd/restcomm-gateway's e2e test does the same with the built binary over
+// HTTPS.
+
+// seen is one request as the upstream received it.
+type seen struct {
+	Method     string
+	RequestURI string // as on the wire
+	Header     http.Header
+	BodyLen    int64
+	BodySum    [sha256.Size]byte
+	BodyErr    error // the body ended abnormally (cut by the gateway)
+}
+
+// upstream is a stand-in RestComm: it records every request, hashing the
+// body as it streams, and answers by the X-Test-Upstream header:
+// "download N" streams N bytes, "slow" answers after 5 seconds,
+// anything else 200 "upstream".
+type upstream struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []seen
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
+	s := seen{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
+	h := sha256.New()
+	s.BodyLen, s.BodyErr = io.Copy(h, r.Body)
+	copy(s.BodySum[:], h.Sum(nil))
+	u.mu.Lock()
+	u.seen = append(u.seen, s)
+	u.mu.Unlock()
+	mode := r.Header.Get("X-Test-Upstream")
+	switch {
+	case strings.HasPrefix(mode, "download "):
+		n, _ := strconv.ParseInt(strings.TrimPrefix(mode, "download "), 10, 64)
+		w.Header().Set("Content-Type", "audio/x-wav")
+		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+		_, _ = io.Copy(w, patternOf(n))
+	case mode == "slow":
+		select {
+		case <-time.After(5 * time.Second):
+		case <-r.Context().Done():
+		}
+		_, _ = io.WriteString(w, "late")
+	default:
+		w.Header().Set("X-Upstream", "yes")
+		_, _ = io.WriteString(w, "upstream")
+	}
+}
+
+func (u *upstream) take() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := u.seen
+	u.seen = nil
+	return out
+}
+
+func (u *upstream) addr() string { return u.srv.Listener.Addr().String() }
+
+// pattern is an endless, allocation-free stream of deterministic bytes,
+// the same however it is read.
+type pattern struct{ off int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte('a' + (p.off+int64(i))%26)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// patternOf is the first n bytes of pattern.
+func patternOf(n int64) io.Reader { return io.LimitReader(&pattern{}, n) }
+
+// sumOfPattern is the SHA-256 of the first n bytes of pattern.
+func sumOfPattern(n int64) [sha256.Size]byte {
+	h := sha256.New()
+	_, _ = io.Copy(h, patternOf(n))
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// gateway is a Caddy running the restcomm handler and reverse_proxy.
+type gateway struct {
+	addr string
+	h    *harness // its Redis, with the spec §16 fixture
+}
+
+// caddyMu serialises the tests that load a Caddy config: there is one
+// Caddy per process.
+var caddyMu sync.Mutex
+
+// startGateway loads a Caddy config with the restcomm handler (on the
+// harness's Redis) and reverse_proxy to upstreamAddr, with 1s dial and
+// response-header timeouts.
+func startGateway(t *testing.T, h *harness, upstreamAddr string) *gateway {
+	caddyMu.Lock()
+	t.Cleanup(caddyMu.Unlock)
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	var lastErr error
+	for range 5 {
+		addr := freeAddr(t)
+		cfg := map[string]any{
+			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
+			"storage": map[string]any{"module": "file_system", "root": dir},
+			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
+				"listen":          []string{addr},
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{map[string]any{"handle": []any{
+					map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},
+					map[string]any{
+						"handler":   "reverse_proxy",
+						"upstreams": []any{map[string]any{"dial": upstreamAddr}},
+						"transport": map[string]any{
+							"protocol": "http", "dial_timeout": "1s", "response_header_timeout": "1s",
+							"compression": false,
+						},
+					},
+				}}},
+			}}}},
+		}
+		raw, err := json.Marshal(cfg)
+		require.NoError(t, err)
+		if lastErr = caddy.Load(raw, true); lastErr == nil {
+			t.Cleanup(func() { _ = caddy.Stop() })
+			return &gateway{addr: addr, h: h}
+		}
+	}
+	t.Fatalf("caddy did not start: %v", lastErr)
+	return nil
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// raw sends one HTTP/1.1 request with the target exactly as given, which
+// no http.Client guarantees.
+func (g *gateway) raw(t *testing.T, method, target string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", g.addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	return rawExchange(t, conn, method, target, "gw.example.com", header)
+}
+
+func rawExchange(t *testing.T, conn net.Conn, method, target, host string, header http.Header) (*http.Response, string) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, host)
+	for k, vs := range header {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	_, err := io.WriteString(conn, b.String())
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res, string(body)
+}
+
+func (g *gateway) url(path string) string { return "http://" + g.addr + path }
+
+func asUser(name string) http.Header {
+	return http.Header{"Authorization": {basic(fixtureUser[name], tokenT)}}
+}
+
+// forged are identity headers a client may try to smuggle, in the
+// spellings a server could take for the gateway's.
+func forged() http.Header {
+	return http.Header{
+		"X-RestComm-Account-Sid":      {"ACevil"},
+		"x-restcomm-account-role":     {"SuperAdmin"},
+		"X_RestComm_Organization_Sid": {"ORevil"},
+		"X-Restcomm-Anything":         {"evil"},
+	}
+}
+
+func merge(hs ...http.Header) http.Header {
+	out := http.Header{}
+	for _, h := range hs {
+		for k, v := range h {
+			out[k] = append(out[k], v...)
+		}
+	}
+	return out
+}
+
+// identityHeaders returns the X-RestComm-* headers (any spelling) the
+// upstream received.
+func identityHeaders(h http.Header) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range h {
+		if isIdentityHeader(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func verified(sid, role, org string) map[string][]string {
+	return map[string][]string{
+		http.CanonicalHeaderKey(headerAccountSid):      {sid},
+		http.CanonicalHeaderKey(headerAccountRole):     {role},
+		http.CanonicalHeaderKey(headerOrganizationSid): {org},
+	}
+}
+
+// adversarialRow is one line of testdata/adversarial-paths.tsv.
+type adversarialRow struct {
+	expect, target, account, why string
+}
+
+func readAdversarialPaths(t *testing.T, file string) []adversarialRow {
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	subst := strings.NewReplacer("{ADMIN}", sidAdmin, "{DEV}", sidDev)
+	var rows []adversarialRow
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		require.Len(t, f, 4, line)
+		rows = append(rows, adversarialRow{f[0], subst.Replace(f[1]), subst.Replace(f[2]), f[3]})
+	}
+	return rows
+}
+
+// Every adversarial target is either refused with 400, with nothing reaching
+// the upstream, or reaches it exactly as sent with the verified identity
+// only — and never as an Accounts or Organizations route.
+func TestAdversarialPathsThroughCaddy(t *testing.T) {
+	h := newHarness(t, true)
+	up := newUpstream(t)
+	gw := startGateway(t, h, up.addr())
+	rows := readAdversarialPaths(t, "testdata/adversarial-paths.tsv")
+	require.GreaterOrEqual(t, len(rows), 40)
+	for _, row := range rows {
+		t.Run(row.why, func(t *testing.T) {
+			checkAdversarial(t, row, up.take, func(target string, hd http.Header) (*http.Response, string) {
+				return gw.raw(t, http.MethodGet, target, hd)
+			})
+		})
+	}
+}
+
+// checkAdversarial sends one row and checks what the client and the
+// upstream saw. Shared with the e2e test through a copy of its logic there.
+func checkAdversarial(t *testing.T, row adversarialRow, take func() []seen,
+	send func(string, http.Header) (*http.Response, string)) {
+	auth := basic(fixtureUser["ADMIN"], tokenT)
+	res, body := send(row.target, merge(forged(), http.Header{"Authorization": {auth}}))
+	got := take()
+	switch row.expect {
+	case "400":
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode, body)
+		assert.Empty(t, got, "nothing reaches the upstream")
+	case "api", "other":
+		assert.Equal(t, http.StatusOK, res.StatusCode, body)
+		require.Len(t, got, 1)
+		assert.Equal(t, row.target, got[0].RequestURI, "path and query reach upstream as sent")
+		assert.Equal(t, auth, got[0].Header.Get("Authorization"))
+		if row.expect == "other" {
+			assert.Empty(t, identityHeaders(got[0].Header))
+			return
+		}
+		assert.Equal(t, verified(sidAdmin, "Administrator", sidOrg0), identityHeaders(got[0].Header))
+		path, query, _ := strings.Cut(got[0].RequestURI, "?")
+		p, err := restpath.ParseRequest(path, query)
+		require.NoError(t, err)
+		assert.Equal(t, restpath.Proxied, p.Route, "never an Accounts or Organizations route")
+		account := row.account
+		if account == "-" {
+			account = ""
+		}
+		assert.Equal(t, account, p.AccountSid)
+	default:
+		t.Fatalf("unknown expectation %q", row.expect)
+	}
+}
+
+// Spec §16 rows 12 and 13, and the gate, through Caddy to a real upstream.
+func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
+	h := newHarness(t, true)
+	up := newUpstream(t)
+	gw := startGateway(t, h, up.addr())
+	rows := []struct {
+		name, target string
+		header       http.Header
+		status       int
+		identity     map[string][]string // nil: not proxied
+		check        func(t *testing.T, res *http.Response, body string)
+	}{
+		{"row 12: uninitialized on an Accounts sub-resource", apiRoot + "/Accounts.json/" + sidUninit + "/Calls.json", asUser("UNINIT"),
+			200, verified(sidUninit, "Developer", sidOrg0), nil},
+		{"row 13: uninitialized on Organizations", apiRoot + "/Organizations.json/" + sidOrg0, asUser("UNINIT"),
+			403, nil, func(t *testing.T, res *http.Response, body string) {
+				assert.Equal(t, "Provided Account is not active", body)
+			}},
+		{"row 13: uninitialized on another proxied path", apiRoot + "/Profiles/PR" + sidUninit[2:], asUser("UNINIT"),
+			403, nil, func(t *testing.T, res *http.Response, body string) {
+				assert.Equal(t, "Provided Account is not active", body)
+			}},
+		{"no credentials", apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", nil,
+			401, nil, func(t *testing.T, res *http.Response, body string) {
+				assert.Equal(t, wwwAuth, res.Header.Get("WWW-Authenticate"))
+			}},
+		{"wrong secret", apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", http.Header{"Authorization": {basic(sidAdmin, "nope")}},
+			401, nil, nil},
+		{"suspended", apiRoot + "/Accounts/" + sidSusp + "/Calls.json", asUser("SUSP"),
+			403, nil, func(t *testing.T, res *http.Response, body string) {
+				assert.Equal(t, "Provided Account is not active", body)
+			}},
+		{"closed", apiRoot + "/Accounts/" + sidClosed + "/SMS/Messages", asUser("CLOSED"), 403, nil, nil},
+		{"recording file without credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.mp4", nil,
+			200, map[string][]string{}, nil},
+		{"Logout without credentials", apiRoot + "/Logout", nil, 200, map[string][]string{}, nil},
+		{"recording metadata needs credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.json", nil, 401, nil, nil},
+		{"Accounts routes are served, not proxied", apiRoot + "/Accounts.json/" + sidAdmin, asUser("ADMIN"), 200, nil, nil},
+		{"Organizations routes are served, not proxied", apiRoot + "/Organizations.json/" + sidOrg0, asUser("ADMIN"), 200, nil, nil},
+		{"unknown Organizations route is not proxied", apiRoot + "/Organizations/" + sidOrg0 + "/Calls", asUser("ADMIN"), 404, nil, nil},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			res, body := gw.raw(t, http.MethodGet, row.target, merge(forged(), row.header))
+			got := up.take()
+			assert.Equal(t, row.status, res.StatusCode, body)
+			if row.check != nil {
+				row.check(t, res, body)
+			}
+			if row.identity == nil {
+				assert.Empty(t, got, "not proxied")
+				return
+			}
+			require.Len(t, got, 1)
+			assert.Equal(t, row.target, got[0].RequestURI)
+			assert.Equal(t, row.identity, identityHeaders(got[0].Header))
+		})
+	}
+}
+
+// The request reaches the upstream as sent — method, path, query, headers
+// (Authorization included), body — and the response comes back as sent.
+func TestRequestAndResponsePassUnchanged(t *testing.T) {
+	h := newHarness(t, true)
+	up := newUpstream(t)
+	gw := startGateway(t, h, up.addr())
+	form := "From=%2B1555&To=%2B1666&Url=http%3A%2F%2Fx%2Fy&Body=caf%C3%A9"
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	target := apiRoot + "/Accounts/" + sidAdmin + "/Calls.json?Page=2&PageSize=10"
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, "PATCH"} {
+		req, err := http.NewRequest(method, gw.url(target), strings.NewReader(form))
+		require.NoError(t, err)
+		req.Header = merge(forged(), asUser("ADMIN"), http.Header{
+			"Content-Type":    {"application/x-www-form-urlencoded"},
+			"Accept":          {"application/xml"},
+			"X-Custom":        {"one", "two"},
+			"Accept-Language": {"fr"},
+		})
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Equal(t, "upstream", string(body))
+		assert.Equal(t, "yes", res.Header.Get("X-Upstream"))
+		got := up.take()
+		require.Len(t, got, 1)
+		s := got[0]
+		assert.Equal(t, method, s.Method)
+		assert.Equal(t, target, s.RequestURI)
+		assert.Equal(t, req.Header.Get("Authorization"), s.Header.Get("Authorization"))
+		assert.Equal(t, []string{"one", "two"}, s.Header["X-Custom"])
+		assert.Equal(t, "application/xml", s.Header.Get("Accept"))
+		assert.Equal(t, "fr", s.Header.Get("Accept-Language"))
+		assert.Empty(t, s.Header.Get("Accept-Encoding"), "no compression the client did not ask for")
+		assert.Equal(t, int64(len(form)), s.BodyLen)
+		assert.Equal(t, sha256.Sum256([]byte(form)), s.BodySum)
+		assert.Equal(t, verified(sidAdmin, "Administrator", sidOrg0), identityHeaders(s.Header))
+	}
+}
+
+// A 9 MB upload and a 50 MB download stream through: what the whole process
+// (client, gateway and upstream) allocates meanwhile stays far below their
+// size, and so does the live heap.
+func TestLargeBodiesStream(t *testing.T) {
+	h := newHarness(t, true)
+	up := newUpstream(t)
+	gw := startGateway(t, h, up.addr())
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	// warm up connections and lazily built state
+	res, err := client.Get(gw.url(apiRoot + "/Logout"))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+	up.take()
+
+	const upload, download = 9_000_000, 50_000_000
+	t.Run("9 MB upload", func(t *testing.T) {
+		m := measure(func() {
+			req, err := http.NewRequest(http.MethodPost, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"),
+				patternOf(upload))
+			require.NoError(t, err)
+			req.ContentLength = upload
+			req.Header = asUser("ADMIN")
+			res, err := client.Do(req)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+			_ = res.Body.Close()
+			require.Equal(t, 200, res.StatusCode)
+		})
+		got := up.take()
+		require.Len(t, got, 1)
+		assert.Equal(t, int64(upload), got[0].BodyLen)
+		assert.Equal(t, sumOfPattern(upload), got[0].BodySum)
+		t.Logf("9 MB upload: allocated %s, peak heap in use %s above the start", mb(m.allocated), mb(m.peakHeap))
+		assert.Less(t, m.allocated, uint64(upload/4), "allocations while streaming 9 MB")
+		assert.Less(t, m.peakHeap, int64(upload/4), "heap while streaming 9 MB")
+	})
+	t.Run("50 MB download", func(t *testing.T) {
+		var n int64
+		var sum [sha256.Size]byte
+		m := measure(func() {
+			req, err := http.NewRequest(http.MethodGet, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings/RE1.wav"), nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Test-Upstream", "download "+strconv.Itoa(download))
+			res, err := client.Do(req)
+			require.NoError(t, err)
+			hs := sha256.New()
+			n, err = io.CopyBuffer(hs, res.Body, make([]byte, 32<<10))
+			require.NoError(t, err)
+			_ = res.Body.Close()
+			copy(sum[:], hs.Sum(nil))
+			require.Equal(t, 200, res.StatusCode)
+		})
+		up.take()
+		assert.Equal(t, int64(download), n)
+		assert.Equal(t, sumOfPattern(download), sum)
+		t.Logf("50 MB download: allocated %s, peak heap in use %s above the start", mb(m.allocated), mb(m.peakHeap))
+		assert.Less(t, m.allocated, uint64(download/20), "allocations while streaming 50 MB")
+		assert.Less(t, m.peakHeap, int64(download/20), "heap while streaming 50 MB")
+	})
+}
+
+type measurement struct {
+	allocated uint64 // bytes allocated meanwhile (TotalAlloc delta)
+	peakHeap  int64  // highest HeapInuse seen, above the start
+}
+
+// measure runs f with the garbage collector at its most eager, sampling the
+// heap every few milliseconds.
+func measure(f func()) measurement {
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	return measurement{
+		allocated: after.TotalAlloc - before.TotalAlloc,
+		peakHeap:  int64(peak.Load()) - int64(before.HeapInuse),
+	}
+}
+
+func mb[T int64 | uint64](n T) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
+
+// RestComm's limit is 10,000,000 bytes: a declared larger length is refused
+// before the upstream is asked; a chunked body is cut while it streams, so
+// the upstream never receives a complete request, and the client gets the
+// same 413. Exactly the limit passes.
+func TestBodyLimit(t *testing.T) {
+	h := newHarness(t, true)
+	up := newUpstream(t)
+	gw := startGateway(t, h, up.addr())
+	target := gw.url(apiRoot + "/Accounts/" + sidAdmin + "/Recordings.json")
+	post := func(n int64, chunked bool) (*http.Response, string) {
+		req, err := http.NewRequest(http.MethodPost, target, patternOf(n))
+		require.NoError(t, err)
+		req.Header = asUser("ADMIN")
+		if !chunked {
+			req.ContentLength = n
+		} else {
+			req.ContentLength = -1
+		}
+		client := &http.Client{Transport: &http.Transport{}}
+		defer client.CloseIdleConnections()
+		res, err := client.Do(req)
+		if err != nil {
+			// the gateway may close the connection while the client still
+			// sends; its answer was then written first
+			t.Fatalf("POST of %d bytes: %v", n, err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, string(body)
+	}
+
+	res, body := post(maxBodyLength+1, false)
+	assert.Equal(t, 413, res.StatusCode)
+	assert.Contains(t, body, "Length larger than 10000000")
+	assert.Empty(t, up.take(), "a declared excess never reaches the upstream")
+
+	res, body = post(maxBodyLength+1, true)
+	assert.Equal(t, 413, res.StatusCode)
+	assert.Contains(t, body, "Length larger than 10000000")
+	// the upstream notices the cut body after the client has its answer
+	var cut []seen
+	for deadline := time.Now().Add(5 * time.Second); len(cut) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		cut = up.take()
+	}
+	require.Len(t, cut, 1)
+	assert.Error(t, cut[0].BodyErr, "the upstream never receives a complete oversized request")
+	assert.LessOrEqual(t, cut[0].BodyLen, int64(maxBodyLength))
+
+	res, _ = post(maxBodyLength, true)
+	assert.Equal(t, 200, res.StatusCode)
+	got := up.take()
+	require.Len(t, got, 1)
+	assert.Equal(t, int64(maxBodyLength), got[0].BodyLen)
+	assert.NoError(t, got[0].BodyErr)
+}
+
+// An upstream that is down answers 502 and a slow one 504, each with a page
+// saying so, within the configured timeouts; the gateway then serves on.
+func TestUpstreamFailures(t *testing.T) {
+	h := newHarness(t, true)
+	t.Run("down", func(t *testing.T) {
+		gw := startGateway(t, h, freeAddr(t)) // nothing listens there
+		start := time.Now()
+		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asUser("ADMIN"))
+		assert.Equal(t, 502, res.StatusCode)
+		assert.Contains(t, body, "HTTP Status 502 - RestComm is unreachable")
+		assert.Less(t, time.Since(start), 3*time.Second)
+		// still serving what it serves itself
+		res, _ = gw.raw(t, http.MethodGet, apiRoot+"/Accounts.json/"+sidAdmin, asUser("ADMIN"))
+		assert.Equal(t, 200, res.StatusCode)
+	})
+	t.Run("slow", func(t *testing.T) {
+		up := newUpstream(t)
+		gw := startGateway(t, h, up.addr())
+		start := time.Now()
+		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json",
+			merge(asUser("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
+		assert.Equal(t, 504, res.StatusCode)
+		assert.Contains(t, body, "HTTP Status 504 - RestComm did not answer in time")
+		assert.Less(t, time.Since(start), 4*time.Second)
+		res, body = gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asUser("ADMIN"))
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Equal(t, "upstream", body)
+	})
+}
