@@ -31,6 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    redis_timeout           <duration>
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
+//	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	}
 //
@@ -83,6 +84,15 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "policy_dir":
 			if err := oneArg(d, &g.PolicyDir); err != nil {
 				return err
+			}
+		case "decision_log":
+			switch args := d.RemainingArgs(); {
+			case len(args) == 0 || len(args) == 1 && args[0] == "on":
+				g.DecisionLog = true
+			case len(args) == 1 && args[0] == "off":
+				g.DecisionLog = false
+			default:
+				return d.Errf("decision_log: want on or off, got %q", args)
 			}
 		case "organization_domain":
 			if err := oneArg(d, &g.OrganizationDomain); err != nil {

@@ -38,6 +38,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		"two policy dirs":      "restcomm {\n\tpolicy_dir /a /b\n}",
 		"bad timeout":          "restcomm {\n\tredis_timeout soon\n}",
 		"inline argument":      "restcomm redis://x",
+		"decision_log maybe":   "restcomm {\n\tdecision_log maybe\n}",
+		"decision_log twice":   "restcomm {\n\tdecision_log on off\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := new(Gateway)

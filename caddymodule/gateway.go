@@ -10,8 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +42,12 @@ type Gateway struct {
 	// built-in policy (RestComm's own rules). Empty: the built-in policy.
 	PolicyDir string `json:"policy_dir,omitempty"`
 
+	// DecisionLog writes one structured log line per policy decision
+	// (logger http.handlers.restcomm.decision): decision id, operation,
+	// caller and target SIDs, result, policy revision and evaluation time;
+	// never a credential.
+	DecisionLog bool `json:"decision_log,omitempty"`
+
 	// OrganizationDomain is the domain name given to RestComm's default
 	// organization when the gateway seeds an empty Redis;
 	// "default.restcomm.com" by default. Existing data is never changed.
@@ -51,9 +55,12 @@ type Gateway struct {
 
 	logger *zap.Logger
 	store  *store.Store
-	pool   string // key of the shared Redis client in redisPool
-	policy *policy.Policy
-	seed   *seeder
+	pool   string         // key of the shared Redis client in redisPool
+	engine *policy.Engine // the policy in force, shared across config reloads
+	// engineKey is the engine's key in enginePool
+	engineKey      string
+	decisionLogger *zap.Logger // nil unless DecisionLog
+	seed           *seeder
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -112,38 +119,46 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.store = store.New(client, prefix)
 	g.seed = &seeder{domain: repl.ReplaceAll(g.OrganizationDomain, "")}
 
-	var fsys = policy.Default()
-	if dir := repl.ReplaceAll(g.PolicyDir, ""); dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("policy_dir %q: not a readable directory", dir)
-		}
-		fsys = os.DirFS(dir)
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
 	}
-	g.policy, err = policy.Compile(ctx, fsys)
+	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""))
 	if err != nil {
 		return err
 	}
+	if g.DecisionLog {
+		g.decisionLogger = g.logger.Named("decision")
+	}
+	p := g.engine.Policy()
 	g.logger.Info("policy loaded",
-		zap.String("revision", g.policy.Revision()),
-		zap.Int("tests_passed", g.policy.Tests()))
+		zap.String("revision", p.Revision()),
+		zap.Int("tests_passed", p.Tests()))
 	return nil
 }
 
 // Validate checks the provisioned handler.
 func (g *Gateway) Validate() error {
-	if g.store == nil || g.policy == nil {
+	if g.store == nil || g.engine == nil {
 		return errors.New("restcomm: not provisioned")
 	}
 	return nil
 }
 
-// Cleanup releases this config's hold on the shared Redis client.
+// Cleanup releases this config's hold on the shared Redis client and
+// policy engine; the last config to let go closes them.
 func (g *Gateway) Cleanup() error {
+	var errs []error
 	if g.pool != "" {
 		_, err := redisPool.Delete(g.pool)
-		return err
+		errs = append(errs, err)
+		g.pool = ""
 	}
-	return nil
+	if g.engineKey != "" {
+		_, err := enginePool.Delete(g.engineKey)
+		errs = append(errs, err)
+		g.engineKey = ""
+	}
+	return errors.Join(errs...)
 }
 
 // redisPool shares one Redis client among the configs that use the same

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -146,10 +147,18 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 		in.PathAccount = subject(x.pathAccount)
 	}
 	x.op.facts(g, x, &in)
-	d, err := g.policy.Decide(ctx, &in)
+	p := g.engine.Policy()
+	start := time.Now()
+	d, err := p.Decide(ctx, &in)
+	took := time.Since(start)
 	if err != nil {
-		g.logger.Error("policy failed; denying", zap.String("operation", in.Operation), zap.Error(err))
-		return policy.Deny
+		d = policy.Deny
+		g.logger.Error("policy failed; denying",
+			zap.String("operation", in.Operation), zap.String("revision", p.Revision()), zap.Error(err))
+	}
+	countDecision(d, err, took)
+	if g.decisionLogger != nil {
+		g.logDecision(x, &in, p, d, err, took)
 	}
 	return d
 }

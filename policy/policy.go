@@ -83,8 +83,6 @@ type TestResult struct {
 	Passed   bool
 	Skipped  bool   // a todo_ test, which does not count as passed or failed
 	Err      string // set when the test could not be evaluated
-	// FailedAt is the expression of a failed test that did not hold.
-	FailedAt string
 	// Output is what the test printed with print().
 	Output   string
 	Duration time.Duration
@@ -108,12 +106,9 @@ func (e *TestsFailedError) Error() string {
 		if r.Location != "" {
 			fmt.Fprintf(&b, " (%s)", r.Location)
 		}
-		switch {
-		case r.Err != "":
+		if r.Err != "" {
 			fmt.Fprintf(&b, ": error: %s", r.Err)
-		case r.FailedAt != "":
-			fmt.Fprintf(&b, ": FAIL at %s", r.FailedAt)
-		default:
+		} else {
 			b.WriteString(": FAIL")
 		}
 	}
@@ -327,12 +322,6 @@ func testResult(r *tester.Result) TestResult {
 	}
 	if r.Error != nil {
 		tr.Err = r.Error.Error()
-	}
-	if r.FailedAt != nil {
-		tr.FailedAt = r.FailedAt.String()
-		if r.FailedAt.Location != nil {
-			tr.FailedAt = fmt.Sprintf("%s:%d: %s", r.FailedAt.Location.File, r.FailedAt.Location.Row, tr.FailedAt)
-		}
 	}
 	return tr
 }

@@ -1,0 +1,313 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/restcomm/restcomm-gateway/policy"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+// copyPolicy writes the built-in policy into a new directory, as a
+// security team starts editing it.
+func copyPolicy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(policy.Default(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		if d.IsDir() {
+			return os.Mkdir(filepath.Join(dir, p), 0o755)
+		}
+		b, err := fs.ReadFile(policy.Default(), p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	require.NoError(t, err)
+	return dir
+}
+
+// editFile replaces old by new in a file, failing when old is absent.
+func editFile(t *testing.T, file, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(b), old)
+	writeFile(t, file, strings.Replace(string(b), old, new, 1))
+}
+
+func writeFile(t *testing.T, file, content string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
+	require.NoError(t, os.WriteFile(file, []byte(content), 0o644))
+}
+
+// eventually polls cond until it holds, failing after d; it returns how
+// long that took.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %s", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// observePolicyLogs sends the engines' logs to an observer for the test.
+func observePolicyLogs(t *testing.T) *observer.ObservedLogs {
+	core, logs := observer.New(zapcore.InfoLevel)
+	saved := policyLogger
+	policyLogger = func() *zap.Logger { return zap.New(core) }
+	t.Cleanup(func() { policyLogger = saved })
+	return logs
+}
+
+func refusedReloads() float64 { return testutil.ToFloat64(policyReloads.WithLabelValues("refused")) }
+
+const blockOrganization = `} else := deny(403, "Organization blocked", "plain", 0) if {
+	input.caller.organization_sid in data.restcomm.blocked.organizations
+} else := not_active if {`
+
+// The security team edits the policy directory of a running gateway: a
+// good edit is in force within 2 s; an edit that does not compile, or
+// whose own tests fail, is refused, logged and counted while the last good
+// policy stays in force.
+func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
+	logs := observePolicyLogs(t)
+	dir := copyPolicy(t)
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	readSelf := call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"}
+	require.Equal(t, 200, h.do(readSelf).Code)
+	first := h.g.engine.Policy().Revision()
+
+	// A new rule and its data: every account of organization 0 refused.
+	authz := filepath.Join(dir, "restcomm", "authz.rego")
+	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+sidOrg0+`"]}`)
+	editFile(t, authz, "} else := not_active if {", blockOrganization)
+	took := eventually(t, 2*time.Second, "new rule in force", func() bool {
+		w := h.do(readSelf)
+		return w.Code == 403 && w.Body.String() == "Organization blocked"
+	})
+	t.Logf("new rule in force after %s", took)
+	blocked := h.g.engine.Policy().Revision()
+	assert.NotEqual(t, first, blocked)
+
+	// A syntax error: refused, the new rule stays in force.
+	refused := refusedReloads()
+	editFile(t, authz, "decision := allowed if {", "decision := allowed if {{")
+	eventually(t, 2*time.Second, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
+	w := h.do(readSelf)
+	assert.Equal(t, 403, w.Code)
+	assert.Equal(t, "Organization blocked", w.Body.String())
+	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
+	entries := logs.FilterMessage("policy edit refused; the last good policy stays in force").All()
+	require.Len(t, entries, 1)
+	assert.Equal(t, blocked, entries[0].ContextMap()["revision"])
+	assert.Contains(t, entries[0].ContextMap()["error"], "authz.rego")
+	editFile(t, authz, "decision := allowed if {{", "decision := allowed if {")
+
+	// Roles are data. Giving the Guest role a permission contradicts the
+	// policy's own tests (a Guest reads nothing): refused.
+	roles := filepath.Join(dir, "restcomm", "roles", "data.json")
+	editFile(t, roles, "{\n  \"Developer\": [", "{\n  \"Guest\": [\"RestComm:Read:Accounts\"],\n  \"Developer\": [")
+	eventually(t, 2*time.Second, "failing tests refused", func() bool { return refusedReloads() == refused+2 })
+	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
+	assert.Contains(t, h.g.engine.Refused().Error(), "test_role_without_permissions_reads_nothing")
+
+	// A new role is a data edit in force within 2 s.
+	editFile(t, roles, "\"Guest\": [\"RestComm:Read:Accounts\"]", "\"Reader\": [\"RestComm:Read:Accounts\"]")
+	editFile(t, authz, blockOrganization, "} else := not_active if {")
+	reader := "Reader"
+	_, err := h.store.UpdateAccount(context.Background(), sidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
+	require.NoError(t, err)
+	took = eventually(t, 2*time.Second, "new role in force", func() bool {
+		return h.do(call{path: apiRoot + "/Accounts.json/" + sidGuest, as: "GUEST"}).Code == 200
+	})
+	t.Logf("new role in force after %s", took)
+	assert.Equal(t, 200, h.do(readSelf).Code)
+	assert.NoError(t, h.g.engine.Refused())
+}
+
+// A policy that gives no valid decision denies every request with 403 and
+// logs why; nothing is passed upstream.
+func TestPolicyThatCannotDecideDenies(t *testing.T) {
+	for name, rules := range map[string]string{
+		"conflict":  "decision := {\"allow\": true} if input.caller\ndecision := {\"allow\": false} if input.operation\n",
+		"undefined": "decision := {\"allow\": true} if input.never\n",
+		"not 4xx":   "decision := {\"allow\": false, \"status\": 302}\n",
+		"error":     "decision := {\"allow\": count(input.caller.ancestors) / count(input.caller.ancestors) > 0}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "authz.rego"), "package restcomm.authz\n\n"+rules)
+			h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+			core, logs := observer.New(zapcore.ErrorLevel)
+			h.g.logger = zap.New(core)
+			errors := testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403"))
+			for _, c := range []call{
+				{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"},
+				{path: apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", as: "ADMIN"},
+			} {
+				w := h.do(c)
+				assert.Equal(t, 403, w.Code, c.path)
+				assert.Contains(t, w.Body.String(), "HTTP Status 403")
+			}
+			assert.Empty(t, h.proxied)
+			entries := logs.FilterMessage("policy failed; denying").All()
+			require.Len(t, entries, 2)
+			assert.NotEmpty(t, entries[0].ContextMap()["error"])
+			assert.Equal(t, errors+2, testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403")))
+		})
+	}
+}
+
+// A `caddy reload` of an unchanged config provisions the handler again:
+// it shares the running engine, and Provision makes it re-read the
+// directory (the coraza-caddy#188 trap), without waiting for the watch.
+func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
+	dir := copyPolicy(t)
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+sidOrg0+`"]}`)
+	editFile(t, filepath.Join(dir, "restcomm", "authz.rego"), "} else := not_active if {", blockOrganization)
+
+	g2 := &Gateway{Redis: h.g.Redis, PolicyDir: dir}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	require.NoError(t, g2.Provision(ctx))
+	defer g2.Cleanup()
+	assert.Same(t, h.g.engine, g2.engine)
+	h.g = g2
+	w := h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"})
+	assert.Equal(t, 403, w.Code)
+	assert.Equal(t, "Organization blocked", w.Body.String())
+}
+
+// Config reloads overlap (the new config is provisioned before the old one
+// is cleaned up) and each provisions the handler. Engines and their
+// watches are shared while in use and gone once no config uses them.
+func TestConfigReloadsLeaveNoGoroutines(t *testing.T) {
+	dir := copyPolicy(t)
+	provision := func(policyDir string) *Gateway {
+		g := &Gateway{Redis: RedisConfig{URLs: []string{"redis://127.0.0.1:1/0"}}, PolicyDir: policyDir}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		t.Cleanup(cancel)
+		require.NoError(t, g.Provision(ctx))
+		return g
+	}
+	// First use of OPA, Caddy and zap may start process-wide goroutines.
+	require.NoError(t, provision(dir).Cleanup())
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+
+	for _, policyDir := range []string{dir, ""} {
+		old := provision(policyDir)
+		for range 5 {
+			next := provision(policyDir)
+			assert.Same(t, old.engine, next.engine, "the engine carries over a reload")
+			require.NoError(t, old.Cleanup())
+			old = next
+		}
+		require.NoError(t, old.Cleanup())
+	}
+	_, loaded := enginePool.References("dir:" + dir)
+	assert.False(t, loaded, "the engine of the directory is gone")
+}
+
+// One line per decision, with what an auditor needs and no secret.
+func TestDecisionLog(t *testing.T) {
+	h := newHarness(t, true, func(g *Gateway) { g.DecisionLog = true })
+	core, logs := observer.New(zapcore.InfoLevel)
+	h.g.decisionLogger = zap.New(core)
+	revision := h.g.engine.Policy().Revision()
+
+	h.do(call{path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN"})
+	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "DEV"})
+	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: fixtureUser["ADMIN"], secret: "RestComm-wrong"})
+	h.do(call{method: "POST", path: apiRoot + "/Accounts.json/" + sidDev, as: "DEV", form: "Password=Secret-Passw0rd!"})
+
+	entries := logs.All()
+	require.Len(t, entries, 4)
+	ids := map[string]bool{}
+	for _, e := range entries {
+		assert.Equal(t, "decision", e.Message)
+		f := e.ContextMap()
+		ids[f["decision_id"].(string)] = true
+		assert.Equal(t, revision, f["revision"])
+		assert.IsType(t, time.Duration(0), f["eval_duration"])
+		raw, err := json.Marshal(f)
+		require.NoError(t, err)
+		for _, secret := range []string{tokenT, "RestComm-wrong", "Secret-Passw0rd!", "Basic ", basic(fixtureUser["ADMIN"], tokenT)[6:]} {
+			assert.NotContains(t, string(raw), secret)
+		}
+	}
+	assert.Len(t, ids, 4, "a decision id per request")
+
+	allow := entries[0].ContextMap()
+	assert.Equal(t, "accounts:read", allow["operation"])
+	assert.Equal(t, sidAdmin, allow["caller_sid"])
+	assert.Equal(t, sidDev, allow["target_sid"])
+	assert.Equal(t, true, allow["allow"])
+	assert.NotContains(t, allow, "status")
+
+	deny := entries[1].ContextMap()
+	assert.Equal(t, sidDev, deny["caller_sid"])
+	assert.Equal(t, sidAdmin, deny["target_sid"])
+	assert.Equal(t, false, deny["allow"])
+	assert.Equal(t, int64(403), deny["status"])
+
+	anonymous := entries[2].ContextMap()
+	assert.NotContains(t, anonymous, "caller_sid")
+	assert.Equal(t, int64(401), anonymous["status"])
+
+	assert.Equal(t, "accounts:update", entries[3].ContextMap()["operation"])
+}
+
+func TestNoDecisionLogUnlessAsked(t *testing.T) {
+	h := newHarness(t, true)
+	assert.Nil(t, h.g.decisionLogger)
+}
+
+// The collectors survive a config reload: each new config's registry gets
+// them again, with their counts.
+func TestMetricsAcrossConfigReloads(t *testing.T) {
+	h := newHarness(t, true)
+	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"})
+	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin})
+	for range 2 {
+		reg := prometheus.NewPedanticRegistry()
+		require.NoError(t, registerMetrics(reg))
+		require.NoError(t, registerMetrics(reg)) // provisioned twice into one registry
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		names := map[string]bool{}
+		for _, f := range families {
+			names[f.GetName()] = true
+		}
+		assert.True(t, names["restcomm_gateway_policy_decisions_total"])
+		assert.True(t, names["restcomm_gateway_policy_reloads_total"])
+		assert.True(t, names["restcomm_gateway_policy_decision_duration_seconds"])
+	}
+	assert.Positive(t, testutil.ToFloat64(policyAllowed))
+	assert.Positive(t, testutil.ToFloat64(policyDecisions.WithLabelValues("deny", "401")))
+}
