@@ -231,3 +231,31 @@ func TestEngineWatchEndsWithItsContext(t *testing.T) {
 	require.NoError(t, e.Close())
 	require.NoError(t, e.Close())
 }
+
+// A Kubernetes ConfigMap volume: the files live in a hidden, timestamped
+// directory reached through ..data, and an update swaps that link
+// atomically.
+func TestEngineFollowsAConfigMapVolume(t *testing.T) {
+	vol := t.TempDir()
+	release := func(name string, change func(dir string)) {
+		t.Helper()
+		dir := filepath.Join(vol, name)
+		require.NoError(t, os.Rename(copyPolicy(t), dir))
+		change(dir)
+		require.NoError(t, os.Symlink(name, filepath.Join(vol, "..data_tmp")))
+		require.NoError(t, os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")))
+	}
+	release("..2026_01_01", func(string) {})
+	require.NoError(t, os.Symlink(filepath.Join("..data", "restcomm"), filepath.Join(vol, "restcomm")))
+
+	e, err := policy.OpenDir(ctx, vol, policy.EngineOptions{})
+	require.NoError(t, err)
+	e.Watch(ctx)
+	defer e.Close()
+	require.False(t, readerAllowed(t, e))
+
+	release("..2026_01_02", func(dir string) {
+		edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
+	})
+	within(t, 2*time.Second, "updated volume in force", func() bool { return readerAllowed(t, e) })
+}

@@ -212,36 +212,20 @@ func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // snapshot reads the policy files of fsys into memory and hashes them into
 // a revision id, so that what is compiled is exactly what was hashed even
-// while the directory is being edited.
+// while the directory is being edited. Symbolic links are followed, to
+// files and to directories: a Kubernetes ConfigMap volume is a tree of
+// links into a hidden ..data directory.
 func snapshot(fsys fs.FS) (fs.FS, string, error) {
-	snap := fstest.MapFS{}
 	var names []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		if hidden(d.Name()) {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() && policyFile(p) {
-			names = append(names, p)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := walkPolicy(fsys, ".", 0, &names); err != nil {
 		return nil, "", fmt.Errorf("policy: %w", err)
 	}
 	if len(names) == 0 {
 		return nil, "", errors.New("policy: no .rego or data files")
 	}
+	snap := fstest.MapFS{}
 	h := sha256.New()
-	for _, n := range names { // WalkDir's lexical order
+	for _, n := range names { // in lexical order, directory by directory
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
 			return nil, "", fmt.Errorf("policy: %w", err)
@@ -251,6 +235,42 @@ func snapshot(fsys fs.FS) (fs.FS, string, error) {
 		snap[n] = &fstest.MapFile{Data: b, Mode: 0o444}
 	}
 	return snap, hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// maxDepth bounds the directory tree, and so a loop of links.
+const maxDepth = 16
+
+func walkPolicy(fsys fs.FS, dir string, depth int, names *[]string) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%s: more than %d directories deep", dir, maxDepth)
+	}
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if hidden(e.Name()) {
+			continue
+		}
+		p := path.Join(dir, e.Name())
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			fi, err := fs.Stat(fsys, p)
+			if err != nil {
+				return err
+			}
+			isDir = fi.IsDir()
+		}
+		switch {
+		case isDir:
+			if err := walkPolicy(fsys, p, depth+1, names); err != nil {
+				return err
+			}
+		case policyFile(p):
+			*names = append(*names, p)
+		}
+	}
+	return nil
 }
 
 // load parses the snapshot. Loading from the root (not file by file) places
