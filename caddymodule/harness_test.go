@@ -115,6 +115,7 @@ type call struct {
 	header       http.Header
 	form         string // form body, sent as x-www-form-urlencoded
 	body         io.Reader
+	remote       string // the client's host:port, 192.0.2.1:1234 by default
 }
 
 func basic(user, secret string) string {
@@ -132,6 +133,9 @@ func (h *harness) do(c call) *httptest.ResponseRecorder {
 		body = strings.NewReader(c.form)
 	}
 	r := httptest.NewRequest(method, "https://gw.example.com"+c.path, body)
+	if c.remote != "" {
+		r.RemoteAddr = c.remote
+	}
 	for k, v := range c.header {
 		r.Header[k] = v
 	}

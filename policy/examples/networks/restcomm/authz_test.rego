@@ -1,0 +1,337 @@
+# Tests of the shipped policy against RestComm's behaviour (spec §16 rows).
+package restcomm.authz_test
+
+import data.restcomm.authz.decision
+
+admin := {"sid": "ACae6e420f425248d6a26948c17a9e2acf", "role": "Administrator", "status": "active", "organization_sid": "ORG0", "ancestors": []}
+
+dev := {"sid": "ACdev", "role": "Developer", "status": "active", "organization_sid": "ORG0", "ancestors": [admin.sid]}
+
+cadm := {"sid": "ACcadm", "role": "Administrator", "status": "active", "organization_sid": "ORG0", "ancestors": [admin.sid]}
+
+grand := {"sid": "ACgrand", "role": "Administrator", "status": "active", "organization_sid": "ORG0", "ancestors": [dev.sid, admin.sid]}
+
+guest := {"sid": "ACguest", "role": "Guest", "status": "active", "organization_sid": "ORG0", "ancestors": []}
+
+topdev := {"sid": "ACtopdev", "role": "Developer", "status": "active", "organization_sid": "ORG0", "ancestors": []}
+
+uninit_admin := object.union(admin, {"status": "uninitialized"})
+
+req(op, path, caller, target) := {"operation": op, "method": "GET", "path": path, "client_ip": "10.1.2.3", "caller": caller, "target": target, "request": {}}
+
+read(caller, target) := req("accounts:read", concat("", ["Accounts.json/", target.sid]), caller, target)
+
+allows(d) if d.allow == true
+
+denies(d, status) if {
+	d.allow == false
+	d.status == status
+}
+
+# --- authentication and the status gate (rows 1, 9-13) -------------------
+
+test_no_credentials_is_401 if {
+	d := decision with input as {"operation": "accounts:read", "method": "GET", "path": "Accounts/ACx", "request": {}}
+	denies(d, 401)
+	d.headers["WWW-Authenticate"] == `Basic realm="Restcomm realm"`
+}
+
+test_suspended_and_closed_are_not_active if {
+	every s in ["suspended", "closed", "inactive"] {
+		d := decision with input as read(object.union(dev, {"status": s}), dev)
+		denies(d, 403)
+		d.message == "Provided Account is not active"
+		d.body == "plain"
+	}
+}
+
+test_uninitialized_reads_accounts if {
+	u := object.union(dev, {"status": "uninitialized"})
+	allows(decision) with input as read(u, u)
+}
+
+test_uninitialized_passes_gate_on_accounts_subresources if {
+	u := object.union(dev, {"status": "uninitialized"})
+	allows(decision) with input as req("proxy", "Accounts.json/ACdev/Calls.json", u, null)
+}
+
+test_uninitialized_refused_outside_accounts if {
+	u := object.union(dev, {"status": "uninitialized"})
+	d := decision with input as req("proxy", "Organizations.json/ORG0", u, null)
+	denies(d, 403)
+	d.message == "Provided Account is not active"
+}
+
+test_unprotected_paths_need_no_credentials if {
+	allows(decision) with input as {"operation": "proxy", "method": "GET", "path": "Logout", "request": {}}
+	allows(decision) with input as {"operation": "proxy", "method": "GET", "path": "Accounts/ACx/Recordings/RE123.wav", "request": {}}
+	allows(decision) with input as {"operation": "proxy", "method": "GET", "path": "Accounts/ACx/Recordings/RE123.mp4", "request": {}}
+}
+
+test_recording_metadata_needs_credentials if {
+	denies(decision, 401) with input as {"operation": "proxy", "method": "GET", "path": "Accounts/ACx/Recordings/RE123.json", "request": {}}
+}
+
+anonymous(path) := {"operation": "proxy", "method": "GET", "path": path, "request": {}}
+
+# The unprotected paths are Java's String.matches of `.*Logout$` and
+# `.*Accounts/.*/Recordings/RE.*[.mp4|.wav]`, character for character.
+test_unprotected_paths_match_as_java_does if {
+	every path in [
+		"Logout", "Accounts.json/ACx/Logout",
+		"Accounts//Recordings/RE4", # both .* empty; 4 is in the class
+		"Accounts/x/Recordings/RE|", "Accounts/x/Recordings/RE.",
+		"xAccounts/a/b/Recordings/RE/Recordings/x.wav", # a later "/Recordings/RE" is not needed
+		"Accounts/a/Recordings/REx/Recordings/RE1.mp4",
+		"Accounts/ü/Recordings/RE1.wav",
+	] {
+		allows(decision) with input as anonymous(path)
+	}
+	every path in [
+		"Logouts", "logout", "Accounts/x/Recordings/RE", # nothing after RE for the class
+		"Accounts/x/Recordings/REx", "Accounts/x/Recordings/RE1.mp3",
+		"Accounts/Recordings/RE1.wav", # "Accounts/" and "/Recordings" would share the "/"
+		"Recordings/RE1.wav/Accounts/x.wav", "Accounts/x/recordings/RE1.wav",
+		"Accounts/x/Recordings/re1.wav",
+		# Java's "." matches no line terminator
+		"Accounts/x/Recordings/RE1\n.wav", "Accounts/x\r/Recordings/RE1.wav",
+		"Accounts/x/Recordings/RE1\u0085.wav", "Accounts/\u2028/Recordings/RE1.wav",
+		"Accounts/x/Recordings/RE\u20291.wav", "x\nLogout", "x\u2028Logout",
+	] {
+		denies(decision, 401) with input as anonymous(path)
+	}
+}
+
+# --- GET one (rows 27-35) --------------------------------------------------
+
+test_admin_reads_self_child_and_grandchild if {
+	allows(decision) with input as read(admin, admin)
+	allows(decision) with input as read(admin, dev)
+	allows(decision) with input as read(admin, grand)
+}
+
+test_child_admin_cannot_read_parent_or_sibling if {
+	denies(decision, 403) with input as read(cadm, admin)
+	denies(decision, 403) with input as read(cadm, dev)
+	allows(decision) with input as read(cadm, cadm)
+}
+
+test_developer_reads_only_itself if {
+	denies(decision, 403) with input as read(dev, grand)
+	allows(decision) with input as read(dev, dev)
+}
+
+test_role_without_permissions_reads_nothing if {
+	denies(decision, 403) with input as read(guest, guest)
+}
+
+test_unrelated_top_level_is_forbidden if {
+	denies(decision, 403) with input as read(admin, topdev)
+}
+
+test_missing_target_is_404_after_permission if {
+	denies(decision, 404) with input as req("accounts:read", "Accounts.json/ACnone", admin, null)
+	denies(decision, 403) with input as req("accounts:read", "Accounts.json/ACnone", guest, null)
+}
+
+# --- list (rows 37, 41-43, 48) ---------------------------------------------
+
+test_list if {
+	allows(decision) with input as req("accounts:list", "Accounts.json", dev, null)
+	denies(decision, 403) with input as req("accounts:list", "Accounts.json", guest, null)
+}
+
+filtered(c) := object.union(req("accounts:list", "Accounts.json", c, null), {"request": {"organization_filter": true}})
+
+test_organization_filter_is_for_super_admins if {
+	allows(decision) with input as filtered(admin)
+	allows(decision) with input as filtered(topdev)
+	denies(decision, 403) with input as filtered(cadm)
+	denies(decision, 403) with input as filtered(uninit_admin)
+}
+
+# --- create (rows 65-68, 73) ---------------------------------------------
+
+create(c, r) := object.union(req("accounts:create", "Accounts.json", c, null), {"method": "POST", "request": r})
+
+test_create if {
+	allows(decision) with input as create(admin, {})
+	allows(decision) with input as create(dev, {})
+	denies(decision, 403) with input as create(guest, {})
+}
+
+test_third_level_cannot_create if {
+	d := decision with input as create(grand, {})
+	denies(d, 400)
+	d.body == "typed"
+	d.message == "This account is not allowed to have sub-accounts"
+}
+
+test_other_organization_is_for_super_admins if {
+	d := decision with input as create(dev, {"organization_sid": "ORG1"})
+	denies(d, 403)
+	d.stage == 81
+	allows(decision) with input as create(dev, {"organization_sid": "ORG0"})
+	allows(decision) with input as create(admin, {"organization_sid": "ORG1"})
+}
+
+test_uninitialized_admin_cannot_create if {
+	d := decision with input as create(uninit_admin, {})
+	denies(d, 403)
+	d.stage == 110
+}
+
+# --- update (rows 81-84, 95) -----------------------------------------------
+
+update(c, t, r) := object.union(req("accounts:update", concat("", ["Accounts.json/", t.sid]), c, t), {"method": "PUT", "request": r})
+
+test_update_hierarchy if {
+	allows(decision) with input as update(admin, dev, {})
+	denies(decision, 403) with input as update(cadm, admin, {})
+	denies(decision, 403) with input as update(cadm, dev, {})
+	allows(decision) with input as update(dev, dev, {})
+}
+
+test_only_administrators_change_roles if {
+	d := decision with input as update(dev, dev, {"role_change": true})
+	denies(d, 403)
+	d.message == "Only Administrator allowed"
+	allows(decision) with input as update(admin, dev, {"role_change": true})
+	allows(decision) with input as update(cadm, cadm, {"role_change": true})
+}
+
+test_update_missing_target if {
+	denies(decision, 404) with input as req("accounts:update", "Accounts.json/x", admin, null)
+}
+
+# --- migrate (rows 109-111) -------------------------------------------------
+
+migrate(c, t) := req("accounts:migrate", "Accounts.json/migrate/x", c, t)
+
+test_migrate_is_for_the_super_admin_role if {
+	allows(decision) with input as migrate(admin, dev)
+	denies(decision, 403) with input as migrate(dev, dev)
+	denies(decision, 403) with input as migrate(cadm, dev)
+	denies(decision, 403) with input as migrate(uninit_admin, dev)
+	d := decision with input as migrate(cadm, dev)
+	d.stage == 10
+}
+
+# Row 111: no permission is checked, so a top-level Guest passes the role
+# check and is refused only because DEV is not its child.
+test_migrate_checks_no_permission if {
+	d := decision with input as migrate(guest, dev)
+	denies(d, 400)
+	d.stage == 40
+	d.body == "page"
+}
+
+# A stored role literally "SuperAdmin" passes @RolesAllowed (spec §3.2).
+test_migrate_stored_super_admin_role if {
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	child := object.union(grand, {"ancestors": [cadm.sid, admin.sid]})
+	allows(decision) with input as migrate(stored_role, child)
+}
+
+# Rows 106, 107 and 112: a missing target is 404 before the direct-child
+# test; a grandchild and a top-level account are both refused with 400.
+test_migrate_only_direct_children if {
+	d := decision with input as migrate(admin, null)
+	denies(d, 404)
+	d.stage == 30
+	denies(decision, 400) with input as migrate(admin, grand)
+	denies(decision, 400) with input as migrate(admin, admin)
+	denies(decision, 400) with input as migrate(admin, topdev)
+}
+
+# --- organizations ---------------------------------------------------------
+
+org(c, sid, exists) := object.union(req("organizations:read", "Organizations/x", c, null), {"organization": exists, "request": {"organization_sid": sid}})
+
+test_organizations if {
+	allows(decision) with input as org(admin, "ORG1", true)
+	allows(decision) with input as org(cadm, "ORG0", true)
+	denies(decision, 403) with input as org(cadm, "ORG1", true)
+	denies(decision, 404) with input as org(admin, "ORGX", false)
+	denies(decision, 403) with input as org(dev, "ORG0", true)
+	allows(decision) with input as req("organizations:list", "Organizations", admin, null)
+	denies(decision, 403) with input as req("organizations:list", "Organizations", cadm, null)
+}
+
+test_organization_read_stages if {
+	d := decision with input as org(dev, "ORG0", true)
+	d.stage == 10
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	d2 := decision with input as org(stored_role, "ORG0", true)
+	denies(d2, 403)
+	d2.stage == 12
+	d3 := decision with input as org(cadm, "ORG1", false)
+	denies(d3, 403)
+	d3.stage == 20
+	d4 := decision with input as org(admin, "ORGX", false)
+	d4.stage == 25
+}
+
+test_top_level_developer_may_not_read_organizations if {
+	# a Super Admin by structure, but without RestComm:Read:Organizations
+	d := decision with input as org(topdev, "ORG0", true)
+	denies(d, 403)
+	d.stage == 12
+}
+
+test_organization_list_and_create_are_for_the_super_admin_role if {
+	every op in ["organizations:list", "organizations:create"] {
+		allows(decision) with input as req(op, "Organizations", admin, null)
+		allows(decision) with input as req(op, "Organizations", topdev, null)
+		d := decision with input as req(op, "Organizations", cadm, null)
+		denies(d, 403)
+		d.stage == 10
+		denies(decision, 403) with input as req(op, "Organizations", uninit_admin, null)
+	}
+}
+
+org_migrate(c, sid, exists) := object.union(req("organizations:migrate", "Organizations/x/Migrate", c, null), {"organization": exists, "request": {"organization_sid": sid}})
+
+test_organization_client_migration if {
+	allows(decision) with input as org_migrate(admin, "ORG1", true)
+	d := decision with input as org_migrate(cadm, "ORG0", true)
+	denies(d, 403)
+	d.stage == 10
+	stored_role := object.union(cadm, {"role": "SuperAdmin"})
+	d2 := decision with input as org_migrate(stored_role, "ORG0", true)
+	d2.stage == 12
+	d3 := decision with input as org_migrate(topdev, "ORG0", true)
+	d3.stage == 12
+	d4 := decision with input as org_migrate(admin, "ORGX", false)
+	denies(d4, 404)
+	d4.stage == 25
+}
+
+# Endpoint denials come after the gateway's body length, Accept and routing
+# checks (stages 1-3), where RestComm reports them.
+test_endpoint_denials_follow_routing if {
+	r1 := decision with input as read(guest, guest)
+	r1.stage == 10
+	r2 := decision with input as req("accounts:read", "Accounts.json/ACnone", admin, null)
+	r2.stage == 20
+	r3 := decision with input as read(cadm, admin)
+	r3.stage == 30
+	l := decision with input as req("accounts:list", "Accounts.json", guest, null)
+	l.stage == 10
+	f := decision with input as filtered(cadm)
+	f.stage == 20
+	c := decision with input as create(guest, {})
+	c.stage == 10
+	deep := decision with input as create(grand, {})
+	deep.stage == 20
+	u1 := decision with input as update(guest, guest, {})
+	u1.stage == 10
+	u2 := decision with input as req("accounts:update", "Accounts.json/x", admin, null)
+	u2.stage == 20
+	u3 := decision with input as update(cadm, admin, {})
+	u3.stage == 30
+}
+
+test_unknown_operation_is_forbidden if {
+	denies(decision, 403) with input as req("accounts:delete", "Accounts/x", admin, admin)
+}

@@ -1,0 +1,265 @@
+# The gateway's authorization policy: RestComm Connect's own rules, as its
+# SecurityFilter, PermissionEvaluator and endpoints apply them.
+#
+# The gateway evaluates data.restcomm.authz.decision once per request.
+# Input and output are described field by field in policy/README.md.
+package restcomm.authz
+
+import data.restcomm.permissions.permitted
+
+# --- the decision, in RestComm's order -----------------------------------
+
+decision := allowed if {
+	unprotected
+} else := unauthenticated if {
+	not authenticated
+} else := organization_blocked if {
+	input.caller.organization_sid in data.restcomm.blocked.organizations
+} else := not_active if {
+	not status_admits_path
+} else := operation
+
+# Paths RestComm serves without credentials, matched against the decoded
+# path below /restcomm/2012-04-24/ as SecurityFilter does with Java's
+# String.matches: `.*Logout$` and `.*Accounts/.*/Recordings/RE.*[.mp4|.wav]`.
+# Both are written with string functions, exactly equivalent and cheaper
+# than a regular expression on every request. The character class
+# [.mp4|.wav] is RestComm's own: one last character of . m p 4 | w a v.
+unprotected if {
+	endswith(input.path, "Logout")
+	not java_line_terminator
+}
+
+unprotected if {
+	contains(input.path, "/Recordings/RE")
+	substring(input.path, count(input.path) - 1, 1) in {".", "m", "p", "4", "|", "w", "a", "v"}
+	a := indexof(input.path, "Accounts/")
+	a >= 0
+	some r in indexof_n(input.path, "/Recordings/RE")
+	r >= a + 9 # after "Accounts/", not overlapping it
+	not java_line_terminator
+}
+
+# Java's "." matches no line terminator, so a path with one matches neither
+# pattern.
+java_line_terminator if {
+	some t in ["\n", "\r", "\u0085", "\u2028", "\u2029"]
+	contains(input.path, t)
+}
+
+# The status gate (SecurityFilter.filterClosedAccounts): only active accounts
+# pass, and uninitialized ones on paths that start with "Accounts" so that the
+# first-login password change works.
+status_admits_path if input.caller.status == "active"
+
+status_admits_path if {
+	input.caller.status == "uninitialized"
+	startswith(input.path, "Accounts")
+}
+
+# --- operations ---------------------------------------------------------
+
+default operation := {"allow": false, "status": 403, "message": "", "body": "page", "stage": 0}
+
+# Everything the gateway does not serve itself passes the gate only; RestComm
+# upstream applies its own rules.
+operation := allowed if input.operation == "proxy"
+
+# Routes that exist but not with this method (405) or not at all (404):
+# RestComm authenticates first and then answers from the router.
+operation := allowed if input.operation == "none"
+
+operation := read_account if input.operation == "accounts:read"
+
+operation := list_accounts if input.operation == "accounts:list"
+
+operation := create_account if input.operation == "accounts:create"
+
+operation := update_account if input.operation == "accounts:update"
+
+operation := migrate_account if input.operation == "accounts:migrate"
+
+operation := read_organization if input.operation == "organizations:read"
+
+operation := super_admin_only if input.operation == "organizations:list"
+
+operation := super_admin_only if input.operation == "organizations:create"
+
+operation := migrate_organization if input.operation == "organizations:migrate"
+
+# Stages place each denial among the gateway's own checks where RestComm
+# reports it (see policy/README.md): 0 is the SecurityFilter, then come the
+# body length (1), content negotiation (2) and routing (3); an endpoint's
+# own steps are 10 and up, in the order its code takes them. The gateway's
+# checks of the request fill the gaps between the stages used here.
+
+# GET /Accounts/{id} (AccountsEndpoint.getAccount)
+read_account := forbidden_at(10) if {
+	not permitted("RestComm:Read:Accounts")
+} else := not_found_at(20) if {
+	not has_target
+} else := forbidden_at(30) if {
+	not may_operate_on_target
+} else := allowed
+
+# GET /Accounts (getAccounts); the organization filters are for Super Admins.
+# The gateway refuses a malformed query at 15 and a bad filter at 30.
+list_accounts := forbidden_at(10) if {
+	not permitted("RestComm:Read:Accounts")
+} else := forbidden_at(20) if {
+	input.request.organization_filter
+	not super_admin
+} else := allowed
+
+# POST /Accounts (putAccount and createFrom). The gateway checks the form at
+# 40-100 (missing, invalid e-mail, login, Status, OrganizationSid, password
+# strength, duplicate) and the column widths at 120.
+create_account := forbidden_at(10) if {
+	not permitted("RestComm:Create:Accounts")
+} else := too_deep if {
+	# a caller with two ancestors is on the third level: no fourth level
+	count(input.caller.ancestors) >= 2
+} else := forbidden_at(81) if {
+	# creating in another organization is for Super Admins
+	input.request.organization_sid
+	input.request.organization_sid != input.caller.organization_sid
+	not super_admin
+} else := forbidden_at(110) if {
+	# the uninitialized default admin passes the gate but may not create
+	input.caller.status != "active"
+} else := allowed
+
+# POST/PUT /Accounts/{id} (updateAccount and prepareAccountForUpdate). The
+# gateway refuses a closed target at 40 and checks Status (51), FriendlyName
+# (52), Password (53) and the Role's width (55).
+update_account := forbidden_at(10) if {
+	not permitted("RestComm:Modify:Accounts")
+} else := not_found_at(20) if {
+	not has_target
+} else := forbidden_at(30) if {
+	not may_operate_on_target
+} else := deny(403, "Only Administrator allowed", "page", 54) if {
+	input.request.role_change
+	input.caller.role != "Administrator"
+} else := allowed
+
+# POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no
+# permission. The gateway checks the Organization parameter at 20 (412) and
+# refuses an account already in it at 50.
+migrate_account := forbidden_at(10) if {
+	not in_super_admin_role
+} else := not_found_at(30) if {
+	not has_target
+} else := deny(400, "", "page", 40) if {
+	# only a direct child of the caller moves; RestComm fails with 500 on a
+	# top-level target, the gateway refuses it like any other (gateway.md §2)
+	not direct_child
+} else := allowed
+
+# GET /Organizations/{sid}: JAX-RS roles SuperAdmin or Administrator, then
+# the permission; the gateway refuses a {sid} that is not SID-shaped at 15;
+# then its own organization only unless Super Admin.
+read_organization := forbidden_at(10) if {
+	not in_super_admin_role
+	input.caller.role != "Administrator"
+} else := forbidden_at(12) if {
+	not permitted("RestComm:Read:Organizations")
+} else := forbidden_at(20) if {
+	not super_admin
+	input.request.organization_sid != input.caller.organization_sid
+} else := not_found_at(25) if {
+	not input.organization
+} else := allowed
+
+# GET /Organizations and PUT /Organizations/{domainName}: JAX-RS role
+# SuperAdmin.
+super_admin_only := allowed if in_super_admin_role else := forbidden_at(10)
+
+# PUT /Organizations/{sid}/Migrate (migrateClientsOrganization): JAX-RS role
+# SuperAdmin, the permission, then a structural Super Admin only; the
+# gateway refuses a {sid} that is not SID-shaped at 15.
+migrate_organization := forbidden_at(10) if {
+	not in_super_admin_role
+} else := forbidden_at(12) if {
+	not permitted("RestComm:Read:Organizations")
+} else := forbidden_at(20) if {
+	not super_admin
+} else := not_found_at(25) if {
+	not input.organization
+} else := allowed
+
+# --- who is who ----------------------------------------------------------
+
+# Absent and null mean the same: no valid credentials, no such account.
+authenticated if input.caller != null
+
+has_target if input.target != null
+
+# Super Admin is structural (PermissionEvaluator.isSuperAdmin): a top-level,
+# active account, whatever its role.
+super_admin if {
+	count(input.caller.ancestors) == 0
+	input.caller.status == "active"
+}
+
+# @RolesAllowed("SuperAdmin") also admits a stored role literally "SuperAdmin".
+in_super_admin_role if super_admin
+
+in_super_admin_role if input.caller.role == "SuperAdmin"
+
+# secureLevelControlAccounts: itself always; descendants only for the
+# Administrator role.
+may_operate_on_target if input.target.sid == input.caller.sid
+
+may_operate_on_target if {
+	input.caller.role == "Administrator"
+	input.caller.sid in input.target.ancestors
+}
+
+# PermissionEvaluator.isDirectChildOfAccount: the target's parent is the
+# caller.
+direct_child if input.target.ancestors[0] == input.caller.sid
+
+# --- responses -----------------------------------------------------------
+
+allowed := {"allow": true}
+
+deny(status, message, body, stage) := {
+	"allow": false,
+	"status": status,
+	"message": message,
+	"body": body,
+	"stage": stage,
+}
+
+forbidden := deny(403, "", "page", 0)
+
+forbidden_at(stage) := deny(403, "", "page", stage)
+
+not_found := deny(404, "", "page", 0)
+
+not_found_at(stage) := deny(404, "", "page", stage)
+
+too_deep := deny(400, "This account is not allowed to have sub-accounts", "typed", 20)
+
+not_active := deny(403, "Provided Account is not active", "plain", 0)
+
+unauthenticated := {
+	"allow": false,
+	"status": 401,
+	"message": "",
+	"body": "page",
+	"stage": 0,
+	"headers": {"WWW-Authenticate": `Basic realm="Restcomm realm"`},
+}
+
+# BEGIN org-block
+# Every account of a blocked organization (blocked/data.json) is refused
+# right after authentication, whatever its status, role or the path, and
+# nothing it asks reaches RestComm. Without credentials nobody is known,
+# so unprotected paths stay open and wrong credentials are still a 401.
+# Other organizations' accounts, Super Admins included, are not affected
+# and may still manage the blocked organization's accounts.
+organization_blocked := deny(403, "Organization is blocked", "plain", 0)
+
+# END org-block
