@@ -72,6 +72,36 @@ test_recording_metadata_needs_credentials if {
 	denies(decision, 401) with input as {"operation": "proxy", "method": "GET", "path": "Accounts/ACx/Recordings/RE123.json", "request": {}}
 }
 
+anonymous(path) := {"operation": "proxy", "method": "GET", "path": path, "request": {}}
+
+# The unprotected paths are Java's String.matches of `.*Logout$` and
+# `.*Accounts/.*/Recordings/RE.*[.mp4|.wav]`, character for character.
+test_unprotected_paths_match_as_java_does if {
+	every path in [
+		"Logout", "Accounts.json/ACx/Logout",
+		"Accounts//Recordings/RE4", # both .* empty; 4 is in the class
+		"Accounts/x/Recordings/RE|", "Accounts/x/Recordings/RE.",
+		"xAccounts/a/b/Recordings/RE/Recordings/x.wav", # a later "/Recordings/RE" is not needed
+		"Accounts/a/Recordings/REx/Recordings/RE1.mp4",
+		"Accounts/ü/Recordings/RE1.wav",
+	] {
+		allows(decision) with input as anonymous(path)
+	}
+	every path in [
+		"Logouts", "logout", "Accounts/x/Recordings/RE", # nothing after RE for the class
+		"Accounts/x/Recordings/REx", "Accounts/x/Recordings/RE1.mp3",
+		"Accounts/Recordings/RE1.wav", # "Accounts/" and "/Recordings" would share the "/"
+		"Recordings/RE1.wav/Accounts/x.wav", "Accounts/x/recordings/RE1.wav",
+		"Accounts/x/Recordings/re1.wav",
+		# Java's "." matches no line terminator
+		"Accounts/x/Recordings/RE1\n.wav", "Accounts/x\r/Recordings/RE1.wav",
+		"Accounts/x/Recordings/RE1\u0085.wav", "Accounts/\u2028/Recordings/RE1.wav",
+		"Accounts/x/Recordings/RE\u20291.wav", "x\nLogout", "x\u2028Logout",
+	] {
+		denies(decision, 401) with input as anonymous(path)
+	}
+}
+
 # --- GET one (rows 27-35) --------------------------------------------------
 
 test_admin_reads_self_child_and_grandchild if {

@@ -14,12 +14,15 @@ permitted(needed) if {
 }
 
 # implies is Shiro's WildcardPermission.implies: parts separated by ":",
-# sub-parts by ",", case-insensitive; "*" matches anything; a granted
-# permission with fewer parts implies every value of the missing parts,
-# and extra granted parts must be wildcards.
+# sub-parts by ",", case-insensitive, trimmed; "*" matches anything; a
+# granted permission with fewer parts implies every value of the missing
+# parts, and extra granted parts must be wildcards.
+#
+# Parts are compared as text first and split into sub-parts only when that
+# does not settle it: equal parts imply each other.
 implies(granted, needed) if {
-	g := parts(granted)
-	n := parts(needed)
+	g := split(lower(granted), ":")
+	n := split(lower(needed), ":")
 	every i, np in n {
 		part_implies(g, i, np)
 	}
@@ -28,14 +31,16 @@ implies(granted, needed) if {
 	}
 }
 
-parts(s) := [{trim_space(lower(x)) | some x in split(p, ",")} | some p in split(s, ":")]
+subparts(p) := {trim_space(x) | some x in split(p, ",")}
+
+part_implies(g, i, np) if g[i] == np
 
 part_implies(g, i, _) if i >= count(g)
 
-part_implies(g, i, _) if "*" in g[i]
+part_implies(g, i, _) if "*" in subparts(g[i])
 
-part_implies(g, i, np) if count(np - g[i]) == 0
+part_implies(g, i, np) if count(subparts(np) - subparts(g[i])) == 0
 
 extra_part_ok(j, _, n) if j < n
 
-extra_part_ok(_, gp, _) if "*" in gp
+extra_part_ok(_, gp, _) if "*" in subparts(gp)
