@@ -89,7 +89,7 @@ func TestOwnSubtreeExampleIsDefaultPlusRule(t *testing.T) {
 	}
 	hint := "policy/examples/own-subtree is out of step with policy/default; run: " +
 		"go test ./caddymodule -run TestOwnSubtreeExampleIsDefaultPlusRule -update-own-subtree"
-	assert.ElementsMatch(t, keys(want), keys(got), hint)
+	assert.ElementsMatch(t, fileNames(want), fileNames(got), hint)
 	for rel, b := range want {
 		if g, ok := got[rel]; ok {
 			assert.Equal(t, string(b), string(g), "%s: %s", rel, hint)
@@ -97,7 +97,7 @@ func TestOwnSubtreeExampleIsDefaultPlusRule(t *testing.T) {
 	}
 }
 
-func keys(m map[string][]byte) []string {
+func fileNames(m map[string][]byte) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

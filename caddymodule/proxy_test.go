@@ -32,8 +32,8 @@ import (
 // cmd/restcomm-gateway's e2e test does the same with the built binary over
 // HTTPS.
 
-// seen is one request as the upstream received it.
-type seen struct {
+// upstreamRequest is one request as the upstream received it.
+type upstreamRequest struct {
 	Method     string
 	RequestURI string // as on the wire
 	Header     http.Header
@@ -42,25 +42,25 @@ type seen struct {
 	BodyErr    error // the body ended abnormally (cut by the gateway)
 }
 
-// upstream is a stand-in RestComm: it records every request, hashing the
+// recordingUpstream is a stand-in RestComm: it records every request, hashing the
 // body as it streams, and answers by the X-Test-Upstream header:
 // "download N" streams N bytes, "slow" answers after 5 seconds,
 // anything else 200 "upstream".
-type upstream struct {
+type recordingUpstream struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
-	seen []seen
+	seen []upstreamRequest
 }
 
-func newUpstream(t *testing.T) *upstream {
-	u := &upstream{}
+func newRecordingUpstream(t *testing.T) *recordingUpstream {
+	u := &recordingUpstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
 	t.Cleanup(u.srv.Close)
 	return u
 }
 
-func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
-	s := seen{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
+func (u *recordingUpstream) serve(w http.ResponseWriter, r *http.Request) {
+	s := upstreamRequest{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
 	h := sha256.New()
 	s.BodyLen, s.BodyErr = io.Copy(h, r.Body)
 	copy(s.BodySum[:], h.Sum(nil))
@@ -86,7 +86,7 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (u *upstream) take() []seen {
+func (u *recordingUpstream) take() []upstreamRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := u.seen
@@ -94,13 +94,13 @@ func (u *upstream) take() []seen {
 	return out
 }
 
-func (u *upstream) addr() string { return u.srv.Listener.Addr().String() }
+func (u *recordingUpstream) addr() string { return u.srv.Listener.Addr().String() }
 
-// pattern is an endless, allocation-free stream of deterministic bytes,
+// patternStream is an endless, allocation-free stream of deterministic bytes,
 // the same however it is read.
-type pattern struct{ off int64 }
+type patternStream struct{ off int64 }
 
-func (p *pattern) Read(b []byte) (int, error) {
+func (p *patternStream) Read(b []byte) (int, error) {
 	for i := range b {
 		b[i] = byte('a' + (p.off+int64(i))%26)
 	}
@@ -109,7 +109,7 @@ func (p *pattern) Read(b []byte) (int, error) {
 }
 
 // patternOf is the first n bytes of pattern.
-func patternOf(n int64) io.Reader { return io.LimitReader(&pattern{}, n) }
+func patternOf(n int64) io.Reader { return io.LimitReader(&patternStream{}, n) }
 
 // sumOfPattern is the SHA-256 of the first n bytes of pattern.
 func sumOfPattern(n int64) [sha256.Size]byte {
@@ -120,8 +120,8 @@ func sumOfPattern(n int64) [sha256.Size]byte {
 	return out
 }
 
-// gateway is a Caddy running the restcomm handler and reverse_proxy.
-type gateway struct {
+// liveGateway is a Caddy running the restcomm handler and reverse_proxy.
+type liveGateway struct {
 	addr string
 	h    *harness // its Redis, with the spec §16 fixture
 }
@@ -130,10 +130,10 @@ type gateway struct {
 // Caddy per process.
 var caddyMu sync.Mutex
 
-// startGateway loads a Caddy config with the restcomm handler (on the
+// startLiveGateway loads a Caddy config with the restcomm handler (on the
 // harness's Redis) and reverse_proxy to upstreamAddr, with 1s dial and
 // response-header timeouts.
-func startGateway(t *testing.T, h *harness, upstreamAddr string) *gateway {
+func startLiveGateway(t *testing.T, h *harness, upstreamAddr string) *liveGateway {
 	caddyMu.Lock()
 	t.Cleanup(caddyMu.Unlock)
 	dir := t.TempDir()
@@ -141,7 +141,7 @@ func startGateway(t *testing.T, h *harness, upstreamAddr string) *gateway {
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	var lastErr error
 	for range 5 {
-		addr := freeAddr(t)
+		addr := freeLoopbackAddr(t)
 		cfg := map[string]any{
 			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
 			"storage": map[string]any{"module": "file_system", "root": dir},
@@ -166,14 +166,14 @@ func startGateway(t *testing.T, h *harness, upstreamAddr string) *gateway {
 		require.NoError(t, err)
 		if lastErr = caddy.Load(raw, true); lastErr == nil {
 			t.Cleanup(func() { _ = caddy.Stop() })
-			return &gateway{addr: addr, h: h}
+			return &liveGateway{addr: addr, h: h}
 		}
 	}
 	t.Fatalf("caddy did not start: %v", lastErr)
 	return nil
 }
 
-func freeAddr(t *testing.T) string {
+func freeLoopbackAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
@@ -182,7 +182,7 @@ func freeAddr(t *testing.T) string {
 
 // raw sends one HTTP/1.1 request with the target exactly as given, which
 // no http.Client guarantees.
-func (g *gateway) raw(t *testing.T, method, target string, header http.Header) (*http.Response, string) {
+func (g *liveGateway) raw(t *testing.T, method, target string, header http.Header) (*http.Response, string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", g.addr, 5*time.Second)
 	require.NoError(t, err)
@@ -211,15 +211,15 @@ func rawExchange(t *testing.T, conn net.Conn, method, target, host string, heade
 	return res, string(body)
 }
 
-func (g *gateway) url(path string) string { return "http://" + g.addr + path }
+func (g *liveGateway) url(path string) string { return "http://" + g.addr + path }
 
-func asUser(name string) http.Header {
+func asFixtureUser(name string) http.Header {
 	return http.Header{"Authorization": {basic(fixtureUser[name], tokenT)}}
 }
 
-// forged are identity headers a client may try to smuggle, in the
+// forgedIdentity are identity headers a client may try to smuggle, in the
 // spellings a server could take for the gateway's.
-func forged() http.Header {
+func forgedIdentity() http.Header {
 	return http.Header{
 		"X-RestComm-Account-Sid":      {"ACevil"},
 		"x-restcomm-account-role":     {"SuperAdmin"},
@@ -228,7 +228,7 @@ func forged() http.Header {
 	}
 }
 
-func merge(hs ...http.Header) http.Header {
+func mergeHeaders(hs ...http.Header) http.Header {
 	out := http.Header{}
 	for _, h := range hs {
 		for k, v := range h {
@@ -238,9 +238,9 @@ func merge(hs ...http.Header) http.Header {
 	return out
 }
 
-// identityHeaders returns the X-RestComm-* headers (any spelling) the
+// identityHeadersOf returns the X-RestComm-* headers (any spelling) the
 // upstream received.
-func identityHeaders(h http.Header) map[string][]string {
+func identityHeadersOf(h http.Header) map[string][]string {
 	out := map[string][]string{}
 	for k, v := range h {
 		if isIdentityHeader(k) {
@@ -250,7 +250,7 @@ func identityHeaders(h http.Header) map[string][]string {
 	return out
 }
 
-func verified(sid, role, org string) map[string][]string {
+func verifiedIdentity(sid, role, org string) map[string][]string {
 	return map[string][]string{
 		http.CanonicalHeaderKey(headerAccountSid):      {sid},
 		http.CanonicalHeaderKey(headerAccountRole):     {role},
@@ -284,8 +284,8 @@ func readAdversarialPaths(t *testing.T, file string) []adversarialRow {
 // only — and never as an Accounts or Organizations route.
 func TestAdversarialPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
-	up := newUpstream(t)
-	gw := startGateway(t, h, up.addr())
+	up := newRecordingUpstream(t)
+	gw := startLiveGateway(t, h, up.addr())
 	rows := readAdversarialPaths(t, "testdata/adversarial-paths.tsv")
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
@@ -299,10 +299,10 @@ func TestAdversarialPathsThroughCaddy(t *testing.T) {
 
 // checkAdversarial sends one row and checks what the client and the
 // upstream saw. Shared with the e2e test through a copy of its logic there.
-func checkAdversarial(t *testing.T, row adversarialRow, take func() []seen,
+func checkAdversarial(t *testing.T, row adversarialRow, take func() []upstreamRequest,
 	send func(string, http.Header) (*http.Response, string)) {
 	auth := basic(fixtureUser["ADMIN"], tokenT)
-	res, body := send(row.target, merge(forged(), http.Header{"Authorization": {auth}}))
+	res, body := send(row.target, mergeHeaders(forgedIdentity(), http.Header{"Authorization": {auth}}))
 	got := take()
 	switch row.expect {
 	case "400":
@@ -314,10 +314,10 @@ func checkAdversarial(t *testing.T, row adversarialRow, take func() []seen,
 		assert.Equal(t, row.target, got[0].RequestURI, "path and query reach upstream as sent")
 		assert.Equal(t, auth, got[0].Header.Get("Authorization"))
 		if row.expect == "other" {
-			assert.Empty(t, identityHeaders(got[0].Header))
+			assert.Empty(t, identityHeadersOf(got[0].Header))
 			return
 		}
-		assert.Equal(t, verified(sidAdmin, "Administrator", sidOrg0), identityHeaders(got[0].Header))
+		assert.Equal(t, verifiedIdentity(sidAdmin, "Administrator", sidOrg0), identityHeadersOf(got[0].Header))
 		path, query, _ := strings.Cut(got[0].RequestURI, "?")
 		p, err := restpath.ParseRequest(path, query)
 		require.NoError(t, err)
@@ -335,8 +335,8 @@ func checkAdversarial(t *testing.T, row adversarialRow, take func() []seen,
 // Spec §16 rows 12 and 13, and the gate, through Caddy to a real upstream.
 func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
-	up := newUpstream(t)
-	gw := startGateway(t, h, up.addr())
+	up := newRecordingUpstream(t)
+	gw := startLiveGateway(t, h, up.addr())
 	rows := []struct {
 		name, target string
 		header       http.Header
@@ -344,13 +344,13 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 		identity     map[string][]string // nil: not proxied
 		check        func(t *testing.T, res *http.Response, body string)
 	}{
-		{"row 12: uninitialized on an Accounts sub-resource", apiRoot + "/Accounts.json/" + sidUninit + "/Calls.json", asUser("UNINIT"),
-			200, verified(sidUninit, "Developer", sidOrg0), nil},
-		{"row 13: uninitialized on Organizations", apiRoot + "/Organizations.json/" + sidOrg0, asUser("UNINIT"),
+		{"row 12: uninitialized on an Accounts sub-resource", apiRoot + "/Accounts.json/" + sidUninit + "/Calls.json", asFixtureUser("UNINIT"),
+			200, verifiedIdentity(sidUninit, "Developer", sidOrg0), nil},
+		{"row 13: uninitialized on Organizations", apiRoot + "/Organizations.json/" + sidOrg0, asFixtureUser("UNINIT"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
-		{"row 13: uninitialized on another proxied path", apiRoot + "/Profiles/PR" + sidUninit[2:], asUser("UNINIT"),
+		{"row 13: uninitialized on another proxied path", apiRoot + "/Profiles/PR" + sidUninit[2:], asFixtureUser("UNINIT"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
@@ -360,22 +360,22 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 			}},
 		{"wrong secret", apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", http.Header{"Authorization": {basic(sidAdmin, "nope")}},
 			401, nil, nil},
-		{"suspended", apiRoot + "/Accounts/" + sidSusp + "/Calls.json", asUser("SUSP"),
+		{"suspended", apiRoot + "/Accounts/" + sidSusp + "/Calls.json", asFixtureUser("SUSP"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
-		{"closed", apiRoot + "/Accounts/" + sidClosed + "/SMS/Messages", asUser("CLOSED"), 403, nil, nil},
+		{"closed", apiRoot + "/Accounts/" + sidClosed + "/SMS/Messages", asFixtureUser("CLOSED"), 403, nil, nil},
 		{"recording file without credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.mp4", nil,
 			200, map[string][]string{}, nil},
 		{"Logout without credentials", apiRoot + "/Logout", nil, 200, map[string][]string{}, nil},
 		{"recording metadata needs credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.json", nil, 401, nil, nil},
-		{"Accounts routes are served, not proxied", apiRoot + "/Accounts.json/" + sidAdmin, asUser("ADMIN"), 200, nil, nil},
-		{"Organizations routes are served, not proxied", apiRoot + "/Organizations.json/" + sidOrg0, asUser("ADMIN"), 200, nil, nil},
-		{"unknown Organizations route is not proxied", apiRoot + "/Organizations/" + sidOrg0 + "/Calls", asUser("ADMIN"), 404, nil, nil},
+		{"Accounts routes are served, not proxied", apiRoot + "/Accounts.json/" + sidAdmin, asFixtureUser("ADMIN"), 200, nil, nil},
+		{"Organizations routes are served, not proxied", apiRoot + "/Organizations.json/" + sidOrg0, asFixtureUser("ADMIN"), 200, nil, nil},
+		{"unknown Organizations route is not proxied", apiRoot + "/Organizations/" + sidOrg0 + "/Calls", asFixtureUser("ADMIN"), 404, nil, nil},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			res, body := gw.raw(t, http.MethodGet, row.target, merge(forged(), row.header))
+			res, body := gw.raw(t, http.MethodGet, row.target, mergeHeaders(forgedIdentity(), row.header))
 			got := up.take()
 			assert.Equal(t, row.status, res.StatusCode, body)
 			if row.check != nil {
@@ -387,7 +387,7 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 			}
 			require.Len(t, got, 1)
 			assert.Equal(t, row.target, got[0].RequestURI)
-			assert.Equal(t, row.identity, identityHeaders(got[0].Header))
+			assert.Equal(t, row.identity, identityHeadersOf(got[0].Header))
 		})
 	}
 }
@@ -396,8 +396,8 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 // (Authorization included), body — and the response comes back as sent.
 func TestRequestAndResponsePassUnchanged(t *testing.T) {
 	h := newHarness(t, true)
-	up := newUpstream(t)
-	gw := startGateway(t, h, up.addr())
+	up := newRecordingUpstream(t)
+	gw := startLiveGateway(t, h, up.addr())
 	form := "From=%2B1555&To=%2B1666&Url=http%3A%2F%2Fx%2Fy&Body=caf%C3%A9"
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
@@ -405,7 +405,7 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, "PATCH"} {
 		req, err := http.NewRequest(method, gw.url(target), strings.NewReader(form))
 		require.NoError(t, err)
-		req.Header = merge(forged(), asUser("ADMIN"), http.Header{
+		req.Header = mergeHeaders(forgedIdentity(), asFixtureUser("ADMIN"), http.Header{
 			"Content-Type":    {"application/x-www-form-urlencoded"},
 			"Accept":          {"application/xml"},
 			"X-Custom":        {"one", "two"},
@@ -430,7 +430,7 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 		assert.Empty(t, s.Header.Get("Accept-Encoding"), "no compression the client did not ask for")
 		assert.Equal(t, int64(len(form)), s.BodyLen)
 		assert.Equal(t, sha256.Sum256([]byte(form)), s.BodySum)
-		assert.Equal(t, verified(sidAdmin, "Administrator", sidOrg0), identityHeaders(s.Header))
+		assert.Equal(t, verifiedIdentity(sidAdmin, "Administrator", sidOrg0), identityHeadersOf(s.Header))
 	}
 }
 
@@ -439,8 +439,8 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 // size, and so does the live heap.
 func TestLargeBodiesStream(t *testing.T) {
 	h := newHarness(t, true)
-	up := newUpstream(t)
-	gw := startGateway(t, h, up.addr())
+	up := newRecordingUpstream(t)
+	gw := startLiveGateway(t, h, up.addr())
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
 	// warm up connections and lazily built state
@@ -452,12 +452,12 @@ func TestLargeBodiesStream(t *testing.T) {
 
 	const upload, download = 9_000_000, 50_000_000
 	t.Run("9 MB upload", func(t *testing.T) {
-		m := measure(func() {
+		m := measureMemory(func() {
 			req, err := http.NewRequest(http.MethodPost, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"),
 				patternOf(upload))
 			require.NoError(t, err)
 			req.ContentLength = upload
-			req.Header = asUser("ADMIN")
+			req.Header = asFixtureUser("ADMIN")
 			res, err := client.Do(req)
 			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, res.Body)
@@ -468,14 +468,14 @@ func TestLargeBodiesStream(t *testing.T) {
 		require.Len(t, got, 1)
 		assert.Equal(t, int64(upload), got[0].BodyLen)
 		assert.Equal(t, sumOfPattern(upload), got[0].BodySum)
-		t.Logf("9 MB upload: allocated %s, peak heap in use %s above the start", mb(m.allocated), mb(m.peakHeap))
+		t.Logf("9 MB upload: allocated %s, peak heap in use %s above the start", megabytes(m.allocated), megabytes(m.peakHeap))
 		assert.Less(t, m.allocated, uint64(upload/4), "allocations while streaming 9 MB")
 		assert.Less(t, m.peakHeap, int64(upload/4), "heap while streaming 9 MB")
 	})
 	t.Run("50 MB download", func(t *testing.T) {
 		var n int64
 		var sum [sha256.Size]byte
-		m := measure(func() {
+		m := measureMemory(func() {
 			req, err := http.NewRequest(http.MethodGet, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings/RE1.wav"), nil)
 			require.NoError(t, err)
 			req.Header.Set("X-Test-Upstream", "download "+strconv.Itoa(download))
@@ -491,20 +491,20 @@ func TestLargeBodiesStream(t *testing.T) {
 		up.take()
 		assert.Equal(t, int64(download), n)
 		assert.Equal(t, sumOfPattern(download), sum)
-		t.Logf("50 MB download: allocated %s, peak heap in use %s above the start", mb(m.allocated), mb(m.peakHeap))
+		t.Logf("50 MB download: allocated %s, peak heap in use %s above the start", megabytes(m.allocated), megabytes(m.peakHeap))
 		assert.Less(t, m.allocated, uint64(download/20), "allocations while streaming 50 MB")
 		assert.Less(t, m.peakHeap, int64(download/20), "heap while streaming 50 MB")
 	})
 }
 
-type measurement struct {
+type memoryUse struct {
 	allocated uint64 // bytes allocated meanwhile (TotalAlloc delta)
 	peakHeap  int64  // highest HeapInuse seen, above the start
 }
 
-// measure runs f with the garbage collector at its most eager, sampling the
+// measureMemory runs f with the garbage collector at its most eager, sampling the
 // heap every few milliseconds.
-func measure(f func()) measurement {
+func measureMemory(f func()) memoryUse {
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	runtime.GC()
 	var before runtime.MemStats
@@ -532,13 +532,13 @@ func measure(f func()) measurement {
 	<-done
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
-	return measurement{
+	return memoryUse{
 		allocated: after.TotalAlloc - before.TotalAlloc,
 		peakHeap:  int64(peak.Load()) - int64(before.HeapInuse),
 	}
 }
 
-func mb[T int64 | uint64](n T) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
+func megabytes[T int64 | uint64](n T) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
 
 // RestComm's limit is 10,000,000 bytes: a declared larger length is refused
 // before the upstream is asked; a chunked body is cut while it streams, so
@@ -546,13 +546,13 @@ func mb[T int64 | uint64](n T) string { return fmt.Sprintf("%.2f MB", float64(n)
 // same 413. Exactly the limit passes.
 func TestBodyLimit(t *testing.T) {
 	h := newHarness(t, true)
-	up := newUpstream(t)
-	gw := startGateway(t, h, up.addr())
+	up := newRecordingUpstream(t)
+	gw := startLiveGateway(t, h, up.addr())
 	target := gw.url(apiRoot + "/Accounts/" + sidAdmin + "/Recordings.json")
 	post := func(n int64, chunked bool) (*http.Response, string) {
 		req, err := http.NewRequest(http.MethodPost, target, patternOf(n))
 		require.NoError(t, err)
-		req.Header = asUser("ADMIN")
+		req.Header = asFixtureUser("ADMIN")
 		if !chunked {
 			req.ContentLength = n
 		} else {
@@ -580,7 +580,7 @@ func TestBodyLimit(t *testing.T) {
 	assert.Equal(t, 413, res.StatusCode)
 	assert.Contains(t, body, "Length larger than 10000000")
 	// the upstream notices the cut body after the client has its answer
-	var cut []seen
+	var cut []upstreamRequest
 	for deadline := time.Now().Add(5 * time.Second); len(cut) == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 		cut = up.take()
@@ -602,26 +602,26 @@ func TestBodyLimit(t *testing.T) {
 func TestUpstreamFailures(t *testing.T) {
 	h := newHarness(t, true)
 	t.Run("down", func(t *testing.T) {
-		gw := startGateway(t, h, freeAddr(t)) // nothing listens there
+		gw := startLiveGateway(t, h, freeLoopbackAddr(t)) // nothing listens there
 		start := time.Now()
-		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asUser("ADMIN"))
+		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asFixtureUser("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 502 - RestComm is unreachable")
 		assert.Less(t, time.Since(start), 3*time.Second)
 		// still serving what it serves itself
-		res, _ = gw.raw(t, http.MethodGet, apiRoot+"/Accounts.json/"+sidAdmin, asUser("ADMIN"))
+		res, _ = gw.raw(t, http.MethodGet, apiRoot+"/Accounts.json/"+sidAdmin, asFixtureUser("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 	})
 	t.Run("slow", func(t *testing.T) {
-		up := newUpstream(t)
-		gw := startGateway(t, h, up.addr())
+		up := newRecordingUpstream(t)
+		gw := startLiveGateway(t, h, up.addr())
 		start := time.Now()
 		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json",
-			merge(asUser("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
+			mergeHeaders(asFixtureUser("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
 		assert.Equal(t, 504, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 504 - RestComm did not answer in time")
 		assert.Less(t, time.Since(start), 4*time.Second)
-		res, body = gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asUser("ADMIN"))
+		res, body = gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asFixtureUser("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Equal(t, "upstream", body)
 	})
