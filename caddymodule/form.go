@@ -269,7 +269,7 @@ func bodyProblem(s bodyState, readStage int) *problem {
 	case bodyTooLarge:
 		return pageProblem(http.StatusRequestEntityTooLarge, "Length larger than 10000000", stageBodyLength)
 	case bodyNotForm, bodyBadCharset:
-		return pageProblem(http.StatusUnsupportedMediaType, "", stageRoute)
+		return pageProblem(http.StatusUnsupportedMediaType, "", stageContentType)
 	case bodyNoType:
 		return pageProblem(http.StatusUnsupportedMediaType, "", readStage)
 	case bodyMalformed:

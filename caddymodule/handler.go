@@ -20,28 +20,30 @@ import (
 const maxBodyLength = 10_000_000
 
 // Stages of the checks the gateway makes outside the policy (see
-// policy/README.md): after the SecurityFilter (0) come the body length,
-// content negotiation and routing, then the endpoints (10 and up).
+// policy/README.md): after the SecurityFilter (0) come the body length
+// filter, then Jersey's method selection — path and method (404, 405),
+// Content-Type (415), Accept (406) — then the endpoints (10 and up).
 const (
-	stageBodyLength = 1
-	stageAccept     = 2
-	stageRoute      = 3
-	stageEndpoint   = 10
+	stageBodyLength  = 1
+	stageContentType = 3 // routing (404, 405) is stage 2
+	stageAccept      = 4
+	stageEndpoint    = 10
 )
 
 // exchange is one request on its way through the handler: what was asked,
 // who asks, and what the policy said.
 type exchange struct {
-	w           http.ResponseWriter
-	r           *http.Request
-	path        *restpath.Path
-	op          operation
-	caller      *store.Resolved // nil when not authenticated
-	target      *store.Resolved // nil when the operation has none
-	pathAccount *store.Resolved // the {accountSid} of a proxied path, read as RestComm does
-	decision    policy.Decision
-	contentType string       // negotiated response type (Accounts/Organizations)
-	req         requestFacts // what the operation's facts read (operations.go)
+	w            http.ResponseWriter
+	r            *http.Request
+	path         *restpath.Path
+	op           operation
+	caller       *store.Resolved // nil when not authenticated
+	target       *store.Resolved // nil when the operation has none
+	pathAccount  *store.Resolved // the {accountSid} of a proxied path, read as RestComm does
+	decision     policy.Decision
+	contentType  string       // negotiated response type (Accounts/Organizations)
+	unacceptable *problem     // 406, reported after 405 and 415 as Jersey does
+	req          requestFacts // what the operation's facts read (operations.go)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
@@ -245,13 +247,6 @@ func allowHeader(route restpath.Route) string {
 
 // serveAPI serves the Accounts and Organizations routes after the gate.
 func (g *Gateway) serveAPI(x *exchange) error {
-	// AcceptFilter and Jersey's negotiation, then routing.
-	ct, ok := negotiate(x.r.Header.Get("Accept"), x.path.JSON)
-	if !ok {
-		writePage(x.w, http.StatusNotAcceptable, "")
-		return nil
-	}
-	x.contentType = ct
 	allow := allowFor(x.path)
 	switch {
 	case allow == "":
@@ -265,6 +260,13 @@ func (g *Gateway) serveAPI(x *exchange) error {
 		x.w.Header().Set("Allow", allow)
 		writePage(x.w, http.StatusMethodNotAllowed, "")
 		return nil
+	}
+	// AcceptFilter and Jersey's negotiation: a 406 still comes after a 415
+	// for a body that is not a form, so the endpoint reports it in order.
+	if ct, ok := negotiate(x.r.Header.Get("Accept"), x.path.JSON); ok {
+		x.contentType = ct
+	} else {
+		x.unacceptable = pageProblem(http.StatusNotAcceptable, "", stageAccept)
 	}
 	g.setPlaceholders(x)
 	return x.op.serve(g, x)

@@ -198,7 +198,9 @@ func alnum(s string) bool {
 // problem are skipped.
 type verdict struct{ p *problem }
 
-func (x *exchange) verdict() *verdict { return &verdict{p: x.denial()} }
+func (x *exchange) verdict() *verdict {
+	return &verdict{p: earliest(x.denial(), x.unacceptable)}
+}
 
 func (v *verdict) open(stage int) bool { return v.p == nil || stage < v.p.stage }
 

@@ -187,3 +187,20 @@ func readFile(t *testing.T, name string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// Jersey selects the method first (404, 405), then the body type (415),
+// then the response type (406).
+func TestMethodSelectionOrder(t *testing.T) {
+	h := newHarness(t, true)
+	textOnly := http.Header{"Accept": {"text/plain"}}
+	w := h.do(call{method: http.MethodDelete, path: apiRoot + "/Accounts/" + sidDev, as: "ADMIN", header: textOnly})
+	assert.Equal(t, 405, w.Code)
+	w = h.do(call{method: http.MethodPost, path: apiRoot + "/Accounts", as: "ADMIN",
+		header: http.Header{"Accept": {"text/plain"}, "Content-Type": {"application/json"}}, body: strings.NewReader("{}")})
+	assert.Equal(t, 415, w.Code)
+	w = h.do(call{method: http.MethodPost, path: apiRoot + "/Accounts", as: "ADMIN", header: textOnly,
+		form: "EmailAddress=x@company.com&Password=RestComm12"})
+	assert.Equal(t, 406, w.Code)
+	w = h.do(call{path: apiRoot + "/Accounts/nobody", as: "GUEST", header: textOnly})
+	assert.Equal(t, 406, w.Code, "406 precedes the endpoint's permission check")
+}
