@@ -61,6 +61,10 @@ func writeFile(t *testing.T, file, content string) {
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o644))
 }
 
+// reloadDeadline is how soon an edit must be in force (or refused): the
+// gateway's promise is 2 s.
+var reloadDeadline = 2 * time.Second
+
 // eventually polls cond until it holds, failing after d; it returns how
 // long that took.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
@@ -106,7 +110,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	authz := filepath.Join(dir, "restcomm", "authz.rego")
 	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+sidOrg0+`"]}`)
 	editFile(t, authz, "} else := not_active if {", blockOrganization)
-	took := eventually(t, 2*time.Second, "new rule in force", func() bool {
+	took := eventually(t, reloadDeadline, "new rule in force", func() bool {
 		w := h.do(readSelf)
 		return w.Code == 403 && w.Body.String() == "Organization blocked"
 	})
@@ -117,7 +121,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	// A syntax error: refused, the new rule stays in force.
 	refused := refusedReloads()
 	editFile(t, authz, "decision := allowed if {", "decision := allowed if {{")
-	eventually(t, 2*time.Second, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
+	eventually(t, reloadDeadline, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
 	w := h.do(readSelf)
 	assert.Equal(t, 403, w.Code)
 	assert.Equal(t, "Organization blocked", w.Body.String())
@@ -132,7 +136,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	// policy's own tests (a Guest reads nothing): refused.
 	roles := filepath.Join(dir, "restcomm", "roles", "data.json")
 	editFile(t, roles, "{\n  \"Developer\": [", "{\n  \"Guest\": [\"RestComm:Read:Accounts\"],\n  \"Developer\": [")
-	eventually(t, 2*time.Second, "failing tests refused", func() bool { return refusedReloads() == refused+2 })
+	eventually(t, reloadDeadline, "failing tests refused", func() bool { return refusedReloads() == refused+2 })
 	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
 	assert.Contains(t, h.g.engine.Refused().Error(), "test_role_without_permissions_reads_nothing")
 
@@ -142,7 +146,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	reader := "Reader"
 	_, err := h.store.UpdateAccount(context.Background(), sidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
 	require.NoError(t, err)
-	took = eventually(t, 2*time.Second, "new role in force", func() bool {
+	took = eventually(t, reloadDeadline, "new role in force", func() bool {
 		return h.do(call{path: apiRoot + "/Accounts.json/" + sidGuest, as: "GUEST"}).Code == 200
 	})
 	t.Logf("new role in force after %s", took)

@@ -72,6 +72,10 @@ func (r *reloads) counts() (loaded, refused int) {
 	return len(r.loaded), len(r.refused)
 }
 
+// reloadDeadline is how soon an edit must be in force (or refused): the
+// gateway's promise is 2 s.
+var reloadDeadline = 2 * time.Second
+
 // within polls cond until it holds, failing after d.
 func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -124,14 +128,14 @@ func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
 
 			// A role is data: a Reader that may read accounts.
 			edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
-			within(t, 2*time.Second, "role edit in force", func() bool { return readerAllowed(t, e) })
+			within(t, reloadDeadline, "role edit in force", func() bool { return readerAllowed(t, e) })
 			assert.NotEqual(t, first, e.Policy().Revision())
 			good := e.Policy().Revision()
 
 			// A syntax error is refused; the last good policy stays.
 			authz := filepath.Join(dir, "restcomm/authz.rego")
 			edit(t, authz, "decision := allowed if {", "decision := allowed if {{")
-			within(t, 2*time.Second, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
+			within(t, reloadDeadline, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
 			assert.Equal(t, good, e.Policy().Revision())
 			assert.True(t, readerAllowed(t, e))
 			assert.Error(t, e.Refused())
@@ -141,7 +145,7 @@ func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
 			edit(t, authz, "decision := allowed if {{", "decision := allowed if {")
 			edit(t, authz, `status_admits_path if input.caller.status == "active"`,
 				`status_admits_path if input.caller.status in {"active", "suspended"}`)
-			within(t, 2*time.Second, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })
+			within(t, reloadDeadline, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })
 			assert.Equal(t, good, e.Policy().Revision())
 			var failed *policy.TestsFailedError
 			require.ErrorAs(t, r.refused[1], &failed)
@@ -150,7 +154,7 @@ func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
 			// Back to the content in force: nothing to reload, nothing refused.
 			edit(t, authz, `status_admits_path if input.caller.status in {"active", "suspended"}`,
 				`status_admits_path if input.caller.status == "active"`)
-			within(t, 2*time.Second, "refusal cleared", func() bool { return e.Refused() == nil })
+			within(t, reloadDeadline, "refusal cleared", func() bool { return e.Refused() == nil })
 			loaded, refused := r.counts()
 			assert.Equal(t, 1, loaded)
 			assert.Equal(t, 2, refused)
@@ -172,7 +176,7 @@ func TestEngineFollowsNewDirectories(t *testing.T) {
 		[]byte("package restcomm.guests\n\nmay_read if input.caller.role == \"Guest\"\n"), 0o644))
 	want, err := policy.Compile(ctx, os.DirFS(dir))
 	require.NoError(t, err)
-	within(t, 2*time.Second, "new file in a new directory", func() bool {
+	within(t, reloadDeadline, "new file in a new directory", func() bool {
 		return e.Policy().Revision() == want.Revision()
 	})
 }
@@ -257,5 +261,5 @@ func TestEngineFollowsAConfigMapVolume(t *testing.T) {
 	release("..2026_01_02", func(dir string) {
 		edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
 	})
-	within(t, 2*time.Second, "updated volume in force", func() bool { return readerAllowed(t, e) })
+	within(t, reloadDeadline, "updated volume in force", func() bool { return readerAllowed(t, e) })
 }
