@@ -60,9 +60,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	ctx := r.Context()
 	x := &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method)}
 
-	if err := g.seed.ensure(ctx, g.store, g.logger); err != nil {
-		return g.unavailable(x, err)
-	}
 	if err := g.resolve(ctx, x); err != nil {
 		return g.unavailable(x, err)
 	}
@@ -95,7 +92,9 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	if hasCreds {
 		lookups = append(lookups, store.Lookup{Mode: store.ByLogin, ID: creds.user})
 	}
-	if x.op.target != "" {
+	// Without credentials the answer is 401 before any target matters, so
+	// anonymous traffic costs no Redis work beyond the caller lookup.
+	if x.op.target != "" && hasCreds {
 		lookups = append(lookups, store.Lookup{Mode: x.op.target, ID: x.path.ID})
 	}
 	pathAccount := hasCreds && x.path.AccountSid != ""
@@ -103,7 +102,10 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 		lookups = append(lookups, store.Lookup{Mode: store.ByName, ID: x.path.AccountSid})
 	}
 	if len(lookups) == 0 {
-		return nil
+		return nil // e.g. an anonymous Logout: no need for Redis at all
+	}
+	if err := g.seed.ensure(ctx, g.store, g.logger); err != nil {
+		return err
 	}
 	res, err := g.store.Resolve(ctx, lookups...)
 	if err != nil {
@@ -120,7 +122,7 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 		}
 		res = res[1:]
 	}
-	if x.op.target != "" {
+	if x.op.target != "" && hasCreds {
 		x.target = &res[0]
 		res = res[1:]
 	}
@@ -247,6 +249,14 @@ func allowHeader(route restpath.Route) string {
 
 // serveAPI serves the Accounts and Organizations routes after the gate.
 func (g *Gateway) serveAPI(x *exchange) error {
+	if x.caller == nil {
+		// RestComm serves no Accounts or Organizations route anonymously;
+		// should a policy allow it, fail closed rather than serve without a
+		// caller.
+		x.w.Header().Set("WWW-Authenticate", `Basic realm="Restcomm realm"`)
+		writePage(x.w, http.StatusUnauthorized, "")
+		return nil
+	}
 	allow := allowFor(x.path)
 	switch {
 	case allow == "":

@@ -142,6 +142,10 @@ func TestRedisDownIs503(t *testing.T) {
 	assert.Equal(t, 503, w.Code)
 	assert.Contains(t, w.Body.String(), "Account store unavailable")
 	assert.NotContains(t, w.Body.String(), "127.0.0.1")
+
+	// RestComm's unauthenticated paths need no Redis at all.
+	w = h.do(call{path: apiRoot + "/Logout"})
+	assert.Equal(t, http.StatusTeapot, w.Code, "passed to the next handler")
 }
 
 func adminAccount(t *testing.T, h *harness) *store.Account {
@@ -203,4 +207,24 @@ func TestMethodSelectionOrder(t *testing.T) {
 	assert.Equal(t, 406, w.Code)
 	w = h.do(call{path: apiRoot + "/Accounts/nobody", as: "GUEST", header: textOnly})
 	assert.Equal(t, 406, w.Code, "406 precedes the endpoint's permission check")
+}
+
+// Even a policy that lets anonymous requests through cannot make the
+// gateway serve an Accounts route without a caller.
+func TestAccountsRoutesAreNeverAnonymous(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(dir+"/restcomm", 0o755))
+	require.NoError(t, os.WriteFile(dir+"/restcomm/authz.rego", []byte("package restcomm.authz\ndecision := {\"allow\": true}\n"), 0o644))
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	for _, c := range []call{
+		{path: apiRoot + "/Accounts.json/" + sidAdmin},
+		{path: apiRoot + "/Accounts.json"},
+		{method: http.MethodPost, path: apiRoot + "/Accounts.json", form: "EmailAddress=anon@company.com&Password=RestComm12"},
+		{method: http.MethodPut, path: apiRoot + "/Accounts.json/" + sidDev, form: "FriendlyName=x"},
+		{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidDev, form: "Organization=" + sidOrg1},
+		{path: apiRoot + "/Organizations.json/" + sidOrg0},
+	} {
+		w := h.do(c)
+		assert.Equal(t, http.StatusUnauthorized, w.Code, "%s %s: %s", c.method, c.path, w.Body.String())
+	}
 }
