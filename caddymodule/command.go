@@ -17,10 +17,14 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "policy",
-		Usage: "test <dir>",
+		Usage: "init|test <dir>",
 		Short: "Checks a RestComm gateway policy directory",
 		Long: `
 Works with the policy directories of the restcomm handler (policy_dir).
+
+"policy init <dir>" writes the built-in policy (RestComm's own rules, with
+its tests) into the directory, the starting point of an edit; it never
+overwrites a file.
 
 "policy test <dir>" compiles the directory exactly as the gateway would
 load it and runs its *_test.rego tests, printing each result. It exits
@@ -28,6 +32,19 @@ with status 0 when the gateway would accept the directory, and 1 (with
 the reason) when it would refuse it and keep its last good policy.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
+			cmd.AddCommand(&cobra.Command{
+				Use:   "init <dir>",
+				Short: "Writes the built-in policy into a directory",
+				Args:  cobra.ExactArgs(1),
+				RunE: func(cmd *cobra.Command, args []string) error {
+					if err := policy.WriteDefault(args[0]); err != nil {
+						cmd.SilenceUsage = true
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "policy %s: the built-in policy, ready to edit\n", args[0])
+					return nil
+				},
+			})
 			cmd.AddCommand(&cobra.Command{
 				Use:   "test <dir>",
 				Short: "Compiles a policy directory and runs its tests",

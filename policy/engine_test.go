@@ -2,7 +2,6 @@ package policy_test
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,20 +22,7 @@ import (
 func copyPolicy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	err := fs.WalkDir(policy.Default(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == "." {
-			return err
-		}
-		if d.IsDir() {
-			return os.Mkdir(filepath.Join(dir, p), 0o755)
-		}
-		b, err := fs.ReadFile(policy.Default(), p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
-	})
-	require.NoError(t, err)
+	require.NoError(t, policy.WriteDefault(dir))
 	return dir
 }
 

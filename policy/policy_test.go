@@ -2,6 +2,8 @@ package policy_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"testing/fstest"
@@ -224,4 +226,20 @@ func TestPoliciesThatReadTheClockAreNotCached(t *testing.T) {
 		require.NoError(t, err, rule)
 		assert.Equal(t, cached, policy.Cached(p), rule)
 	}
+}
+
+func TestWriteDefault(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, policy.WriteDefault(dir))
+	p, err := policy.Compile(ctx, os.DirFS(dir))
+	require.NoError(t, err)
+	shipped, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	assert.Equal(t, shipped.Revision(), p.Revision(), "the copy is the shipped policy")
+	// never overwrites
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "restcomm", "authz.rego"), []byte("edited"), 0o644))
+	require.Error(t, policy.WriteDefault(dir))
+	b, err := os.ReadFile(filepath.Join(dir, "restcomm", "authz.rego"))
+	require.NoError(t, err)
+	assert.Equal(t, "edited", string(b))
 }
