@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
 )
 
 // These tests run the real handler inside a real Caddy (loaded in this
@@ -31,94 +31,6 @@ import (
 // reverse_proxy and a real upstream server that records what it receives.
 // cmd/restcomm-gateway's e2e test does the same with the built binary over
 // HTTPS.
-
-// upstreamRequest is one request as the upstream received it.
-type upstreamRequest struct {
-	Method     string
-	RequestURI string // as on the wire
-	Header     http.Header
-	BodyLen    int64
-	BodySum    [sha256.Size]byte
-	BodyErr    error // the body ended abnormally (cut by the gateway)
-}
-
-// recordingUpstream is a stand-in RestComm: it records every request, hashing the
-// body as it streams, and answers by the X-Test-Upstream header:
-// "download N" streams N bytes, "slow" answers after 5 seconds,
-// anything else 200 "upstream".
-type recordingUpstream struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	seen []upstreamRequest
-}
-
-func newRecordingUpstream(t *testing.T) *recordingUpstream {
-	u := &recordingUpstream{}
-	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
-	t.Cleanup(u.srv.Close)
-	return u
-}
-
-func (u *recordingUpstream) serve(w http.ResponseWriter, r *http.Request) {
-	s := upstreamRequest{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
-	h := sha256.New()
-	s.BodyLen, s.BodyErr = io.Copy(h, r.Body)
-	copy(s.BodySum[:], h.Sum(nil))
-	u.mu.Lock()
-	u.seen = append(u.seen, s)
-	u.mu.Unlock()
-	mode := r.Header.Get("X-Test-Upstream")
-	switch {
-	case strings.HasPrefix(mode, "download "):
-		n, _ := strconv.ParseInt(strings.TrimPrefix(mode, "download "), 10, 64)
-		w.Header().Set("Content-Type", "audio/x-wav")
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		_, _ = io.Copy(w, patternOf(n))
-	case mode == "slow":
-		select {
-		case <-time.After(5 * time.Second):
-		case <-r.Context().Done():
-		}
-		_, _ = io.WriteString(w, "late")
-	default:
-		w.Header().Set("X-Upstream", "yes")
-		_, _ = io.WriteString(w, "upstream")
-	}
-}
-
-func (u *recordingUpstream) take() []upstreamRequest {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := u.seen
-	u.seen = nil
-	return out
-}
-
-func (u *recordingUpstream) addr() string { return u.srv.Listener.Addr().String() }
-
-// patternStream is an endless, allocation-free stream of deterministic bytes,
-// the same however it is read.
-type patternStream struct{ off int64 }
-
-func (p *patternStream) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte('a' + (p.off+int64(i))%26)
-	}
-	p.off += int64(len(b))
-	return len(b), nil
-}
-
-// patternOf is the first n bytes of pattern.
-func patternOf(n int64) io.Reader { return io.LimitReader(&patternStream{}, n) }
-
-// sumOfPattern is the SHA-256 of the first n bytes of pattern.
-func sumOfPattern(n int64) [sha256.Size]byte {
-	h := sha256.New()
-	_, _ = io.Copy(h, patternOf(n))
-	var out [sha256.Size]byte
-	copy(out[:], h.Sum(nil))
-	return out
-}
 
 // liveGateway is a Caddy running the restcomm handler and reverse_proxy.
 type liveGateway struct {
@@ -284,13 +196,13 @@ func readAdversarialPaths(t *testing.T, file string) []adversarialRow {
 // only — and never as an Accounts or Organizations route.
 func TestAdversarialPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
-	up := newRecordingUpstream(t)
-	gw := startLiveGateway(t, h, up.addr())
+	up := upstreamtest.Start(t, 5*time.Second)
+	gw := startLiveGateway(t, h, up.Addr())
 	rows := readAdversarialPaths(t, "testdata/adversarial-paths.tsv")
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
 		t.Run(row.why, func(t *testing.T) {
-			checkAdversarial(t, row, up.take, func(target string, hd http.Header) (*http.Response, string) {
+			checkAdversarial(t, row, up.Take, func(target string, hd http.Header) (*http.Response, string) {
 				return gw.raw(t, http.MethodGet, target, hd)
 			})
 		})
@@ -299,7 +211,7 @@ func TestAdversarialPathsThroughCaddy(t *testing.T) {
 
 // checkAdversarial sends one row and checks what the client and the
 // upstream saw. Shared with the e2e test through a copy of its logic there.
-func checkAdversarial(t *testing.T, row adversarialRow, take func() []upstreamRequest,
+func checkAdversarial(t *testing.T, row adversarialRow, take func() []upstreamtest.Request,
 	send func(string, http.Header) (*http.Response, string)) {
 	auth := basic(fixtureUser["ADMIN"], tokenT)
 	res, body := send(row.target, mergeHeaders(forgedIdentity(), http.Header{"Authorization": {auth}}))
@@ -335,8 +247,8 @@ func checkAdversarial(t *testing.T, row adversarialRow, take func() []upstreamRe
 // Spec §16 rows 12 and 13, and the gate, through Caddy to a real upstream.
 func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
-	up := newRecordingUpstream(t)
-	gw := startLiveGateway(t, h, up.addr())
+	up := upstreamtest.Start(t, 5*time.Second)
+	gw := startLiveGateway(t, h, up.Addr())
 	rows := []struct {
 		name, target string
 		header       http.Header
@@ -376,7 +288,7 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			res, body := gw.raw(t, http.MethodGet, row.target, mergeHeaders(forgedIdentity(), row.header))
-			got := up.take()
+			got := up.Take()
 			assert.Equal(t, row.status, res.StatusCode, body)
 			if row.check != nil {
 				row.check(t, res, body)
@@ -396,8 +308,8 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 // (Authorization included), body — and the response comes back as sent.
 func TestRequestAndResponsePassUnchanged(t *testing.T) {
 	h := newHarness(t, true)
-	up := newRecordingUpstream(t)
-	gw := startLiveGateway(t, h, up.addr())
+	up := upstreamtest.Start(t, 5*time.Second)
+	gw := startLiveGateway(t, h, up.Addr())
 	form := "From=%2B1555&To=%2B1666&Url=http%3A%2F%2Fx%2Fy&Body=caf%C3%A9"
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
@@ -418,7 +330,7 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Equal(t, "upstream", string(body))
 		assert.Equal(t, "yes", res.Header.Get("X-Upstream"))
-		got := up.take()
+		got := up.Take()
 		require.Len(t, got, 1)
 		s := got[0]
 		assert.Equal(t, method, s.Method)
@@ -439,8 +351,8 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 // size, and so does the live heap.
 func TestLargeBodiesStream(t *testing.T) {
 	h := newHarness(t, true)
-	up := newRecordingUpstream(t)
-	gw := startLiveGateway(t, h, up.addr())
+	up := upstreamtest.Start(t, 5*time.Second)
+	gw := startLiveGateway(t, h, up.Addr())
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
 	// warm up connections and lazily built state
@@ -448,13 +360,13 @@ func TestLargeBodiesStream(t *testing.T) {
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, res.Body)
 	_ = res.Body.Close()
-	up.take()
+	up.Take()
 
 	const upload, download = 9_000_000, 50_000_000
 	t.Run("9 MB upload", func(t *testing.T) {
 		m := measureMemory(func() {
 			req, err := http.NewRequest(http.MethodPost, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"),
-				patternOf(upload))
+				upstreamtest.Pattern(upload))
 			require.NoError(t, err)
 			req.ContentLength = upload
 			req.Header = asFixtureUser("ADMIN")
@@ -464,10 +376,10 @@ func TestLargeBodiesStream(t *testing.T) {
 			_ = res.Body.Close()
 			require.Equal(t, 200, res.StatusCode)
 		})
-		got := up.take()
+		got := up.Take()
 		require.Len(t, got, 1)
 		assert.Equal(t, int64(upload), got[0].BodyLen)
-		assert.Equal(t, sumOfPattern(upload), got[0].BodySum)
+		assert.Equal(t, upstreamtest.SumOfPattern(upload), got[0].BodySum)
 		t.Logf("9 MB upload: allocated %s, peak heap in use %s above the start", megabytes(m.allocated), megabytes(m.peakHeap))
 		assert.Less(t, m.allocated, uint64(upload/4), "allocations while streaming 9 MB")
 		assert.Less(t, m.peakHeap, int64(upload/4), "heap while streaming 9 MB")
@@ -488,9 +400,9 @@ func TestLargeBodiesStream(t *testing.T) {
 			copy(sum[:], hs.Sum(nil))
 			require.Equal(t, 200, res.StatusCode)
 		})
-		up.take()
+		up.Take()
 		assert.Equal(t, int64(download), n)
-		assert.Equal(t, sumOfPattern(download), sum)
+		assert.Equal(t, upstreamtest.SumOfPattern(download), sum)
 		t.Logf("50 MB download: allocated %s, peak heap in use %s above the start", megabytes(m.allocated), megabytes(m.peakHeap))
 		assert.Less(t, m.allocated, uint64(download/20), "allocations while streaming 50 MB")
 		assert.Less(t, m.peakHeap, int64(download/20), "heap while streaming 50 MB")
@@ -546,11 +458,11 @@ func megabytes[T int64 | uint64](n T) string { return fmt.Sprintf("%.2f MB", flo
 // same 413. Exactly the limit passes.
 func TestBodyLimit(t *testing.T) {
 	h := newHarness(t, true)
-	up := newRecordingUpstream(t)
-	gw := startLiveGateway(t, h, up.addr())
+	up := upstreamtest.Start(t, 5*time.Second)
+	gw := startLiveGateway(t, h, up.Addr())
 	target := gw.url(apiRoot + "/Accounts/" + sidAdmin + "/Recordings.json")
 	post := func(n int64, chunked bool) (*http.Response, string) {
-		req, err := http.NewRequest(http.MethodPost, target, patternOf(n))
+		req, err := http.NewRequest(http.MethodPost, target, upstreamtest.Pattern(n))
 		require.NoError(t, err)
 		req.Header = asFixtureUser("ADMIN")
 		if !chunked {
@@ -574,16 +486,16 @@ func TestBodyLimit(t *testing.T) {
 	res, body := post(maxBodyLength+1, false)
 	assert.Equal(t, 413, res.StatusCode)
 	assert.Contains(t, body, "Length larger than 10000000")
-	assert.Empty(t, up.take(), "a declared excess never reaches the upstream")
+	assert.Empty(t, up.Take(), "a declared excess never reaches the upstream")
 
 	res, body = post(maxBodyLength+1, true)
 	assert.Equal(t, 413, res.StatusCode)
 	assert.Contains(t, body, "Length larger than 10000000")
 	// the upstream notices the cut body after the client has its answer
-	var cut []upstreamRequest
+	var cut []upstreamtest.Request
 	for deadline := time.Now().Add(5 * time.Second); len(cut) == 0 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
-		cut = up.take()
+		cut = up.Take()
 	}
 	require.Len(t, cut, 1)
 	assert.Error(t, cut[0].BodyErr, "the upstream never receives a complete oversized request")
@@ -591,7 +503,7 @@ func TestBodyLimit(t *testing.T) {
 
 	res, _ = post(maxBodyLength, true)
 	assert.Equal(t, 200, res.StatusCode)
-	got := up.take()
+	got := up.Take()
 	require.Len(t, got, 1)
 	assert.Equal(t, int64(maxBodyLength), got[0].BodyLen)
 	assert.NoError(t, got[0].BodyErr)
@@ -613,8 +525,8 @@ func TestUpstreamFailures(t *testing.T) {
 		assert.Equal(t, 200, res.StatusCode)
 	})
 	t.Run("slow", func(t *testing.T) {
-		up := newRecordingUpstream(t)
-		gw := startLiveGateway(t, h, up.addr())
+		up := upstreamtest.Start(t, 5*time.Second)
+		gw := startLiveGateway(t, h, up.Addr())
 		start := time.Now()
 		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json",
 			mergeHeaders(asFixtureUser("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -57,10 +57,10 @@ func TestEndToEnd(t *testing.T) {
 	bin := buildGateway(t)
 	rd := redistest.Start(t)
 	loadFixture(t, rd)
-	up := newRecorder(t)
+	up := upstreamtest.Start(t, 10*time.Second)
 	gw := startGateway(t, bin, readCaddyfile(t, "testdata/e2e.Caddyfile"), map[string]string{
 		"RESTCOMM_REDIS":            rd.URL(),
-		"RESTCOMM_UPSTREAM":         up.addr(),
+		"RESTCOMM_UPSTREAM":         up.Addr(),
 		"RESTCOMM_UPSTREAM_TIMEOUT": "2s",
 	})
 
@@ -76,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 		res, body := gw.raw(t, "GET", apiRoot+"/Accounts.json/"+sidUninit+"/Calls.json", as("UNINIT"))
 		assert.Equal(t, 200, res.StatusCode, "row 12: uninitialized passes the gate on Accounts paths")
 		assert.Equal(t, "upstream", body)
-		got := up.take()
+		got := up.Take()
 		require.Len(t, got, 1)
 		assert.Equal(t, apiRoot+"/Accounts.json/"+sidUninit+"/Calls.json", got[0].RequestURI)
 		assert.Equal(t, verified(sidUninit, "Developer"), identity(got[0].Header))
@@ -85,7 +85,7 @@ func TestEndToEnd(t *testing.T) {
 			res, body = gw.raw(t, "GET", apiRoot+path, as("UNINIT"))
 			assert.Equal(t, 403, res.StatusCode, "row 13: %s", path)
 			assert.Equal(t, "Provided Account is not active", body)
-			assert.Empty(t, up.take())
+			assert.Empty(t, up.Take())
 		}
 	})
 
@@ -96,7 +96,7 @@ func TestEndToEnd(t *testing.T) {
 		res, body := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidSusp+"/Calls.json", as("SUSP"))
 		assert.Equal(t, 403, res.StatusCode)
 		assert.Equal(t, "Provided Account is not active", body)
-		assert.Empty(t, up.take())
+		assert.Empty(t, up.Take())
 	})
 
 	t.Run("identity headers from clients never reach the upstream", func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestEndToEnd(t *testing.T) {
 		for _, c := range cases {
 			res, _ := gw.raw(t, "GET", c.target, merge(forged(), c.header))
 			assert.Equal(t, 200, res.StatusCode, c.target)
-			got := up.take()
+			got := up.Take()
 			require.Len(t, got, 1, c.target)
 			assert.Equal(t, c.want, identity(got[0].Header), c.target)
 			assert.Empty(t, got[0].Header.Get("Accept-Encoding"), "no compression the client did not ask for")
@@ -123,7 +123,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("large bodies stream", func(t *testing.T) {
 		const upload, download = 9_000_000, 50_000_000
 		uploadOnce := func(client *http.Client) {
-			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), patternOf(upload))
+			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), upstreamtest.Pattern(upload))
 			require.NoError(t, err)
 			req.ContentLength = upload
 			req.Header = as("ADMIN")
@@ -132,10 +132,10 @@ func TestEndToEnd(t *testing.T) {
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
 			assert.Equal(t, 200, res.StatusCode)
-			got := up.take()
+			got := up.Take()
 			require.Len(t, got, 1)
 			assert.Equal(t, int64(upload), got[0].BodyLen)
-			assert.Equal(t, sumOfPattern(upload), got[0].BodySum)
+			assert.Equal(t, upstreamtest.SumOfPattern(upload), got[0].BodySum)
 		}
 		downloadOnce := func(client *http.Client) {
 			req, err := http.NewRequest("GET", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings/RE1.wav"), nil)
@@ -151,8 +151,8 @@ func TestEndToEnd(t *testing.T) {
 			copy(sum[:], h.Sum(nil))
 			assert.Equal(t, 200, res.StatusCode)
 			assert.Equal(t, int64(download), n)
-			assert.Equal(t, sumOfPattern(download), sum)
-			up.take()
+			assert.Equal(t, upstreamtest.SumOfPattern(download), sum)
+			up.Take()
 		}
 		// A first request opens the connection, so that its setup is not
 		// counted.
@@ -162,7 +162,7 @@ func TestEndToEnd(t *testing.T) {
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
 			require.Equal(t, proto, res.ProtoMajor)
-			up.take()
+			up.Take()
 		}
 
 		h1 := gw.client(false)
@@ -191,7 +191,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("body limit", func(t *testing.T) {
 		client := gw.client(false)
 		post := func(n int64, chunked bool) (*http.Response, string) {
-			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), patternOf(n))
+			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), upstreamtest.Pattern(n))
 			require.NoError(t, err)
 			req.Header = as("ADMIN")
 			req.ContentLength = n
@@ -210,12 +210,12 @@ func TestEndToEnd(t *testing.T) {
 			assert.Contains(t, body, "Length larger than 10000000")
 		}
 		time.Sleep(200 * time.Millisecond) // the upstream notices the cut body last
-		for _, s := range up.take() {
+		for _, s := range up.Take() {
 			assert.Error(t, s.BodyErr, "an oversized body never reaches the upstream whole")
 		}
 		res, _ := post(10_000_000, true)
 		assert.Equal(t, 200, res.StatusCode)
-		got := up.take()
+		got := up.Take()
 		require.Len(t, got, 1)
 		assert.Equal(t, int64(10_000_000), got[0].BodyLen)
 	})
@@ -230,13 +230,13 @@ func TestEndToEnd(t *testing.T) {
 		res, body = gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", as("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Equal(t, "upstream", body)
-		up.take()
+		up.Take()
 	})
 
 	t.Run("top-level Caddyfile", func(t *testing.T) {
 		top := startGateway(t, bin, readCaddyfile(t, "../../Caddyfile"), map[string]string{
 			"RESTCOMM_REDIS":    rd.URL(),
-			"RESTCOMM_UPSTREAM": up.addr(),
+			"RESTCOMM_UPSTREAM": up.Addr(),
 		})
 		for _, row := range readAdversarialPaths(t) {
 			t.Run(row.why, func(t *testing.T) { checkAdversarial(t, top, up, row) })
@@ -244,7 +244,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("upstream down: 502, then healthy", func(t *testing.T) {
-		up.srv.Close()
+		up.Close()
 		start := time.Now()
 		res, body := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", as("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)
@@ -275,10 +275,10 @@ func readAdversarialPaths(t *testing.T) []adversarialRow {
 	return rows
 }
 
-func checkAdversarial(t *testing.T, gw *gateway, up *recorder, row adversarialRow) {
+func checkAdversarial(t *testing.T, gw *gateway, up *upstreamtest.Upstream, row adversarialRow) {
 	auth := basic(users["ADMIN"], tokenT)
 	res, body := gw.raw(t, "GET", row.target, merge(forged(), http.Header{"Authorization": {auth}}))
-	got := up.take()
+	got := up.Take()
 	switch row.expect {
 	case "400":
 		assert.Equal(t, 400, res.StatusCode, body)
@@ -377,88 +377,6 @@ func loadFixture(t *testing.T, rd *redistest.Server) {
 		})
 		require.NoError(t, err)
 	}
-}
-
-// --- the upstream -------------------------------------------------------------
-
-// seen is one request as the upstream received it.
-type seen struct {
-	Method, RequestURI string
-	Header             http.Header
-	BodyLen            int64
-	BodySum            [sha256.Size]byte
-	BodyErr            error
-}
-
-// recorder stands in for RestComm: it records every request, hashing the
-// body as it streams, and answers by X-Test-Upstream: "download N" streams
-// N bytes, "slow" answers after 10 seconds, anything else 200 "upstream".
-type recorder struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	seen []seen
-}
-
-func newRecorder(t *testing.T) *recorder {
-	r := &recorder{}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (rec *recorder) serve(w http.ResponseWriter, r *http.Request) {
-	s := seen{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
-	h := sha256.New()
-	s.BodyLen, s.BodyErr = io.Copy(h, r.Body)
-	copy(s.BodySum[:], h.Sum(nil))
-	rec.mu.Lock()
-	rec.seen = append(rec.seen, s)
-	rec.mu.Unlock()
-	switch mode := r.Header.Get("X-Test-Upstream"); {
-	case strings.HasPrefix(mode, "download "):
-		n, _ := strconv.ParseInt(strings.TrimPrefix(mode, "download "), 10, 64)
-		w.Header().Set("Content-Type", "audio/x-wav")
-		w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-		_, _ = io.Copy(w, patternOf(n))
-	case mode == "slow":
-		select {
-		case <-time.After(10 * time.Second):
-		case <-r.Context().Done():
-		}
-	default:
-		_, _ = io.WriteString(w, "upstream")
-	}
-}
-
-func (rec *recorder) take() []seen {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	out := rec.seen
-	rec.seen = nil
-	return out
-}
-
-func (rec *recorder) addr() string { return rec.srv.Listener.Addr().String() }
-
-// pattern is an endless, allocation-free stream of deterministic bytes.
-type pattern struct{ off int64 }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte('a' + (p.off+int64(i))%26)
-	}
-	p.off += int64(len(b))
-	return len(b), nil
-}
-
-func patternOf(n int64) io.Reader { return io.LimitReader(&pattern{}, n) }
-
-func sumOfPattern(n int64) [sha256.Size]byte {
-	h := sha256.New()
-	_, _ = io.Copy(h, patternOf(n))
-	var out [sha256.Size]byte
-	copy(out[:], h.Sum(nil))
-	return out
 }
 
 // --- the binary -------------------------------------------------------------
