@@ -82,6 +82,18 @@ var examples = []example{
 		},
 		own: []string{"README.md", "restcomm/org_block_test.rego", "restcomm/blocked/data.json"},
 	},
+	{
+		name: "own-subtree",
+		edits: map[string][][2]string{
+			"restcomm/authz.rego": {
+				{
+					"operation := allowed if input.operation == \"proxy\"\n",
+					"operation := own_subtree if input.operation == \"proxy\"\n",
+				},
+			},
+		},
+		own: []string{"README.md", "restcomm/own_subtree_test.rego"},
+	},
 }
 
 func exampleDir(name string) string { return filepath.Join("examples", name) }

@@ -251,7 +251,8 @@ unauthenticated := {
 	"headers": {"WWW-Authenticate": `Basic realm="Restcomm realm"`},
 }
 
-# BEGIN own-subtree (see policy/examples/own-subtree/README.md)
+# BEGIN own-subtree
+# (see policy/examples/own-subtree/README.md)
 #
 # Stricter than RestComm at the edge: a request for /Accounts/{accountSid}/...
 # passes only when {accountSid} names the caller or one of its descendants.
