@@ -161,9 +161,6 @@ func (g *Gateway) createAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
 	v.fail(bodyProblem(st, stageReadForm))
-	if x.caller == nil { // a policy that lets anonymous requests create: no parent
-		v.fail(pageProblem(http.StatusForbidden, "", stageEndpoint))
-	}
 	if v.p != nil && v.p.stage < stageEmailMissing {
 		v.refused(x)
 		return nil
