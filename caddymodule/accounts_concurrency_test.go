@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -46,9 +47,9 @@ func (h *harness) serve(r *http.Request) *httptest.ResponseRecorder {
 }
 
 func formRequest(method, path, user, secret, form string) *http.Request {
-	r := newRequest(method, apiRoot+path, strings.NewReader(form))
+	r := newRequest(method, fixture.APIRoot+path, strings.NewReader(form))
 	r.Header.Set("Content-Type", typeForm)
-	r.Header.Set("Authorization", basic(user, secret))
+	r.Header.Set("Authorization", fixture.Basic(user, secret))
 	return r
 }
 
@@ -71,7 +72,7 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 			if i%2 == 1 {
 				email = "race@company.COM"
 			}
-			r := formRequest(http.MethodPost, "/Accounts.json", fixtureUser["ADMIN"], tokenT,
+			r := formRequest(http.MethodPost, "/Accounts.json", fixture.Users["ADMIN"], fixture.Token,
 				"EmailAddress="+email+"&Password=RestComm12&FriendlyName=racer"+itoa(i))
 			w := h.serve(r)
 			codes[i], bodies[i] = w.Code, w.Body.String()
@@ -104,7 +105,7 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 	owner, err := rdb.Get(ctx, "{restcomm}:email:race@company.com").Result()
 	require.NoError(t, err)
 	assert.Equal(t, sid, owner)
-	kids, err := h.store.Children(ctx, sidAdmin)
+	kids, err := h.store.Children(ctx, fixture.SidAdmin)
 	require.NoError(t, err)
 	count := 0
 	for _, k := range kids {
@@ -113,7 +114,7 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, count, "one account")
-	members, err := rdb.ZRange(ctx, "{restcomm}:orgacc:"+sidOrg0, 0, -1).Result()
+	members, err := rdb.ZRange(ctx, "{restcomm}:orgacc:"+fixture.SidOrg0, 0, -1).Result()
 	require.NoError(t, err)
 	assert.Contains(t, members, sid)
 	names, err := rdb.Keys(ctx, "{restcomm}:fname:racer*").Result()
@@ -128,7 +129,7 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 func TestConcurrentStatusChangesAndRenames(t *testing.T) {
 	h := newHarness(t, true)
 	ctx := context.Background()
-	before := account(t, h, sidCadm)
+	before := account(t, h, fixture.SidCadm)
 	const rounds = 40
 	for round := range rounds {
 		status := []string{"suspended", "active"}[round%2]
@@ -144,14 +145,14 @@ func TestConcurrentStatusChangesAndRenames(t *testing.T) {
 				if i%2 == 1 {
 					method = http.MethodPost
 				}
-				codes[i] = h.serve(formRequest(method, "/Accounts.json/"+sidCadm, fixtureUser["ADMIN"], tokenT, form)).Code
+				codes[i] = h.serve(formRequest(method, "/Accounts.json/"+fixture.SidCadm, fixture.Users["ADMIN"], fixture.Token, form)).Code
 			}()
 		}
 		wg.Wait()
 		for i, c := range codes {
 			require.Equal(t, 200, c, "round %d request %d", round, i)
 		}
-		a := account(t, h, sidCadm)
+		a := account(t, h, fixture.SidCadm)
 		require.Equal(t, name, a.FriendlyName, "round %d", round)
 		require.Equal(t, status, a.Status, "round %d", round)
 		assert.Equal(t, before.EmailAddress, a.EmailAddress)
@@ -166,7 +167,7 @@ func TestConcurrentStatusChangesAndRenames(t *testing.T) {
 	// earlier ones nothing
 	w := h.do(get("/Accounts.json/name-"+itoa(rounds-1), "ADMIN"))
 	require.Equal(t, 200, w.Code)
-	assert.Equal(t, sidCadm, jsonObject(t, w.Body.String())["sid"])
+	assert.Equal(t, fixture.SidCadm, jsonObject(t, w.Body.String())["sid"])
 	assert.Equal(t, 404, h.do(get("/Accounts.json/name-0", "ADMIN")).Code)
 	n, err := h.redis.Client(t).Exists(ctx, "{restcomm}:fname:name-0").Result()
 	require.NoError(t, err)
@@ -182,8 +183,8 @@ func TestClosingALargeTree(t *testing.T) {
 	add := func(email, parent string) string {
 		sid := "AC" + md5hex(email)
 		_, err := h.store.CreateAccount(ctx, &store.Account{
-			Sid: sid, OrganizationSid: sidOrg0, FriendlyName: email, EmailAddress: email, Type: "Full",
-			Status: "active", Role: "Developer", AuthToken: tokenT, URI: "/2012-04-24/Accounts/" + sid,
+			Sid: sid, OrganizationSid: fixture.SidOrg0, FriendlyName: email, EmailAddress: email, Type: "Full",
+			Status: "active", Role: "Developer", AuthToken: fixture.Token, URI: "/2012-04-24/Accounts/" + sid,
 			ParentSid: parent, DateCreated: when, DateUpdated: when,
 		})
 		require.NoError(t, err)
@@ -194,7 +195,7 @@ func TestClosingALargeTree(t *testing.T) {
 	var emails []string
 	for i := range 100 {
 		child := fmt.Sprintf("c%d@tree.com", i)
-		childSid := add(child, sidCadm)
+		childSid := add(child, fixture.SidCadm)
 		emails = append(emails, child)
 		for j := range 9 {
 			grand := fmt.Sprintf("g%d-%d@tree.com", i, j)
@@ -205,25 +206,25 @@ func TestClosingALargeTree(t *testing.T) {
 	require.Len(t, emails, 1000)
 
 	start := time.Now()
-	w := h.do(put("/Accounts.json/"+sidCadm, "ADMIN", "Status=closed"))
+	w := h.do(put("/Accounts.json/"+fixture.SidCadm, "ADMIN", "Status=closed"))
 	require.Equal(t, 200, w.Code, w.Body.String())
 	t.Logf("closing 1,001 accounts took %v", time.Since(start))
 
 	refused := 0
 	for _, email := range emails {
 		sid := "AC" + md5hex(email)
-		r := newRequest(http.MethodGet, apiRoot+"/Accounts.json/"+sid, nil)
-		r.Header.Set("Authorization", basic(email, "RestComm"))
+		r := newRequest(http.MethodGet, fixture.APIRoot+"/Accounts.json/"+sid, nil)
+		r.Header.Set("Authorization", fixture.Basic(email, "RestComm"))
 		w := h.serve(r)
 		if w.Code == 403 && w.Body.String() == "Provided Account is not active" {
 			refused++
 		}
 	}
 	assert.Equal(t, 1000, refused)
-	assert.Equal(t, 403, h.do(get("/Accounts.json/"+sidCadm, "CADM")).Code)
-	assert.Equal(t, 200, h.do(get("/Accounts.json/"+sidDev, "DEV")).Code, "siblings are untouched")
+	assert.Equal(t, 403, h.do(get("/Accounts.json/"+fixture.SidCadm, "CADM")).Code)
+	assert.Equal(t, 200, h.do(get("/Accounts.json/"+fixture.SidDev, "DEV")).Code, "siblings are untouched")
 	// still readable and listed by the ancestor
-	w = h.do(get("/Accounts.json?OrganizationSid="+sidOrg0, "ADMIN"))
+	w = h.do(get("/Accounts.json?OrganizationSid="+fixture.SidOrg0, "ADMIN"))
 	require.Equal(t, 200, w.Code)
 	assert.Len(t, jsonList(t, w.Body.String()), 1009)
 }

@@ -10,28 +10,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 )
 
 // HEAD is GET without a body; OPTIONS answers 200 with Allow, for every
 // template the gateway serves.
 func TestHeadAndOptions(t *testing.T) {
 	h := newHarness(t, true)
-	for _, path := range []string{"/Accounts.json/" + sidAdmin, "/Accounts.json", "/Accounts", "/Organizations.json/" + sidOrg0} {
+	for _, path := range []string{"/Accounts.json/" + fixture.SidAdmin, "/Accounts.json", "/Accounts", "/Organizations.json/" + fixture.SidOrg0} {
 		g := h.do(get(path, "ADMIN"))
 		require.Equal(t, 200, g.Code, path)
-		hd := h.do(call{method: http.MethodHead, path: apiRoot + path, as: "ADMIN"})
+		hd := h.do(call{method: http.MethodHead, path: fixture.APIRoot + path, as: "ADMIN"})
 		assert.Equal(t, 200, hd.Code, path)
 		assert.Equal(t, strconv.Itoa(g.Body.Len()), hd.Header().Get("Content-Length"), path)
 		assert.Equal(t, g.Header().Get("Content-Type"), hd.Header().Get("Content-Type"), path)
 	}
 	for path, allow := range map[string]string{
-		"/Accounts":                   "HEAD,POST,GET,OPTIONS",
-		"/Accounts.json/" + sidDev:    "HEAD,POST,GET,OPTIONS,PUT",
-		"/Accounts/migrate/" + sidDev: "POST,OPTIONS",
-		"/Organizations.json":         "HEAD,GET,OPTIONS",
-		"/Organizations/" + sidOrg0:   "HEAD,GET,OPTIONS,PUT",
+		"/Accounts":                           "HEAD,POST,GET,OPTIONS",
+		"/Accounts.json/" + fixture.SidDev:    "HEAD,POST,GET,OPTIONS,PUT",
+		"/Accounts/migrate/" + fixture.SidDev: "POST,OPTIONS",
+		"/Organizations.json":                 "HEAD,GET,OPTIONS",
+		"/Organizations/" + fixture.SidOrg0:   "HEAD,GET,OPTIONS,PUT",
 	} {
-		w := h.do(call{method: http.MethodOptions, path: apiRoot + path, as: "ADMIN"})
+		w := h.do(call{method: http.MethodOptions, path: fixture.APIRoot + path, as: "ADMIN"})
 		assert.Equal(t, 200, w.Code, path)
 		assert.Equal(t, allow, w.Header().Get("Allow"), path)
 	}
@@ -42,25 +44,25 @@ func TestHeadAndOptions(t *testing.T) {
 func TestNegotiationAndBodyType(t *testing.T) {
 	h := newHarness(t, true)
 	runRows(t, h, []row{
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts", as: "ADMIN", form: "EmailAddress=n1@company.com&Password=RestComm12",
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts", as: "ADMIN", form: "EmailAddress=n1@company.com&Password=RestComm12",
 			header: http.Header{"Accept": {"text/plain"}}}, 406, nil},
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts", as: "GUEST", form: "EmailAddress=n2@company.com",
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts", as: "GUEST", form: "EmailAddress=n2@company.com",
 			header: http.Header{"Content-Type": {"text/plain"}}}, 415, nil}, // 415 before the permission check
-		{0, call{method: http.MethodPut, path: apiRoot + "/Accounts/" + sidDev, as: "ADMIN", form: "FriendlyName=a",
+		{0, call{method: http.MethodPut, path: fixture.APIRoot + "/Accounts/" + fixture.SidDev, as: "ADMIN", form: "FriendlyName=a",
 			header: http.Header{"Accept": {"application/json"}}}, 200, wantJSONField("friendly_name", "a")},
-		{0, call{method: http.MethodPut, path: apiRoot + "/Accounts/" + sidDev, as: "ADMIN", form: "FriendlyName=b",
+		{0, call{method: http.MethodPut, path: fixture.APIRoot + "/Accounts/" + fixture.SidDev, as: "ADMIN", form: "FriendlyName=b",
 			header: http.Header{"Content-Type": {"Application/X-WWW-Form-URLEncoded; charset=UTF-8"}}}, 200, nil},
-		{0, call{path: apiRoot + "/Accounts.json/" + sidDev, as: "GUEST", header: http.Header{"Accept": {"text/plain"}}}, 403, nil},
-		{0, call{path: apiRoot + "/Accounts/" + sidDev, as: "GUEST", header: http.Header{"Accept": {"text/plain"}}}, 406, nil},
+		{0, call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "GUEST", header: http.Header{"Accept": {"text/plain"}}}, 403, nil},
+		{0, call{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev, as: "GUEST", header: http.Header{"Accept": {"text/plain"}}}, 406, nil},
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=status%40company.com&Password=RestComm12&Status="), 400,
 			wantText(contentJSON, " is not a valid account status.")},
 		// no Content-Type: Jersey finds no reader when it reads the entity,
 		// after @RolesAllowed (migrate) but before the method's permission check
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json", as: "GUEST", body: strings.NewReader("x=y")}, 415, nil},
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidGrand, as: "DEV", body: strings.NewReader("x=y")}, 403, nil},
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidGrand, as: "DEV", body: strings.NewReader("x=y"),
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json", as: "GUEST", body: strings.NewReader("x=y")}, 415, nil},
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json/migrate/" + fixture.SidGrand, as: "DEV", body: strings.NewReader("x=y")}, 403, nil},
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json/migrate/" + fixture.SidGrand, as: "DEV", body: strings.NewReader("x=y"),
 			header: http.Header{"Content-Type": {"text/plain"}}}, 415, nil},
-		{0, call{method: http.MethodPost, path: apiRoot + "/Accounts.json/migrate/" + sidDev, as: "ADMIN", body: strings.NewReader("Organization=" + sidOrg1)}, 415, nil},
+		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json/migrate/" + fixture.SidDev, as: "ADMIN", body: strings.NewReader("Organization=" + fixture.SidOrg1)}, 415, nil},
 	})
 }
 
@@ -75,19 +77,19 @@ func TestFormReading(t *testing.T) {
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress&Password=RestComm12"), 400, wantText(contentJSON, "Provided email address  is not valid")},
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=plus%40company.com&Password=RestComm12&FriendlyName=a+b%20c"), 200,
 			wantJSONField("friendly_name", "a b c")},
-		{0, call{method: http.MethodPut, path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN", form: "FriendlyName=%E9t%E9",
+		{0, call{method: http.MethodPut, path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", form: "FriendlyName=%E9t%E9",
 			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=ISO-8859-1"}}}, 200, wantJSONField("friendly_name", "été")},
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "FriendlyName=%FF%FEok"), 200, wantJSONField("friendly_name", "\ufffd\ufffdok")},
-		{0, call{method: http.MethodPut, path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN", body: strings.NewReader("FriendlyName=raw\xff"),
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName=%FF%FEok"), 200, wantJSONField("friendly_name", "\ufffd\ufffdok")},
+		{0, call{method: http.MethodPut, path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", body: strings.NewReader("FriendlyName=raw\xff"),
 			header: http.Header{"Content-Type": {typeForm}}}, 200, wantJSONField("friendly_name", "raw\ufffd")},
-		{0, call{method: http.MethodPut, path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN", form: "FriendlyName=x",
+		{0, call{method: http.MethodPut, path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", form: "FriendlyName=x",
 			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=klingon"}}}, 415, nil},
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "FriendlyName="), 200, wantJSONField("friendly_name", "")},
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "FriendlyName="+strings.Repeat("x", 64)), 200, nil},
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "FriendlyName="+strings.Repeat("é", 64)), 200, nil}, // 64 characters, 128 bytes
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "FriendlyName="+strings.Repeat("x", 65)), 400,
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName="), 200, wantJSONField("friendly_name", "")},
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName="+strings.Repeat("x", 64)), 200, nil},
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName="+strings.Repeat("é", 64)), 200, nil}, // 64 characters, 128 bytes
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName="+strings.Repeat("x", 65)), 400,
 			wantText(contentJSON, "FriendlyName can not be longer than 64 characters.")},
-		{0, put("/Accounts.json/"+sidDev, "ADMIN", "Role="+strings.Repeat("r", 65)), 400, wantText(contentJSON, "Role can not be longer than 64 characters.")},
+		{0, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Role="+strings.Repeat("r", 65)), 400, wantText(contentJSON, "Role can not be longer than 64 characters.")},
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=long%40company.com&Password=RestComm12&FriendlyName="+strings.Repeat("x", 65)), 400,
 			wantText(contentJSON, "FriendlyName can not be longer than 64 characters.")},
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress="+strings.Repeat("l", 60)+"%40company.com&Password=RestComm12"), 400,
@@ -95,7 +97,7 @@ func TestFormReading(t *testing.T) {
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=role%40company.com&Password=RestComm12&Role="+strings.Repeat("r", 65)), 400,
 			wantText(contentJSON, "Role can not be longer than 64 characters.")},
 	})
-	a := account(t, h, sidDev)
+	a := account(t, h, fixture.SidDev)
 	assert.Equal(t, strings.Repeat("é", 64), a.FriendlyName, "nothing stored by the refused updates")
 	for _, email := range []string{"long@company.com", "role@company.com", strings.Repeat("l", 60) + "@company.com"} {
 		taken, err := h.store.AccountTaken(context.Background(), "AC"+md5hex(email), email)
@@ -132,8 +134,8 @@ func TestBadInputIsRefusedCleanly(t *testing.T) {
 		"\xff\xfe\x00",
 	}
 	for i, b := range bodies {
-		for _, target := range []string{"/Accounts.json", "/Accounts.json/" + sidDev, "/Accounts.json/migrate/" + sidDev} {
-			r := formRequest(http.MethodPost, target, fixtureUser["ADMIN"], tokenT, b)
+		for _, target := range []string{"/Accounts.json", "/Accounts.json/" + fixture.SidDev, "/Accounts.json/migrate/" + fixture.SidDev} {
+			r := formRequest(http.MethodPost, target, fixture.Users["ADMIN"], fixture.Token, b)
 			w := h.serve(r)
 			assert.Less(t, w.Code, 500, "body %d to %s: %s", i, target, w.Body.String())
 		}
@@ -161,17 +163,17 @@ func TestOversizedBodiesAre413(t *testing.T) {
 	}
 	for name, cl := range map[string]int64{"chunked": -1, "lying": 100} {
 		t.Run(name, func(t *testing.T) {
-			r := newRequest(http.MethodPost, apiRoot+"/Accounts.json", big())
+			r := newRequest(http.MethodPost, fixture.APIRoot+"/Accounts.json", big())
 			r.Header.Set("Content-Type", typeForm)
-			r.Header.Set("Authorization", basic(fixtureUser["ADMIN"], tokenT))
+			r.Header.Set("Authorization", fixture.Basic(fixture.Users["ADMIN"], fixture.Token))
 			r.ContentLength = cl
 			w := h.serve(r)
 			assert.Equal(t, 413, w.Code)
 			assert.Contains(t, w.Body.String(), "Length larger than 10000000")
 
-			r = newRequest(http.MethodPut, apiRoot+"/Accounts.json/"+sidDev, io.MultiReader(strings.NewReader("FriendlyName="), io.LimitReader(zeros{}, maxBodyLength)))
+			r = newRequest(http.MethodPut, fixture.APIRoot+"/Accounts.json/"+fixture.SidDev, io.MultiReader(strings.NewReader("FriendlyName="), io.LimitReader(zeros{}, maxBodyLength)))
 			r.Header.Set("Content-Type", typeForm)
-			r.Header.Set("Authorization", basic(fixtureUser["ADMIN"], tokenT))
+			r.Header.Set("Authorization", fixture.Basic(fixture.Users["ADMIN"], fixture.Token))
 			r.ContentLength = cl
 			assert.Equal(t, 413, h.serve(r).Code)
 		})
@@ -179,11 +181,11 @@ func TestOversizedBodiesAre413(t *testing.T) {
 	taken, err := h.store.AccountTaken(context.Background(), "AC"+md5hex("huge@company.com"), "huge@company.com")
 	require.NoError(t, err)
 	assert.False(t, taken)
-	assert.Equal(t, "child@company.com", account(t, h, sidDev).FriendlyName)
+	assert.Equal(t, "child@company.com", account(t, h, fixture.SidDev).FriendlyName)
 
 	// exactly the limit is fine (and then refused for the name's width)
 	body := "FriendlyName=" + strings.Repeat("x", maxBodyLength-len("FriendlyName="))
-	r := formRequest(http.MethodPut, "/Accounts.json/"+sidDev, fixtureUser["ADMIN"], tokenT, body)
+	r := formRequest(http.MethodPut, "/Accounts.json/"+fixture.SidDev, fixture.Users["ADMIN"], fixture.Token, body)
 	assert.Equal(t, 400, h.serve(r).Code)
 }
 

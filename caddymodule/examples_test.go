@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -21,7 +22,7 @@ import (
 // in input.client_ip.
 func TestNetworksExample(t *testing.T) {
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/networks" })
-	orgs := call{path: apiRoot + "/Organizations.json", as: "ADMIN"}
+	orgs := call{path: fixture.APIRoot + "/Organizations.json", as: "ADMIN"}
 	for remote, want := range map[string]int{
 		"10.1.2.3:40000":      200,
 		"[fd00:10::5]:40000":  200,
@@ -34,39 +35,39 @@ func TestNetworksExample(t *testing.T) {
 		assert.Equal(t, want, h.do(c).Code, remote)
 	}
 	// Away from the admin networks, ADMIN still reads its subtree.
-	assert.Equal(t, 200, h.do(call{path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN", remote: "203.0.113.7:40000"}).Code)
+	assert.Equal(t, 200, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", remote: "203.0.113.7:40000"}).Code)
 }
 
 // org-block: every account of the listed organization is refused at the
 // edge, with nothing passed upstream.
 func TestOrgBlockExample(t *testing.T) {
 	dir := copyExample(t, "org-block")
-	writeFile(t, dir+"/restcomm/blocked/data.json", `{"organizations": ["`+sidOrg0+`"]}`)
+	writeFile(t, dir+"/restcomm/blocked/data.json", `{"organizations": ["`+fixture.SidOrg0+`"]}`)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	for _, c := range []call{
-		{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"},
-		{path: apiRoot + "/Accounts/" + sidDev + "/Calls.json", as: "DEV"},
+		{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"},
+		{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", as: "DEV"},
 	} {
 		w := h.do(c)
 		assert.Equal(t, 403, w.Code, c.path)
 		assert.Equal(t, "Organization is blocked", w.Body.String())
 	}
 	assert.Empty(t, h.proxied)
-	assert.Equal(t, 401, h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin}).Code)
+	assert.Equal(t, 401, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin}).Code)
 }
 
 // auditor: a read-only role, given to an account of the fixture.
 func TestAuditorExample(t *testing.T) {
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/auditor" })
-	setRole(t, h, sidCadm, "Auditor") // below ADMIN, beside DEV
-	setRole(t, h, sidDev, "Auditor")  // GRAND is below DEV
-	assert.Equal(t, 200, h.do(call{path: apiRoot + "/Accounts.json/" + sidGrand, as: "DEV"}).Code)
-	assert.Equal(t, 200, h.do(call{path: apiRoot + "/Accounts.json/" + sidDev, as: "DEV"}).Code)
-	assert.Equal(t, 403, h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "DEV"}).Code)
-	assert.Equal(t, 403, h.do(call{path: apiRoot + "/Accounts.json/" + sidDev, as: "CADM"}).Code)
-	assert.Equal(t, 403, h.do(call{method: "POST", path: apiRoot + "/Accounts.json/" + sidGrand, as: "DEV", form: "FriendlyName=x"}).Code)
-	assert.Equal(t, 403, h.do(call{method: "POST", path: apiRoot + "/Accounts/" + sidDev + "/Calls.json", as: "DEV", form: "To=1"}).Code)
-	assert.Equal(t, 418, h.do(call{path: apiRoot + "/Accounts/" + sidDev + "/Calls.json", as: "DEV"}).Code, "reads pass upstream")
+	setRole(t, h, fixture.SidCadm, "Auditor") // below ADMIN, beside DEV
+	setRole(t, h, fixture.SidDev, "Auditor")  // GRAND is below DEV
+	assert.Equal(t, 200, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidGrand, as: "DEV"}).Code)
+	assert.Equal(t, 200, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV"}).Code)
+	assert.Equal(t, 403, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "DEV"}).Code)
+	assert.Equal(t, 403, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "CADM"}).Code)
+	assert.Equal(t, 403, h.do(call{method: "POST", path: fixture.APIRoot + "/Accounts.json/" + fixture.SidGrand, as: "DEV", form: "FriendlyName=x"}).Code)
+	assert.Equal(t, 403, h.do(call{method: "POST", path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", as: "DEV", form: "To=1"}).Code)
+	assert.Equal(t, 418, h.do(call{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", as: "DEV"}).Code, "reads pass upstream")
 }
 
 // copyExample copies policy/examples/<name> into a new directory.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 )
 
 // java.net.URLDecoder.decode, including what it accepts that RFC 3986
@@ -76,7 +78,7 @@ func TestEmailValidationLikeJavaMail(t *testing.T) {
 }
 
 func TestSidShapes(t *testing.T) {
-	assert.True(t, sidShaped(sidOrg0))
+	assert.True(t, sidShaped(fixture.SidOrg0))
 	assert.False(t, sidShaped("blabla"))
 	assert.False(t, sidShaped("ORafbe225ad37541eba518a74248f0ac4-"))
 	assert.True(t, validSid("ID"+"0123456789abcdef0123456789abcdef"+"-CA"+"0123456789abcdef0123456789abcdef"))

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
@@ -88,13 +89,13 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	logs := observePolicyLogs(t)
 	dir := copyPolicy(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
-	readSelf := call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"}
+	readSelf := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"}
 	require.Equal(t, 200, h.do(readSelf).Code)
 	first := h.g.engine.Policy().Revision()
 
 	// A new rule and its data: every account of organization 0 refused.
 	authz := filepath.Join(dir, "restcomm", "authz.rego")
-	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+sidOrg0+`"]}`)
+	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
 	editFile(t, authz, "} else := not_active if {", blockOrganization)
 	took := eventually(t, reloadDeadline, "new rule in force", func() bool {
 		w := h.do(readSelf)
@@ -130,10 +131,10 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	editFile(t, roles, "\"Guest\": [\"RestComm:Read:Accounts\"]", "\"Reader\": [\"RestComm:Read:Accounts\"]")
 	editFile(t, authz, blockOrganization, "} else := not_active if {")
 	reader := "Reader"
-	_, err := h.store.UpdateAccount(context.Background(), sidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
+	_, err := h.store.UpdateAccount(context.Background(), fixture.SidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
 	require.NoError(t, err)
 	took = eventually(t, reloadDeadline, "new role in force", func() bool {
-		return h.do(call{path: apiRoot + "/Accounts.json/" + sidGuest, as: "GUEST"}).Code == 200
+		return h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidGuest, as: "GUEST"}).Code == 200
 	})
 	t.Logf("new role in force after %s", took)
 	assert.Equal(t, 200, h.do(readSelf).Code)
@@ -157,8 +158,8 @@ func TestPolicyThatCannotDecideDenies(t *testing.T) {
 			h.g.logger = zap.New(core)
 			errors := testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403"))
 			for _, c := range []call{
-				{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"},
-				{path: apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", as: "ADMIN"},
+				{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"},
+				{path: fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Calls.json", as: "ADMIN"},
 			} {
 				w := h.do(c)
 				assert.Equal(t, 403, w.Code, c.path)
@@ -179,7 +180,7 @@ func TestPolicyThatCannotDecideDenies(t *testing.T) {
 func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
 	dir := copyPolicy(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
-	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+sidOrg0+`"]}`)
+	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
 	editFile(t, filepath.Join(dir, "restcomm", "authz.rego"), "} else := not_active if {", blockOrganization)
 
 	g2 := &Gateway{Redis: h.g.Redis, PolicyDir: dir}
@@ -189,7 +190,7 @@ func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
 	defer g2.Cleanup()
 	assert.Same(t, h.g.engine, g2.engine)
 	h.g = g2
-	w := h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"})
+	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	assert.Equal(t, 403, w.Code)
 	assert.Equal(t, "Organization blocked", w.Body.String())
 }
@@ -231,10 +232,10 @@ func TestDecisionLog(t *testing.T) {
 	h.g.decisionLogger = zap.New(core)
 	revision := h.g.engine.Policy().Revision()
 
-	h.do(call{path: apiRoot + "/Accounts.json/" + sidDev, as: "ADMIN"})
-	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "DEV"})
-	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, user: fixtureUser["ADMIN"], secret: "RestComm-wrong"})
-	h.do(call{method: "POST", path: apiRoot + "/Accounts.json/" + sidDev, as: "DEV", form: "Password=Secret-Passw0rd!"})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN"})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "DEV"})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, user: fixture.Users["ADMIN"], secret: "RestComm-wrong"})
+	h.do(call{method: "POST", path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV", form: "Password=Secret-Passw0rd!"})
 
 	entries := logs.All()
 	require.Len(t, entries, 4)
@@ -247,7 +248,7 @@ func TestDecisionLog(t *testing.T) {
 		assert.IsType(t, time.Duration(0), f["eval_duration"])
 		raw, err := json.Marshal(f)
 		require.NoError(t, err)
-		for _, secret := range []string{tokenT, "RestComm-wrong", "Secret-Passw0rd!", "Basic ", basic(fixtureUser["ADMIN"], tokenT)[6:]} {
+		for _, secret := range []string{fixture.Token, "RestComm-wrong", "Secret-Passw0rd!", "Basic ", fixture.Basic(fixture.Users["ADMIN"], fixture.Token)[6:]} {
 			assert.NotContains(t, string(raw), secret)
 		}
 	}
@@ -255,14 +256,14 @@ func TestDecisionLog(t *testing.T) {
 
 	allow := entries[0].ContextMap()
 	assert.Equal(t, "accounts:read", allow["operation"])
-	assert.Equal(t, sidAdmin, allow["caller_sid"])
-	assert.Equal(t, sidDev, allow["target_sid"])
+	assert.Equal(t, fixture.SidAdmin, allow["caller_sid"])
+	assert.Equal(t, fixture.SidDev, allow["target_sid"])
 	assert.Equal(t, true, allow["allow"])
 	assert.NotContains(t, allow, "status")
 
 	deny := entries[1].ContextMap()
-	assert.Equal(t, sidDev, deny["caller_sid"])
-	assert.Equal(t, sidAdmin, deny["target_sid"])
+	assert.Equal(t, fixture.SidDev, deny["caller_sid"])
+	assert.Equal(t, fixture.SidAdmin, deny["target_sid"])
 	assert.Equal(t, false, deny["allow"])
 	assert.Equal(t, int64(403), deny["status"])
 
@@ -282,8 +283,8 @@ func TestNoDecisionLogUnlessAsked(t *testing.T) {
 // them again, with their counts.
 func TestMetricsAcrossConfigReloads(t *testing.T) {
 	h := newHarness(t, true)
-	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin, as: "ADMIN"})
-	h.do(call{path: apiRoot + "/Accounts.json/" + sidAdmin})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin})
 	for range 2 {
 		reg := prometheus.NewPedanticRegistry()
 		require.NoError(t, registerMetrics(reg))

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -20,31 +21,31 @@ func TestOwnSubtreePolicyAtTheEdge(t *testing.T) {
 	plain := newHarness(t, true)
 	// GUEST (top-level, unrelated) takes CADM's SID as its friendly name:
 	// RestComm then reads /Accounts/{CADM}/... as GUEST's resources.
-	squat := sidCadm
+	squat := fixture.SidCadm
 	for _, h := range []*harness{strict, plain} {
-		_, err := h.store.UpdateAccount(t.Context(), sidGuest, store.AccountUpdate{FriendlyName: &squat})
+		_, err := h.store.UpdateAccount(t.Context(), fixture.SidGuest, store.AccountUpdate{FriendlyName: &squat})
 		require.NoError(t, err)
 	}
-	calls := func(account string) string { return apiRoot + "/Accounts/" + account + "/Calls.json" }
+	calls := func(account string) string { return fixture.APIRoot + "/Accounts/" + account + "/Calls.json" }
 	rows := []struct {
 		name   string
 		c      call
 		strict int // status from the example policy; 0: proxied
 	}{
-		{"own", call{path: calls(sidDev), as: "DEV"}, 0},
-		{"child", call{path: calls(sidDev), as: "ADMIN"}, 0},
-		{"grandchild", call{path: calls(sidGrand), as: "ADMIN"}, 0},
-		{"own child as Developer", call{path: calls(sidGrand), as: "DEV"}, 0},
+		{"own", call{path: calls(fixture.SidDev), as: "DEV"}, 0},
+		{"child", call{path: calls(fixture.SidDev), as: "ADMIN"}, 0},
+		{"grandchild", call{path: calls(fixture.SidGrand), as: "ADMIN"}, 0},
+		{"own child as Developer", call{path: calls(fixture.SidGrand), as: "DEV"}, 0},
 		{"by e-mail", call{path: calls("child%40company.com"), as: "ADMIN"}, 0},
-		{"parent", call{path: calls(sidAdmin), as: "CADM"}, 403},
-		{"sibling", call{path: calls(sidDev), as: "CADM"}, 403},
-		{"stranger", call{path: calls(sidTopDev), as: "ADMIN"}, 403},
+		{"parent", call{path: calls(fixture.SidAdmin), as: "CADM"}, 403},
+		{"sibling", call{path: calls(fixture.SidDev), as: "CADM"}, 403},
+		{"stranger", call{path: calls(fixture.SidTopDev), as: "ADMIN"}, 403},
 		{"unknown account", call{path: calls("AC0000000000000000000000000000dead"), as: "ADMIN"}, 403},
-		{"own SID squatted by a friendly name", call{path: calls(sidCadm), as: "CADM"}, 403},
-		{"no account in path", call{path: apiRoot + "/Profiles/PRx", as: "CADM"}, 0},
-		{"recording file, no credentials", call{path: apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.wav"}, 0},
-		{"uninitialized on own subtree", call{path: calls(sidUninit), as: "UNINIT"}, 0},
-		{"uninitialized outside Accounts", call{path: apiRoot + "/Profiles/PRx", as: "UNINIT"}, 403},
+		{"own SID squatted by a friendly name", call{path: calls(fixture.SidCadm), as: "CADM"}, 403},
+		{"no account in path", call{path: fixture.APIRoot + "/Profiles/PRx", as: "CADM"}, 0},
+		{"recording file, no credentials", call{path: fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings/RE1.wav"}, 0},
+		{"uninitialized on own subtree", call{path: calls(fixture.SidUninit), as: "UNINIT"}, 0},
+		{"uninitialized outside Accounts", call{path: fixture.APIRoot + "/Profiles/PRx", as: "UNINIT"}, 403},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

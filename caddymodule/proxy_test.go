@@ -1,14 +1,12 @@
 package caddymodule
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -22,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
 )
 
@@ -53,7 +51,7 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string) *liveGatewa
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	var lastErr error
 	for range 5 {
-		addr := freeLoopbackAddr(t)
+		addr := upstreamtest.FreeAddr(t)
 		cfg := map[string]any{
 			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
 			"storage": map[string]any{"module": "file_system", "root": dir},
@@ -85,13 +83,6 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string) *liveGatewa
 	return nil
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // raw sends one HTTP/1.1 request with the target exactly as given, which
 // no http.Client guarantees.
 func (g *liveGateway) raw(t *testing.T, method, target string, header http.Header) (*http.Response, string) {
@@ -100,96 +91,10 @@ func (g *liveGateway) raw(t *testing.T, method, target string, header http.Heade
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	return rawExchange(t, conn, method, target, "gw.example.com", header)
-}
-
-func rawExchange(t *testing.T, conn net.Conn, method, target, host string, header http.Header) (*http.Response, string) {
-	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, host)
-	for k, vs := range header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
-	}
-	b.WriteString("\r\n")
-	_, err := io.WriteString(conn, b.String())
-	require.NoError(t, err)
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res, string(body)
+	return upstreamtest.RawExchange(t, conn, method, target, "gw.example.com", header)
 }
 
 func (g *liveGateway) url(path string) string { return "http://" + g.addr + path }
-
-func asFixtureUser(name string) http.Header {
-	return http.Header{"Authorization": {basic(fixtureUser[name], tokenT)}}
-}
-
-// forgedIdentity are identity headers a client may try to smuggle, in the
-// spellings a server could take for the gateway's.
-func forgedIdentity() http.Header {
-	return http.Header{
-		"X-RestComm-Account-Sid":      {"ACevil"},
-		"x-restcomm-account-role":     {"SuperAdmin"},
-		"X_RestComm_Organization_Sid": {"ORevil"},
-		"X-Restcomm-Anything":         {"evil"},
-	}
-}
-
-func mergeHeaders(hs ...http.Header) http.Header {
-	out := http.Header{}
-	for _, h := range hs {
-		for k, v := range h {
-			out[k] = append(out[k], v...)
-		}
-	}
-	return out
-}
-
-// identityHeadersOf returns the X-RestComm-* headers (any spelling) the
-// upstream received.
-func identityHeadersOf(h http.Header) map[string][]string {
-	out := map[string][]string{}
-	for k, v := range h {
-		if isIdentityHeader(k) {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func verifiedIdentity(sid, role, org string) map[string][]string {
-	return map[string][]string{
-		http.CanonicalHeaderKey(headerAccountSid):      {sid},
-		http.CanonicalHeaderKey(headerAccountRole):     {role},
-		http.CanonicalHeaderKey(headerOrganizationSid): {org},
-	}
-}
-
-// adversarialRow is one line of testdata/adversarial-paths.tsv.
-type adversarialRow struct {
-	expect, target, account, why string
-}
-
-func readAdversarialPaths(t *testing.T, file string) []adversarialRow {
-	raw, err := os.ReadFile(file)
-	require.NoError(t, err)
-	subst := strings.NewReplacer("{ADMIN}", sidAdmin, "{DEV}", sidDev)
-	var rows []adversarialRow
-	for _, line := range strings.Split(string(raw), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		require.Len(t, f, 4, line)
-		rows = append(rows, adversarialRow{f[0], subst.Replace(f[1]), subst.Replace(f[2]), f[3]})
-	}
-	return rows
-}
 
 // Every adversarial target is either refused with 400, with nothing reaching
 // the upstream, or reaches it exactly as sent with the verified identity
@@ -198,49 +103,14 @@ func TestAdversarialPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
 	up := upstreamtest.Start(t, 5*time.Second)
 	gw := startLiveGateway(t, h, up.Addr())
-	rows := readAdversarialPaths(t, "testdata/adversarial-paths.tsv")
+	rows := upstreamtest.ReadAdversarialPaths(t, "testdata/adversarial-paths.tsv")
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
-		t.Run(row.why, func(t *testing.T) {
-			checkAdversarial(t, row, up.Take, func(target string, hd http.Header) (*http.Response, string) {
+		t.Run(row.Why, func(t *testing.T) {
+			up.CheckAdversarial(t, row, func(target string, hd http.Header) (*http.Response, string) {
 				return gw.raw(t, http.MethodGet, target, hd)
 			})
 		})
-	}
-}
-
-// checkAdversarial sends one row and checks what the client and the
-// upstream saw. Shared with the e2e test through a copy of its logic there.
-func checkAdversarial(t *testing.T, row adversarialRow, take func() []upstreamtest.Request,
-	send func(string, http.Header) (*http.Response, string)) {
-	auth := basic(fixtureUser["ADMIN"], tokenT)
-	res, body := send(row.target, mergeHeaders(forgedIdentity(), http.Header{"Authorization": {auth}}))
-	got := take()
-	switch row.expect {
-	case "400":
-		assert.Equal(t, http.StatusBadRequest, res.StatusCode, body)
-		assert.Empty(t, got, "nothing reaches the upstream")
-	case "api", "other":
-		assert.Equal(t, http.StatusOK, res.StatusCode, body)
-		require.Len(t, got, 1)
-		assert.Equal(t, row.target, got[0].RequestURI, "path and query reach upstream as sent")
-		assert.Equal(t, auth, got[0].Header.Get("Authorization"))
-		if row.expect == "other" {
-			assert.Empty(t, identityHeadersOf(got[0].Header))
-			return
-		}
-		assert.Equal(t, verifiedIdentity(sidAdmin, "Administrator", sidOrg0), identityHeadersOf(got[0].Header))
-		path, query, _ := strings.Cut(got[0].RequestURI, "?")
-		p, err := restpath.ParseRequest(path, query)
-		require.NoError(t, err)
-		assert.Equal(t, restpath.Proxied, p.Route, "never an Accounts or Organizations route")
-		account := row.account
-		if account == "-" {
-			account = ""
-		}
-		assert.Equal(t, account, p.AccountSid)
-	default:
-		t.Fatalf("unknown expectation %q", row.expect)
 	}
 }
 
@@ -256,38 +126,38 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 		identity     map[string][]string // nil: not proxied
 		check        func(t *testing.T, res *http.Response, body string)
 	}{
-		{"row 12: uninitialized on an Accounts sub-resource", apiRoot + "/Accounts.json/" + sidUninit + "/Calls.json", asFixtureUser("UNINIT"),
-			200, verifiedIdentity(sidUninit, "Developer", sidOrg0), nil},
-		{"row 13: uninitialized on Organizations", apiRoot + "/Organizations.json/" + sidOrg0, asFixtureUser("UNINIT"),
+		{"row 12: uninitialized on an Accounts sub-resource", fixture.APIRoot + "/Accounts.json/" + fixture.SidUninit + "/Calls.json", fixture.As("UNINIT"),
+			200, upstreamtest.VerifiedIdentity(fixture.SidUninit, "Developer", fixture.SidOrg0), nil},
+		{"row 13: uninitialized on Organizations", fixture.APIRoot + "/Organizations.json/" + fixture.SidOrg0, fixture.As("UNINIT"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
-		{"row 13: uninitialized on another proxied path", apiRoot + "/Profiles/PR" + sidUninit[2:], asFixtureUser("UNINIT"),
+		{"row 13: uninitialized on another proxied path", fixture.APIRoot + "/Profiles/PR" + fixture.SidUninit[2:], fixture.As("UNINIT"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
-		{"no credentials", apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", nil,
+		{"no credentials", fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Calls.json", nil,
 			401, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, wwwAuth, res.Header.Get("WWW-Authenticate"))
 			}},
-		{"wrong secret", apiRoot + "/Accounts/" + sidAdmin + "/Calls.json", http.Header{"Authorization": {basic(sidAdmin, "nope")}},
+		{"wrong secret", fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Calls.json", http.Header{"Authorization": {fixture.Basic(fixture.SidAdmin, "nope")}},
 			401, nil, nil},
-		{"suspended", apiRoot + "/Accounts/" + sidSusp + "/Calls.json", asFixtureUser("SUSP"),
+		{"suspended", fixture.APIRoot + "/Accounts/" + fixture.SidSusp + "/Calls.json", fixture.As("SUSP"),
 			403, nil, func(t *testing.T, res *http.Response, body string) {
 				assert.Equal(t, "Provided Account is not active", body)
 			}},
-		{"closed", apiRoot + "/Accounts/" + sidClosed + "/SMS/Messages", asFixtureUser("CLOSED"), 403, nil, nil},
-		{"recording file without credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.mp4", nil,
+		{"closed", fixture.APIRoot + "/Accounts/" + fixture.SidClosed + "/SMS/Messages", fixture.As("CLOSED"), 403, nil, nil},
+		{"recording file without credentials", fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings/RE1.mp4", nil,
 			200, map[string][]string{}, nil},
-		{"Logout without credentials", apiRoot + "/Logout", nil, 200, map[string][]string{}, nil},
-		{"recording metadata needs credentials", apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.json", nil, 401, nil, nil},
-		{"Accounts routes are served, not proxied", apiRoot + "/Accounts.json/" + sidAdmin, asFixtureUser("ADMIN"), 200, nil, nil},
-		{"Organizations routes are served, not proxied", apiRoot + "/Organizations.json/" + sidOrg0, asFixtureUser("ADMIN"), 200, nil, nil},
-		{"unknown Organizations route is not proxied", apiRoot + "/Organizations/" + sidOrg0 + "/Calls", asFixtureUser("ADMIN"), 404, nil, nil},
+		{"Logout without credentials", fixture.APIRoot + "/Logout", nil, 200, map[string][]string{}, nil},
+		{"recording metadata needs credentials", fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings/RE1.json", nil, 401, nil, nil},
+		{"Accounts routes are served, not proxied", fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, fixture.As("ADMIN"), 200, nil, nil},
+		{"Organizations routes are served, not proxied", fixture.APIRoot + "/Organizations.json/" + fixture.SidOrg0, fixture.As("ADMIN"), 200, nil, nil},
+		{"unknown Organizations route is not proxied", fixture.APIRoot + "/Organizations/" + fixture.SidOrg0 + "/Calls", fixture.As("ADMIN"), 404, nil, nil},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			res, body := gw.raw(t, http.MethodGet, row.target, mergeHeaders(forgedIdentity(), row.header))
+			res, body := gw.raw(t, http.MethodGet, row.target, upstreamtest.MergeHeaders(upstreamtest.ForgedIdentity(), row.header))
 			got := up.Take()
 			assert.Equal(t, row.status, res.StatusCode, body)
 			if row.check != nil {
@@ -299,7 +169,7 @@ func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 			}
 			require.Len(t, got, 1)
 			assert.Equal(t, row.target, got[0].RequestURI)
-			assert.Equal(t, row.identity, identityHeadersOf(got[0].Header))
+			assert.Equal(t, row.identity, upstreamtest.IdentityHeaders(got[0].Header))
 		})
 	}
 }
@@ -313,11 +183,11 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 	form := "From=%2B1555&To=%2B1666&Url=http%3A%2F%2Fx%2Fy&Body=caf%C3%A9"
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
-	target := apiRoot + "/Accounts/" + sidAdmin + "/Calls.json?Page=2&PageSize=10"
+	target := fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Calls.json?Page=2&PageSize=10"
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, "PATCH"} {
 		req, err := http.NewRequest(method, gw.url(target), strings.NewReader(form))
 		require.NoError(t, err)
-		req.Header = mergeHeaders(forgedIdentity(), asFixtureUser("ADMIN"), http.Header{
+		req.Header = upstreamtest.MergeHeaders(upstreamtest.ForgedIdentity(), fixture.As("ADMIN"), http.Header{
 			"Content-Type":    {"application/x-www-form-urlencoded"},
 			"Accept":          {"application/xml"},
 			"X-Custom":        {"one", "two"},
@@ -342,7 +212,7 @@ func TestRequestAndResponsePassUnchanged(t *testing.T) {
 		assert.Empty(t, s.Header.Get("Accept-Encoding"), "no compression the client did not ask for")
 		assert.Equal(t, int64(len(form)), s.BodyLen)
 		assert.Equal(t, sha256.Sum256([]byte(form)), s.BodySum)
-		assert.Equal(t, verifiedIdentity(sidAdmin, "Administrator", sidOrg0), identityHeadersOf(s.Header))
+		assert.Equal(t, upstreamtest.VerifiedIdentity(fixture.SidAdmin, "Administrator", fixture.SidOrg0), upstreamtest.IdentityHeaders(s.Header))
 	}
 }
 
@@ -356,7 +226,7 @@ func TestLargeBodiesStream(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	t.Cleanup(client.CloseIdleConnections)
 	// warm up connections and lazily built state
-	res, err := client.Get(gw.url(apiRoot + "/Logout"))
+	res, err := client.Get(gw.url(fixture.APIRoot + "/Logout"))
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, res.Body)
 	_ = res.Body.Close()
@@ -365,11 +235,11 @@ func TestLargeBodiesStream(t *testing.T) {
 	const upload, download = 9_000_000, 50_000_000
 	t.Run("9 MB upload", func(t *testing.T) {
 		m := measureMemory(func() {
-			req, err := http.NewRequest(http.MethodPost, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"),
+			req, err := http.NewRequest(http.MethodPost, gw.url(fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Recordings.json"),
 				upstreamtest.Pattern(upload))
 			require.NoError(t, err)
 			req.ContentLength = upload
-			req.Header = asFixtureUser("ADMIN")
+			req.Header = fixture.As("ADMIN")
 			res, err := client.Do(req)
 			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, res.Body)
@@ -388,7 +258,7 @@ func TestLargeBodiesStream(t *testing.T) {
 		var n int64
 		var sum [sha256.Size]byte
 		m := measureMemory(func() {
-			req, err := http.NewRequest(http.MethodGet, gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings/RE1.wav"), nil)
+			req, err := http.NewRequest(http.MethodGet, gw.url(fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Recordings/RE1.wav"), nil)
 			require.NoError(t, err)
 			req.Header.Set("X-Test-Upstream", "download "+strconv.Itoa(download))
 			res, err := client.Do(req)
@@ -460,11 +330,11 @@ func TestBodyLimit(t *testing.T) {
 	h := newHarness(t, true)
 	up := upstreamtest.Start(t, 5*time.Second)
 	gw := startLiveGateway(t, h, up.Addr())
-	target := gw.url(apiRoot + "/Accounts/" + sidAdmin + "/Recordings.json")
+	target := gw.url(fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings.json")
 	post := func(n int64, chunked bool) (*http.Response, string) {
 		req, err := http.NewRequest(http.MethodPost, target, upstreamtest.Pattern(n))
 		require.NoError(t, err)
-		req.Header = asFixtureUser("ADMIN")
+		req.Header = fixture.As("ADMIN")
 		if !chunked {
 			req.ContentLength = n
 		} else {
@@ -514,26 +384,26 @@ func TestBodyLimit(t *testing.T) {
 func TestUpstreamFailures(t *testing.T) {
 	h := newHarness(t, true)
 	t.Run("down", func(t *testing.T) {
-		gw := startLiveGateway(t, h, freeLoopbackAddr(t)) // nothing listens there
+		gw := startLiveGateway(t, h, upstreamtest.FreeAddr(t)) // nothing listens there
 		start := time.Now()
-		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asFixtureUser("ADMIN"))
+		res, body := gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 502 - RestComm is unreachable")
 		assert.Less(t, time.Since(start), 3*time.Second)
 		// still serving what it serves itself
-		res, _ = gw.raw(t, http.MethodGet, apiRoot+"/Accounts.json/"+sidAdmin, asFixtureUser("ADMIN"))
+		res, _ = gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts.json/"+fixture.SidAdmin, fixture.As("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 	})
 	t.Run("slow", func(t *testing.T) {
 		up := upstreamtest.Start(t, 5*time.Second)
 		gw := startLiveGateway(t, h, up.Addr())
 		start := time.Now()
-		res, body := gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json",
-			mergeHeaders(asFixtureUser("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
+		res, body := gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json",
+			upstreamtest.MergeHeaders(fixture.As("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
 		assert.Equal(t, 504, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 504 - RestComm did not answer in time")
 		assert.Less(t, time.Since(start), 4*time.Second)
-		res, body = gw.raw(t, http.MethodGet, apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", asFixtureUser("ADMIN"))
+		res, body = gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Equal(t, "upstream", body)
 	})

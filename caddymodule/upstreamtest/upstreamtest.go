@@ -9,6 +9,12 @@
 //     request is abandoned first;
 //   - anything else, or none: 200 "upstream" with the header X-Upstream: yes.
 //
+// With it come the helpers of the tests that send requests through the
+// gateway to it and check what arrives: identity headers forged, merged,
+// found and expected (identity.go); the adversarial path table and its
+// check (adversarial.go); a free loopback address and a request sent with
+// its target exactly as given (client.go).
+//
 // It does not import the gateway, so that the gateway's own tests can use it.
 package upstreamtest
 
