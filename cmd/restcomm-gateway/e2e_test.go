@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
@@ -35,20 +34,8 @@ import (
 // ports, with a throw-away redis-server, in front of an upstream that
 // records what it receives, and talks to it as a client would.
 
-const (
-	apiRoot   = "/restcomm/2012-04-24"
-	tokenT    = "77f8c12cc7b8f8423e5c38b035249166" // md5("RestComm")
-	sidAdmin  = store.DefaultAdminSid
-	sidDev    = "AC574d775522c96f9aacacc5ca60c8c74f"
-	sidUninit = "AC66666666666666666666666666666666"
-	sidSusp   = "AC22222222222222222222222222222222"
-	sidOrg0   = store.DefaultOrganizationSid
-)
-
-var users = map[string]string{
-	"ADMIN": store.DefaultAdminEmail, "DEV": "child@company.com",
-	"UNINIT": "uninit@company.com", "SUSP": "suspended@company.com",
-}
+// adversarialPaths is the table of caddymodule's tests.
+const adversarialPaths = "../../caddymodule/testdata/adversarial-paths.tsv"
 
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -56,7 +43,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	bin := buildGateway(t)
 	rd := redistest.Start(t)
-	loadFixture(t, rd)
+	fixture.LoadAccounts(t, store.New(rd.Client(t), ""), "DEV", "UNINIT", "SUSP")
 	up := upstreamtest.Start(t, 10*time.Second)
 	gw := startGateway(t, bin, readCaddyfile(t, "testdata/e2e.Caddyfile"), map[string]string{
 		"RESTCOMM_REDIS":            rd.URL(),
@@ -65,24 +52,24 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("adversarial paths", func(t *testing.T) {
-		rows := readAdversarialPaths(t)
+		rows := upstreamtest.ReadAdversarialPaths(t, adversarialPaths)
 		require.GreaterOrEqual(t, len(rows), 40)
 		for _, row := range rows {
-			t.Run(row.why, func(t *testing.T) { checkAdversarial(t, gw, up, row) })
+			t.Run(row.Why, func(t *testing.T) { up.CheckAdversarial(t, row, gw.get(t)) })
 		}
 	})
 
 	t.Run("spec rows 12 and 13", func(t *testing.T) {
-		res, body := gw.raw(t, "GET", apiRoot+"/Accounts.json/"+sidUninit+"/Calls.json", as("UNINIT"))
+		res, body := gw.raw(t, "GET", fixture.APIRoot+"/Accounts.json/"+fixture.SidUninit+"/Calls.json", fixture.As("UNINIT"))
 		assert.Equal(t, 200, res.StatusCode, "row 12: uninitialized passes the gate on Accounts paths")
 		assert.Equal(t, "upstream", body)
 		got := up.Take()
 		require.Len(t, got, 1)
-		assert.Equal(t, apiRoot+"/Accounts.json/"+sidUninit+"/Calls.json", got[0].RequestURI)
-		assert.Equal(t, verified(sidUninit, "Developer"), identity(got[0].Header))
+		assert.Equal(t, fixture.APIRoot+"/Accounts.json/"+fixture.SidUninit+"/Calls.json", got[0].RequestURI)
+		assert.Equal(t, upstreamtest.VerifiedIdentity(fixture.SidUninit, "Developer", fixture.SidOrg0), upstreamtest.IdentityHeaders(got[0].Header))
 
-		for _, path := range []string{"/Organizations.json/" + sidOrg0, "/Profiles/PR1"} {
-			res, body = gw.raw(t, "GET", apiRoot+path, as("UNINIT"))
+		for _, path := range []string{"/Organizations.json/" + fixture.SidOrg0, "/Profiles/PR1"} {
+			res, body = gw.raw(t, "GET", fixture.APIRoot+path, fixture.As("UNINIT"))
 			assert.Equal(t, 403, res.StatusCode, "row 13: %s", path)
 			assert.Equal(t, "Provided Account is not active", body)
 			assert.Empty(t, up.Take())
@@ -90,10 +77,10 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("edge authentication", func(t *testing.T) {
-		res, _ := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", nil)
+		res, _ := gw.raw(t, "GET", fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", nil)
 		assert.Equal(t, 401, res.StatusCode)
 		assert.Equal(t, `Basic realm="Restcomm realm"`, res.Header.Get("WWW-Authenticate"))
-		res, body := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidSusp+"/Calls.json", as("SUSP"))
+		res, body := gw.raw(t, "GET", fixture.APIRoot+"/Accounts/"+fixture.SidSusp+"/Calls.json", fixture.As("SUSP"))
 		assert.Equal(t, 403, res.StatusCode)
 		assert.Equal(t, "Provided Account is not active", body)
 		assert.Empty(t, up.Take())
@@ -105,17 +92,17 @@ func TestEndToEnd(t *testing.T) {
 			header http.Header
 			want   map[string][]string
 		}{
-			{apiRoot + "/Accounts/" + sidDev + "/Calls.json", as("DEV"), verified(sidDev, "Developer")},
-			{apiRoot + "/Accounts/" + sidAdmin + "/Recordings/RE1.wav", nil, map[string][]string{}},
-			{apiRoot + "/Logout", nil, map[string][]string{}},
-			{"/restcomm-management/", as("ADMIN"), map[string][]string{}},
+			{fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", fixture.As("DEV"), upstreamtest.VerifiedIdentity(fixture.SidDev, "Developer", fixture.SidOrg0)},
+			{fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings/RE1.wav", nil, map[string][]string{}},
+			{fixture.APIRoot + "/Logout", nil, map[string][]string{}},
+			{"/restcomm-management/", fixture.As("ADMIN"), map[string][]string{}},
 		}
 		for _, c := range cases {
-			res, _ := gw.raw(t, "GET", c.target, merge(forged(), c.header))
+			res, _ := gw.raw(t, "GET", c.target, upstreamtest.MergeHeaders(upstreamtest.ForgedIdentity(), c.header))
 			assert.Equal(t, 200, res.StatusCode, c.target)
 			got := up.Take()
 			require.Len(t, got, 1, c.target)
-			assert.Equal(t, c.want, identity(got[0].Header), c.target)
+			assert.Equal(t, c.want, upstreamtest.IdentityHeaders(got[0].Header), c.target)
 			assert.Empty(t, got[0].Header.Get("Accept-Encoding"), "no compression the client did not ask for")
 		}
 	})
@@ -123,10 +110,10 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("large bodies stream", func(t *testing.T) {
 		const upload, download = 9_000_000, 50_000_000
 		uploadOnce := func(client *http.Client) {
-			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), upstreamtest.Pattern(upload))
+			req, err := http.NewRequest("POST", gw.url(fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Recordings.json"), upstreamtest.Pattern(upload))
 			require.NoError(t, err)
 			req.ContentLength = upload
-			req.Header = as("ADMIN")
+			req.Header = fixture.As("ADMIN")
 			res, err := client.Do(req)
 			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, res.Body)
@@ -138,7 +125,7 @@ func TestEndToEnd(t *testing.T) {
 			assert.Equal(t, upstreamtest.SumOfPattern(upload), got[0].BodySum)
 		}
 		downloadOnce := func(client *http.Client) {
-			req, err := http.NewRequest("GET", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings/RE1.wav"), nil)
+			req, err := http.NewRequest("GET", gw.url(fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Recordings/RE1.wav"), nil)
 			require.NoError(t, err)
 			req.Header.Set("X-Test-Upstream", "download "+strconv.Itoa(download))
 			res, err := client.Do(req)
@@ -157,7 +144,7 @@ func TestEndToEnd(t *testing.T) {
 		// A first request opens the connection, so that its setup is not
 		// counted.
 		warm := func(client *http.Client, proto int) {
-			res, err := client.Get(gw.url(apiRoot + "/Logout"))
+			res, err := client.Get(gw.url(fixture.APIRoot + "/Logout"))
 			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, res.Body)
 			_ = res.Body.Close()
@@ -191,9 +178,9 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("body limit", func(t *testing.T) {
 		client := gw.client(false)
 		post := func(n int64, chunked bool) (*http.Response, string) {
-			req, err := http.NewRequest("POST", gw.url(apiRoot+"/Accounts/"+sidAdmin+"/Recordings.json"), upstreamtest.Pattern(n))
+			req, err := http.NewRequest("POST", gw.url(fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Recordings.json"), upstreamtest.Pattern(n))
 			require.NoError(t, err)
-			req.Header = as("ADMIN")
+			req.Header = fixture.As("ADMIN")
 			req.ContentLength = n
 			if chunked {
 				req.ContentLength = -1
@@ -222,12 +209,12 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("slow upstream: 504, then healthy", func(t *testing.T) {
 		start := time.Now()
-		res, body := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json",
-			merge(as("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
+		res, body := gw.raw(t, "GET", fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json",
+			upstreamtest.MergeHeaders(fixture.As("ADMIN"), http.Header{"X-Test-Upstream": {"slow"}}))
 		assert.Equal(t, 504, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 504 - RestComm did not answer in time")
 		assert.Less(t, time.Since(start), 5*time.Second)
-		res, body = gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", as("ADMIN"))
+		res, body = gw.raw(t, "GET", fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode)
 		assert.Equal(t, "upstream", body)
 		up.Take()
@@ -238,145 +225,21 @@ func TestEndToEnd(t *testing.T) {
 			"RESTCOMM_REDIS":    rd.URL(),
 			"RESTCOMM_UPSTREAM": up.Addr(),
 		})
-		for _, row := range readAdversarialPaths(t) {
-			t.Run(row.why, func(t *testing.T) { checkAdversarial(t, top, up, row) })
+		for _, row := range upstreamtest.ReadAdversarialPaths(t, adversarialPaths) {
+			t.Run(row.Why, func(t *testing.T) { up.CheckAdversarial(t, row, top.get(t)) })
 		}
 	})
 
 	t.Run("upstream down: 502, then healthy", func(t *testing.T) {
 		up.Close()
 		start := time.Now()
-		res, body := gw.raw(t, "GET", apiRoot+"/Accounts/"+sidAdmin+"/Calls.json", as("ADMIN"))
+		res, body := gw.raw(t, "GET", fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)
 		assert.Contains(t, body, "HTTP Status 502 - RestComm is unreachable")
 		assert.Less(t, time.Since(start), 5*time.Second)
-		res, _ = gw.raw(t, "GET", apiRoot+"/Accounts.json/"+sidAdmin, as("ADMIN"))
+		res, _ = gw.raw(t, "GET", fixture.APIRoot+"/Accounts.json/"+fixture.SidAdmin, fixture.As("ADMIN"))
 		assert.Equal(t, 200, res.StatusCode, "the gateway still serves the Accounts API")
 	})
-}
-
-// --- the adversarial table (caddymodule/testdata/adversarial-paths.tsv) ---
-
-type adversarialRow struct{ expect, target, account, why string }
-
-func readAdversarialPaths(t *testing.T) []adversarialRow {
-	raw, err := os.ReadFile("../../caddymodule/testdata/adversarial-paths.tsv")
-	require.NoError(t, err)
-	subst := strings.NewReplacer("{ADMIN}", sidAdmin, "{DEV}", sidDev)
-	var rows []adversarialRow
-	for _, line := range strings.Split(string(raw), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		require.Len(t, f, 4, line)
-		rows = append(rows, adversarialRow{f[0], subst.Replace(f[1]), subst.Replace(f[2]), f[3]})
-	}
-	return rows
-}
-
-func checkAdversarial(t *testing.T, gw *gateway, up *upstreamtest.Upstream, row adversarialRow) {
-	auth := basic(users["ADMIN"], tokenT)
-	res, body := gw.raw(t, "GET", row.target, merge(forged(), http.Header{"Authorization": {auth}}))
-	got := up.Take()
-	switch row.expect {
-	case "400":
-		assert.Equal(t, 400, res.StatusCode, body)
-		assert.Empty(t, got, "nothing reaches the upstream")
-	case "api", "other":
-		assert.Equal(t, 200, res.StatusCode, body)
-		require.Len(t, got, 1)
-		assert.Equal(t, row.target, got[0].RequestURI, "path and query as sent")
-		assert.Equal(t, auth, got[0].Header.Get("Authorization"))
-		if row.expect == "other" {
-			assert.Empty(t, identity(got[0].Header))
-			return
-		}
-		assert.Equal(t, verified(sidAdmin, "Administrator"), identity(got[0].Header))
-		path, query, _ := strings.Cut(got[0].RequestURI, "?")
-		p, err := restpath.ParseRequest(path, query)
-		require.NoError(t, err)
-		assert.Equal(t, restpath.Proxied, p.Route, "never an Accounts or Organizations route")
-		want := row.account
-		if want == "-" {
-			want = ""
-		}
-		assert.Equal(t, want, p.AccountSid)
-	default:
-		t.Fatalf("unknown expectation %q", row.expect)
-	}
-}
-
-// --- headers ---------------------------------------------------------------
-
-func basic(user, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
-}
-
-func as(name string) http.Header {
-	return http.Header{"Authorization": {basic(users[name], tokenT)}}
-}
-
-func forged() http.Header {
-	return http.Header{
-		"X-RestComm-Account-Sid":      {"ACevil"},
-		"x-restcomm-account-role":     {"SuperAdmin"},
-		"X_RestComm_Organization_Sid": {"ORevil"},
-		"X-Restcomm-Anything":         {"evil"},
-	}
-}
-
-func merge(hs ...http.Header) http.Header {
-	out := http.Header{}
-	for _, h := range hs {
-		for k, v := range h {
-			out[k] = append(out[k], v...)
-		}
-	}
-	return out
-}
-
-// identity returns the headers the upstream received that any server could
-// take for the gateway's identity headers.
-func identity(h http.Header) map[string][]string {
-	out := map[string][]string{}
-	for k, v := range h {
-		if n := strings.ReplaceAll(strings.ToLower(k), "_", "-"); strings.HasPrefix(n, "x-restcomm-") {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func verified(sid, role string) map[string][]string {
-	return map[string][]string{
-		"X-Restcomm-Account-Sid":      {sid},
-		"X-Restcomm-Account-Role":     {role},
-		"X-Restcomm-Organization-Sid": {sidOrg0},
-	}
-}
-
-// --- the fixture -------------------------------------------------------------
-
-func loadFixture(t *testing.T, rd *redistest.Server) {
-	ctx := context.Background()
-	st := store.New(rd.Client(t), "")
-	_, err := st.Seed(ctx, "")
-	require.NoError(t, err)
-	when := time.Date(2012, 4, 24, 0, 0, 0, 0, time.UTC)
-	active := store.StatusActive
-	_, err = st.UpdateAccount(ctx, sidAdmin, store.AccountUpdate{Status: &active, Now: when})
-	require.NoError(t, err)
-	for _, a := range []struct{ sid, user, status string }{
-		{sidDev, "DEV", "active"}, {sidUninit, "UNINIT", "uninitialized"}, {sidSusp, "SUSP", "suspended"},
-	} {
-		_, err := st.CreateAccount(ctx, &store.Account{
-			Sid: a.sid, OrganizationSid: sidOrg0, FriendlyName: users[a.user], EmailAddress: users[a.user],
-			Type: "Full", Status: a.status, Role: "Developer", AuthToken: tokenT,
-			URI: "/2012-04-24/Accounts/" + a.sid, ParentSid: sidAdmin, DateCreated: when, DateUpdated: when,
-		})
-		require.NoError(t, err)
-	}
 }
 
 // --- the binary -------------------------------------------------------------
@@ -443,13 +306,13 @@ func tryStart(t *testing.T, bin, caddyfile string, env map[string]string) (*gate
 	require.NoError(t, err)
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(caddyfile), 0o600))
-	g := &gateway{site: freeAddr(t), admin: freeAddr(t)}
+	g := &gateway{site: upstreamtest.FreeAddr(t), admin: upstreamtest.FreeAddr(t)}
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(),
 		"HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir,
 		"RESTCOMM_SITE=https://localhost:"+port(g.site),
 		"RESTCOMM_ADMIN="+g.admin,
-		"E2E_HTTP_PORT="+port(freeAddr(t)),
+		"E2E_HTTP_PORT="+port(upstreamtest.FreeAddr(t)),
 	)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -547,22 +410,14 @@ func (g *gateway) raw(t *testing.T, method, target string, header http.Header) (
 	require.NoError(t, err)
 	defer conn.Close()
 	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, target, g.host())
-	for k, vs := range header {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
+	return upstreamtest.RawExchange(t, conn, method, target, g.host(), header)
+}
+
+// get is raw with GET, for upstreamtest's CheckAdversarial.
+func (g *gateway) get(t *testing.T) func(target string, header http.Header) (*http.Response, string) {
+	return func(target string, header http.Header) (*http.Response, string) {
+		return g.raw(t, "GET", target, header)
 	}
-	b.WriteString("\r\n")
-	_, err = io.WriteString(conn, b.String())
-	require.NoError(t, err)
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	require.NoError(t, err)
-	return res, string(body)
 }
 
 // --- the gateway's memory, from its own metrics ------------------------------
@@ -658,13 +513,6 @@ func (g *gateway) readMemstats() (map[string]float64, error) {
 func mb(n float64) string { return fmt.Sprintf("%.2f MB", n/1e6) }
 
 // --- small things -------------------------------------------------------------
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
 
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
