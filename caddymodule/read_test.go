@@ -136,7 +136,7 @@ func TestAmbiguousFriendlyNameIs404(t *testing.T) {
 	assert.Equal(t, 404, w.Code)
 }
 
-func TestRedisDownIs503(t *testing.T) {
+func TestRedisDownIs503AndRecovers(t *testing.T) {
 	h := newHarness(t, true)
 	h.redis.Stop()
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
@@ -147,6 +147,13 @@ func TestRedisDownIs503(t *testing.T) {
 	// RestComm's unauthenticated paths need no Redis at all.
 	w = h.do(call{path: fixture.APIRoot + "/Logout"})
 	assert.Equal(t, http.StatusTeapot, w.Code, "passed to the next handler")
+
+	// Redis comes back (empty: these test servers keep nothing): the same
+	// handler serves again, without a restart or a config reload.
+	h.redis.Restart(t)
+	fixture.Load(t, h.store)
+	w = h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
 }
 
 func adminAccount(t *testing.T, h *harness) *store.Account {

@@ -22,6 +22,8 @@ import (
 // Server is one running redis-server.
 type Server struct {
 	Addr string // host:port
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 }
 
@@ -69,22 +71,45 @@ func start(t testing.TB, bin string, extra []string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := t.TempDir()
-	args := append([]string{
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--logfile", "", "--daemonize", "no",
-	}, extra...)
-	cmd := exec.Command(bin, args...)
+	s := &Server{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		bin:  bin,
+		args: append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", t.TempDir(),
+			"--logfile", "", "--daemonize", "no",
+		}, extra...),
+	}
+	if err := s.launch(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(s.Stop)
+	return s, nil
+}
+
+// Restart stops the server and starts a new, empty one on the same
+// address, as after a Redis outage (these servers keep nothing on disk).
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	if err := s.launch(); err != nil {
+		t.Fatalf("redis-server did not restart on %s: %v", s.Addr, err)
+	}
+}
+
+// launch runs redis-server with the server's arguments and waits until it
+// accepts connections.
+func (s *Server) launch() error {
+	cmd := exec.Command(s.bin, s.args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd}
+	s.cmd = cmd
 	ready := make(chan error, 1)
 	go func() {
 		var log strings.Builder
@@ -105,14 +130,13 @@ func start(t testing.TB, bin string, extra []string) (*Server, error) {
 	case err := <-ready:
 		if err != nil {
 			_ = cmd.Wait()
-			return nil, err
+			return err
 		}
 	case <-time.After(10 * time.Second):
 		s.Stop()
-		return nil, fmt.Errorf("redis-server not ready after 10s")
+		return fmt.Errorf("redis-server not ready after 10s")
 	}
-	t.Cleanup(s.Stop)
-	return s, nil
+	return nil
 }
 
 func freePort() (int, error) {
