@@ -26,8 +26,7 @@ const maxBodyLength = 10_000_000
 const (
 	stageBodyLength  = 1
 	stageContentType = 3 // routing (404, 405) is stage 2
-	stageAccept      = 4
-	stageEndpoint    = 10
+	stageAccept      = 4 // the endpoints' own steps are 10 and up
 )
 
 // exchange is one request on its way through the handler: what was asked,

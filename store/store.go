@@ -38,7 +38,6 @@ import (
 // Errors a caller can act on. Everything else is a Redis failure.
 var (
 	ErrNotFound       = errors.New("not found")
-	ErrAmbiguous      = errors.New("more than one account matches")
 	ErrDuplicate      = errors.New("already exists")
 	ErrClosed         = errors.New("account is closed")
 	ErrNoOrganization = errors.New("organization does not exist")

@@ -373,13 +373,19 @@ func BenchmarkAccountXML(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-// BenchmarkAccountListJSON renders 100 accounts with escapable names.
-func BenchmarkAccountListJSON(b *testing.B) {
-	as := make([]store.Account, 100)
+// escapableAccounts are n accounts whose names need escaping in both formats.
+func escapableAccounts(n int) []store.Account {
+	as := make([]store.Account, n)
 	for i := range as {
 		as[i] = defaultAdmin()
 		as[i].FriendlyName = "Zoë <o'neil> & co"
 	}
+	return as
+}
+
+// BenchmarkAccountListJSON renders 100 accounts with escapable names.
+func BenchmarkAccountListJSON(b *testing.B) {
+	as := escapableAccounts(100)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
@@ -389,11 +395,7 @@ func BenchmarkAccountListJSON(b *testing.B) {
 }
 
 func BenchmarkAccountListXML(b *testing.B) {
-	as := make([]store.Account, 100)
-	for i := range as {
-		as[i] = defaultAdmin()
-		as[i].FriendlyName = "Zoë <o'neil> & co"
-	}
+	as := escapableAccounts(100)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {
