@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -47,11 +48,19 @@ func Default() fs.FS {
 
 // unsafeBuiltins may not appear in a policy or its tests: a decision must
 // depend on its input and data only, never on the network or the process.
-var unsafeBuiltins = map[string]struct{}{
-	"http.send":          {},
-	"net.lookup_ip_addr": {},
-	"opa.runtime":        {},
-	"trace":              {},
+var unsafeBuiltins = map[string]bool{
+	"http.send":          true,
+	"net.lookup_ip_addr": true,
+	"opa.runtime":        true,
+	"trace":              true,
+}
+
+// capabilities are OPA's own, less the unsafe built-ins: a policy or a test
+// that calls one does not compile. Each call returns a new copy.
+func capabilities() *ast.Capabilities {
+	c := ast.CapabilitiesForThisVersion()
+	c.Builtins = slices.DeleteFunc(c.Builtins, func(b *ast.Builtin) bool { return unsafeBuiltins[b.Name] })
+	return c
 }
 
 // testTimeout bounds each *_test.rego test, so that a runaway test cannot
@@ -158,6 +167,12 @@ func compileSnapshot(ctx context.Context, snap fs.FS, revision string) (*Policy,
 // prepare compiles the decision query once. The data is stored as AST
 // values, so that evaluation reads it without converting it each time, and
 // results are returned as AST values, parsed by parseDecision.
+//
+// Built-in errors are strict: a built-in that fails (to_number("1.2.3.4"),
+// a division by zero, a malformed JWT) makes the evaluation an error, and
+// so a denial (Deny), where OPA would by default leave the rule undefined
+// and evaluate on, possibly to an allowing decision. The tests run the
+// same way (runTests).
 func prepare(ctx context.Context, files *loader.Result) (rego.PreparedEvalQuery, error) {
 	store := inmem.NewFromObjectWithOpts(files.Documents,
 		inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
@@ -165,7 +180,8 @@ func prepare(ctx context.Context, files *loader.Result) (rego.PreparedEvalQuery,
 		rego.Query(DecisionQuery),
 		rego.Store(store),
 		rego.StoreReadAST(true),
-		rego.UnsafeBuiltins(unsafeBuiltins),
+		rego.Capabilities(capabilities()),
+		rego.StrictBuiltinErrors(true),
 		rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }),
 	}
 	for _, name := range sortedModules(files) {
@@ -306,10 +322,12 @@ func runTests(ctx context.Context, files *loader.Result) ([]TestResult, error) {
 	}
 	defer store.Abort(ctx, txn)
 	compiler := ast.NewCompiler().
-		WithCapabilities(ast.CapabilitiesForThisVersion()).
+		WithCapabilities(capabilities()).
 		WithEnablePrintStatements(true).
-		WithUnsafeBuiltins(unsafeBuiltins).
 		WithDefaultRegoVersion(ast.RegoV1)
+	// RaiseBuiltinErrors is the tester's strict built-in errors: a test
+	// whose evaluation meets a built-in error fails with that error, as the
+	// decision would (prepare), even when the test's expectation holds.
 	ch, err := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).
