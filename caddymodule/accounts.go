@@ -16,11 +16,6 @@ import (
 // Profiles live upstream; the gateway links every account to the default.
 const defaultProfileSid = "PRae6e420f425248d6a26948c17a9e2acf"
 
-// maxColumn is the width of RestComm's friendly_name and role columns
-// (VARCHAR(64)). RestComm fails with 500 on longer values; the gateway
-// answers 400 and stores nothing (gateway.md §2).
-const maxColumn = 64
-
 // RestComm's messages (AccountsEndpoint, Account.Status, Sid).
 const (
 	msgEmailNull      = "Email address can not be null."
@@ -35,7 +30,6 @@ const (
 	msgClosed         = "Account is closed"
 	msgMissingOrg     = "Missing Organization SID or Domain Name"
 	msgSameOrg        = "Account already in the requested Organization"
-	msgTooLong        = "%s can not be longer than 64 characters."
 )
 
 // Stages of the Accounts endpoint's own checks, in RestComm's order; the
@@ -44,11 +38,12 @@ const (
 	stageReadForm = 5 // Jersey reads the form just before the method runs
 
 	// GET /Accounts: 10 permission, 20 filter by a non-Super-Admin (policy)
-	stageListQuery  = 15
+	stageListQuery  = 15 // malformed, or a field over its limit
 	stageListFilter = 30
 
 	// POST /Accounts: 10 permission, 20 depth, 81 other organization, 110
 	// caller not active (policy)
+	stageFieldLimits     = 39 // create and update: a field over its limit
 	stageEmailMissing    = 40
 	stagePasswordMissing = 41
 	stageEmailInvalid    = 50
@@ -70,9 +65,10 @@ const (
 
 	// POST /Accounts/migrate/{id}: 10 not Super Admin, 30 not found, 40
 	// not a direct child (policy)
-	stageMigrateForm = 11 // the form is read after @RolesAllowed
-	stageMigrateOrg  = 20
-	stageSameOrg     = 50
+	stageMigrateForm   = 11 // the form is read after @RolesAllowed
+	stageMigrateLimits = 19
+	stageMigrateOrg    = 20
+	stageSameOrg       = 50
 )
 
 // readAccount serves GET /Accounts/{id} (AccountsEndpoint.getAccount).
@@ -111,6 +107,9 @@ func (g *Gateway) listAccounts(x *exchange) error {
 	q, ok := x.query()
 	if !ok && v.open(stageListQuery) {
 		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
+	}
+	if v.open(stageListQuery) {
+		v.fail(q.tooLong(stageListQuery, "OrganizationSid", "DomainName"))
 	}
 	orgSid, domain := javaTrim(q["OrganizationSid"]), javaTrim(q["DomainName"])
 	rawSid := q["OrganizationSid"]
@@ -166,6 +165,9 @@ func (g *Gateway) createAccount(x *exchange) error {
 		return nil
 	}
 	parent := x.caller.Account
+	if v.open(stageFieldLimits) {
+		v.fail(form.tooLong(stageFieldLimits, "EmailAddress", "Password", "Status", "OrganizationSid"))
+	}
 
 	email, hasEmail := form.get("EmailAddress")
 	pass, hasPass := form.get("Password")
@@ -233,10 +235,10 @@ func (g *Gateway) createAccount(x *exchange) error {
 	role := newAccountRole(parent.Role, form)
 	if v.open(stageColumnWidth) {
 		switch {
-		case javaLength(name) > maxColumn:
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "FriendlyName"), stageColumnWidth))
-		case javaLength(role) > maxColumn:
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "Role"), stageColumnWidth))
+		case javaLength(name) > fieldLimits["FriendlyName"]:
+			v.fail(params{"FriendlyName": name}.tooLong(stageColumnWidth, "FriendlyName"))
+		case javaLength(role) > fieldLimits["Role"]:
+			v.fail(params{"Role": role}.tooLong(stageColumnWidth, "Role"))
 		}
 	}
 	if v.refused(x) {
@@ -244,7 +246,7 @@ func (g *Gateway) createAccount(x *exchange) error {
 	}
 
 	now := time.Now()
-	a, err := g.store.CreateAccount(ctx, &store.Account{
+	a, err := g.store.CreateAccount(ctx, x.guard(), &store.Account{
 		Sid:             sid,
 		OrganizationSid: orgSid,
 		FriendlyName:    name,
@@ -268,6 +270,8 @@ func (g *Gateway) createAccount(x *exchange) error {
 	case errors.Is(err, store.ErrNoParent): // the caller vanished meanwhile
 		writePage(x.w, http.StatusNotFound, "")
 		return nil
+	case errors.Is(err, store.ErrStale):
+		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
 		return g.unavailable(x, err)
 	}
@@ -307,6 +311,9 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		v.refused(x)
 		return nil
 	}
+	if v.open(stageFieldLimits) {
+		v.fail(form.tooLong(stageFieldLimits, "Password", "Status"))
+	}
 	if v.open(stageClosed) && t.Status == store.StatusClosed {
 		v.fail(pageProblem(http.StatusBadRequest, msgClosed, stageClosed))
 	}
@@ -321,8 +328,8 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		u.Status = &s
 	}
 	if name, ok := form.get("FriendlyName"); ok {
-		if v.open(stageUpdateName) && javaLength(name) > maxColumn {
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "FriendlyName"), stageUpdateName))
+		if v.open(stageUpdateName) {
+			v.fail(form.tooLong(stageUpdateName, "FriendlyName"))
 		}
 		u.FriendlyName = &name
 	}
@@ -334,8 +341,8 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		u.AuthToken = &token
 	}
 	if role, ok := form.get("Role"); ok { // who may send it is the policy's (stage 54)
-		if v.open(stageUpdateRoleWidth) && javaLength(role) > maxColumn {
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, "Role"), stageUpdateRoleWidth))
+		if v.open(stageUpdateRoleWidth) {
+			v.fail(form.tooLong(stageUpdateRoleWidth, "Role"))
 		}
 		u.Role = &role
 	}
@@ -344,7 +351,7 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	}
 
 	u.Now = time.Now()
-	a, err := g.store.UpdateAccount(x.r.Context(), t.Sid, u)
+	a, err := g.store.UpdateAccount(x.r.Context(), x.guard(), t.Sid, u)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")
@@ -352,6 +359,8 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	case errors.Is(err, store.ErrClosed): // closed by a concurrent request
 		writePage(x.w, http.StatusBadRequest, msgClosed)
 		return nil
+	case errors.Is(err, store.ErrStale):
+		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
 		return g.unavailable(x, err)
 	}
@@ -369,6 +378,9 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
 	v.fail(bodyProblem(st, stageMigrateForm))
+	if v.open(stageMigrateLimits) {
+		v.fail(form.tooLong(stageMigrateLimits, "Organization"))
+	}
 	var org *store.Organization
 	if v.open(stageMigrateOrg) {
 		var err error
@@ -393,7 +405,7 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 		return nil
 	}
 
-	a, err := g.store.MigrateAccount(ctx, t.Sid, org.Sid, time.Now())
+	a, err := g.store.MigrateAccount(ctx, x.guard(), t.Sid, org.Sid, time.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")
@@ -404,6 +416,8 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 	case errors.Is(err, store.ErrSameOrg):
 		textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg).write(x.w, x.r, x.contentType)
 		return nil
+	case errors.Is(err, store.ErrStale):
+		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
 		return g.unavailable(x, err)
 	}

@@ -182,7 +182,7 @@ func TestClosingALargeTree(t *testing.T) {
 	when := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	add := func(email, parent string) string {
 		sid := "AC" + md5hex(email)
-		_, err := h.store.CreateAccount(ctx, &store.Account{
+		_, err := h.store.CreateAccount(ctx, nil, &store.Account{
 			Sid: sid, OrganizationSid: fixture.SidOrg0, FriendlyName: email, EmailAddress: email, Type: "Full",
 			Status: "active", Role: "Developer", AuthToken: fixture.Token, URI: "/2012-04-24/Accounts/" + sid,
 			ParentSid: parent, DateCreated: when, DateUpdated: when,

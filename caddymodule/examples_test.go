@@ -96,6 +96,6 @@ func copyExample(t *testing.T, name string) string {
 
 func setRole(t *testing.T, h *harness, sid, role string) {
 	t.Helper()
-	_, err := h.store.UpdateAccount(context.Background(), sid, store.AccountUpdate{Role: &role, Now: time.Now()})
+	_, err := h.store.UpdateAccount(context.Background(), nil, sid, store.AccountUpdate{Role: &role, Now: time.Now()})
 	require.NoError(t, err)
 }

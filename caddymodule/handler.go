@@ -40,29 +40,60 @@ type exchange struct {
 	target       *store.Resolved // nil when the operation has none
 	pathAccount  *store.Resolved // the {accountSid} of a proxied path, read as RestComm does
 	decision     policy.Decision
-	contentType  string       // negotiated response type (Accounts/Organizations)
-	unacceptable *problem     // 406, reported after 405 and 415 as Jersey does
-	req          requestFacts // what the operation's facts read (operations.go)
+	contentType  string               // negotiated response type (Accounts/Organizations)
+	unacceptable *problem             // 406, reported after 405 and 415 as Jersey does
+	req          requestFacts         // what the operation's facts read (operations.go)
+	failed       *store.FailedLogins  // the counters a failed login is recorded in
+	failures     *store.FailureCounts // what they held when the caller was read
+}
+
+// maxDecisions bounds how often one request is decided again when the
+// facts its write was decided on changed before the write (store.ErrStale).
+const maxDecisions = 3
+
+// again prepares x to be decided anew on the current state: everything
+// read from the store goes; what was read from the request stays.
+func (x *exchange) again() {
+	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op,
+		req: requestFacts{body: x.req.body, form: x.req.form}}
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	p, err := restpath.ParseRequest(r.URL.EscapedPath(), r.URL.RawQuery)
 	if errors.Is(err, restpath.ErrNotAPI) {
-		stripIdentityHeaders(r.Header) // proxy.go
+		sanitizeForUpstream(r) // proxy.go
 		return next.ServeHTTP(w, r)
 	}
 	if err != nil {
 		writePage(w, http.StatusBadRequest, "Ambiguous request path")
 		return nil
 	}
-	ctx := r.Context()
 	x := &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method)}
+	for attempt := 1; ; attempt++ {
+		err := g.serve(x, next)
+		if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+		// The caller changed between the decision and the write, which
+		// wrote nothing: decide again on the current state, which answers
+		// what RestComm would answer now (401, 403 not active, ...).
+		if attempt == maxDecisions {
+			return g.unavailable(x, err)
+		}
+		x.again()
+	}
+}
 
+// serve decides x and answers it. It returns store.ErrStale, having
+// written nothing, when a write's guard no longer held.
+func (g *Gateway) serve(x *exchange, next caddyhttp.Handler) error {
+	ctx, w, r := x.r.Context(), x.w, x.r
 	if err := g.resolve(ctx, x); err != nil {
 		return g.unavailable(x, err)
 	}
 	x.decision = g.decide(ctx, x)
+	g.recordFailedLogin(ctx, x)
 
 	// SecurityFilter: credentials and the status gate precede everything.
 	if !x.decision.Allow && x.decision.Stage == 0 {
@@ -78,13 +109,26 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			x.deny().write(w, r, "")
 			return nil
 		}
+		if x.decision.Anonymous {
+			x.caller = nil // passed on without the caller's identity
+		}
 		return g.proxy(x, next)
+	}
+	if x.decision.Anonymous {
+		// Only pass-through can go without credentials: a policy that
+		// exempts a served operation is refused, whatever it says.
+		g.logger.Error("policy allowed a served operation anonymously; denying",
+			zap.String("operation", x.op.name))
+		x.w.Header().Set("WWW-Authenticate", `Basic realm="Restcomm realm"`)
+		writePage(x.w, http.StatusUnauthorized, "")
+		return nil
 	}
 	return g.serveAPI(x)
 }
 
-// resolve loads the caller (by its credentials) and the target account of
-// the operation, in one Redis round trip, and verifies the credentials.
+// resolve loads the caller (by its credentials), the target account of the
+// operation and the failed-login counts of the caller's login, in one Redis
+// round trip, and verifies the credentials.
 func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	creds, hasCreds := parseBasic(x.r.Header.Get("Authorization"))
 	var lookups []store.Lookup
@@ -98,7 +142,7 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	}
 	pathAccount := hasCreds && x.path.AccountSid != ""
 	if pathAccount {
-		lookups = append(lookups, store.Lookup{Mode: store.ByName, ID: x.path.AccountSid})
+		lookups = append(lookups, store.Lookup{Mode: store.ByID, ID: x.path.AccountSid})
 	}
 	if len(lookups) == 0 {
 		return nil // e.g. an anonymous Logout: no need for Redis at all
@@ -106,9 +150,15 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	if err := g.seed.ensure(ctx, g.store, g.logger); err != nil {
 		return err
 	}
-	res, err := g.store.Resolve(ctx, lookups...)
+	if t := g.engine.Policy().Throttle(); hasCreds && t.Enabled() {
+		x.failed = store.NewFailedLogins(creds.user, clientIP(x.r), t.Window, t.LoginIPMax, t.IPMax)
+	}
+	res, counts, err := g.store.ResolveCounting(ctx, x.failed, lookups...)
 	if err != nil {
 		return err
+	}
+	if counts != nil {
+		x.failures = counts
 	}
 	if hasCreds {
 		token := dummyToken
@@ -149,6 +199,13 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 	if x.pathAccount != nil && x.pathAccount.Account != nil {
 		in.PathAccount = subject(x.pathAccount)
 	}
+	if f := x.failures; f != nil {
+		in.Throttle = &policy.Throttle{
+			LoginIPFailures: f.LoginIP,
+			IPFailures:      f.IP,
+			RetryAfter:      int((f.RetryAfter + time.Second - 1) / time.Second),
+		}
+	}
 	x.op.facts(g, x, &in)
 	p := g.engine.Policy()
 	start := time.Now()
@@ -164,6 +221,20 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 		g.logDecision(x, &in, p, d, err, took)
 	}
 	return d
+}
+
+// recordFailedLogin counts a login that failed: credentials that matched no
+// account, answered 401. A request refused for being throttled is not
+// counted again, and nothing is recorded for a login that succeeded, so a
+// successful request costs no Redis work for the throttle.
+func (g *Gateway) recordFailedLogin(ctx context.Context, x *exchange) {
+	if x.failed == nil || x.caller != nil || x.decision.Allow || x.decision.Status != http.StatusUnauthorized {
+		return
+	}
+	if err := g.store.RecordFailedLogin(ctx, x.failed); err != nil {
+		// The 401 stands; the failure just goes uncounted.
+		g.logger.Warn("failed login not counted", zap.Error(err))
+	}
 }
 
 func subject(r *store.Resolved) *policy.Subject {
@@ -215,11 +286,11 @@ func (g *Gateway) unavailable(x *exchange, err error) error {
 	return nil
 }
 
+// clientIP is the client's address as Caddy determines it (honouring the
+// server's trusted_proxies), or the peer's address outside a Caddy server.
 func clientIP(r *http.Request) string {
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		if ip, ok := repl.GetString("http.vars.client_ip"); ok && ip != "" {
-			return ip
-		}
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -297,3 +368,6 @@ func baseURI(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host + restpath.Prefix
 }
+
+// guard is what a write is conditional on: the caller as the policy saw it.
+func (x *exchange) guard() *store.Guard { return store.GuardOf(x.caller.Account) }

@@ -69,13 +69,13 @@ func operationOf(p *restpath.Path, method string) operation {
 	case restpath.Account:
 		switch method {
 		case http.MethodGet:
-			return operation{name: opReadAccount, target: store.ByGetIdentifier, facts: noFacts, serve: (*Gateway).readAccount}
+			return operation{name: opReadAccount, target: store.ByID, facts: noFacts, serve: (*Gateway).readAccount}
 		case http.MethodPost, http.MethodPut:
-			return operation{name: opUpdateAccount, target: store.ByOperatingIdentifier, facts: updateFacts, serve: (*Gateway).updateAccount}
+			return operation{name: opUpdateAccount, target: store.ByID, facts: updateFacts, serve: (*Gateway).updateAccount}
 		}
 	case restpath.Migrate:
 		if method == http.MethodPost {
-			return operation{name: opMigrateAccount, target: store.ByOperatingIdentifier, facts: noFacts, serve: (*Gateway).migrateAccount}
+			return operation{name: opMigrateAccount, target: store.ByID, facts: noFacts, serve: (*Gateway).migrateAccount}
 		}
 	case restpath.OrganizationList:
 		if method == http.MethodGet {

@@ -41,6 +41,9 @@ func (g *Gateway) listOrganizations(x *exchange) error {
 	if !ok && v.open(stageListQuery) {
 		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
 	}
+	if v.open(stageListQuery) {
+		v.fail(q.tooLong(stageListQuery, "Status"))
+	}
 	status, filtered := q.get("Status")
 	if filtered {
 		status = password.ToLower(status)
@@ -132,13 +135,15 @@ func (g *Gateway) createOrganization(x *exchange) error {
 		return g.unavailable(x, err)
 	}
 	now := time.Now()
-	o, err := g.store.CreateOrganization(ctx, &store.Organization{
+	o, err := g.store.CreateOrganization(ctx, x.guard(), &store.Organization{
 		Sid: sid, DomainName: domain, Status: "active", DateCreated: now, DateUpdated: now,
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
 		textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken).write(x.w, x.r, x.contentType)
 		return nil
+	case errors.Is(err, store.ErrStale):
+		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
 		return g.unavailable(x, err)
 	}

@@ -107,7 +107,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 
 	// A syntax error: refused, the new rule stays in force.
 	refused := refusedReloads()
-	editFile(t, authz, "decision := allowed if {", "decision := allowed if {{")
+	editFile(t, authz, "decision := throttled if {", "decision := throttled if {{")
 	eventually(t, reloadDeadline, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
 	w := h.do(readSelf)
 	assert.Equal(t, 403, w.Code)
@@ -117,7 +117,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, blocked, entries[0].ContextMap()["revision"])
 	assert.Contains(t, entries[0].ContextMap()["error"], "authz.rego")
-	editFile(t, authz, "decision := allowed if {{", "decision := allowed if {")
+	editFile(t, authz, "decision := throttled if {{", "decision := throttled if {")
 
 	// Roles are data. Giving the Guest role a permission contradicts the
 	// policy's own tests (a Guest reads nothing): refused.
@@ -131,7 +131,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	editFile(t, roles, "\"Guest\": [\"RestComm:Read:Accounts\"]", "\"Reader\": [\"RestComm:Read:Accounts\"]")
 	editFile(t, authz, blockOrganization, "} else := not_active if {")
 	reader := "Reader"
-	_, err := h.store.UpdateAccount(context.Background(), fixture.SidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
+	_, err := h.store.UpdateAccount(context.Background(), nil, fixture.SidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
 	require.NoError(t, err)
 	took = eventually(t, reloadDeadline, "new role in force", func() bool {
 		return h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidGuest, as: "GUEST"}).Code == 200

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -33,7 +34,10 @@ const (
 // response, in which case the connection is closed mid-response.
 func (g *Gateway) proxy(x *exchange, next caddyhttp.Handler) error {
 	r := x.r
-	stripIdentityHeaders(r.Header)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(x.w, r.Body, maxBodyLength)
+	}
+	sanitizeForUpstream(r)
 	if x.caller != nil {
 		a := x.caller.Account
 		r.Header.Set(headerAccountSid, a.Sid)
@@ -41,9 +45,6 @@ func (g *Gateway) proxy(x *exchange, next caddyhttp.Handler) error {
 		r.Header.Set(headerOrganizationSid, a.OrganizationSid)
 	}
 	g.setPlaceholders(x)
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(x.w, r.Body, maxBodyLength)
-	}
 	w := &startedWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: x.w}}
 	err := next.ServeHTTP(w, r)
 	if err == nil || w.started {
@@ -85,6 +86,62 @@ func (g *Gateway) upstreamFailed(x *exchange, err error) error {
 		zap.String("path", x.r.URL.Path), zap.Error(he.Err))
 	writePage(x.w, he.StatusCode, reason)
 	return nil
+}
+
+// sanitizeForUpstream makes sure that what reaches the upstream as identity
+// is only what the gateway sets: it removes identity headers a client sent
+// as headers or as trailers (declared or not: those are removed when the
+// body ends, before reverse_proxy copies the trailers it forwards), and
+// drops identity names from Connection, through which a client could make
+// reverse_proxy remove the verified headers as hop-by-hop.
+func sanitizeForUpstream(r *http.Request) {
+	stripIdentityHeaders(r.Header)
+	stripIdentityHeaders(r.Trailer)
+	dropIdentityConnectionTokens(r.Header)
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &trailerSanitizer{ReadCloser: r.Body, r: r}
+	}
+}
+
+// trailerSanitizer removes identity trailers once the body has been read to
+// its end, which is when net/http fills in the request's trailers.
+type trailerSanitizer struct {
+	io.ReadCloser
+	r *http.Request
+}
+
+func (b *trailerSanitizer) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		stripIdentityHeaders(b.r.Trailer)
+	}
+	return n, err
+}
+
+// dropIdentityConnectionTokens removes the identity header names from the
+// Connection header's list of hop-by-hop headers.
+func dropIdentityConnectionTokens(h http.Header) {
+	values := h["Connection"]
+	if len(values) == 0 {
+		return
+	}
+	kept := values[:0]
+	for _, v := range values {
+		var tokens []string
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" && !isIdentityHeader(t) {
+				tokens = append(tokens, t)
+			}
+		}
+		if len(tokens) > 0 {
+			kept = append(kept, strings.Join(tokens, ", "))
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Connection")
+		return
+	}
+	h["Connection"] = kept
 }
 
 // stripIdentityHeaders removes every header whose name, compared without

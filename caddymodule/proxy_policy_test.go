@@ -23,7 +23,7 @@ func TestOwnSubtreePolicyAtTheEdge(t *testing.T) {
 	// RestComm then reads /Accounts/{CADM}/... as GUEST's resources.
 	squat := fixture.SidCadm
 	for _, h := range []*harness{strict, plain} {
-		_, err := h.store.UpdateAccount(t.Context(), fixture.SidGuest, store.AccountUpdate{FriendlyName: &squat})
+		_, err := h.store.UpdateAccount(t.Context(), nil, fixture.SidGuest, store.AccountUpdate{FriendlyName: &squat})
 		require.NoError(t, err)
 	}
 	calls := func(account string) string { return fixture.APIRoot + "/Accounts/" + account + "/Calls.json" }
@@ -41,7 +41,12 @@ func TestOwnSubtreePolicyAtTheEdge(t *testing.T) {
 		{"sibling", call{path: calls(fixture.SidDev), as: "CADM"}, 403},
 		{"stranger", call{path: calls(fixture.SidTopDev), as: "ADMIN"}, 403},
 		{"unknown account", call{path: calls("AC0000000000000000000000000000dead"), as: "ADMIN"}, 403},
-		{"own SID squatted by a friendly name", call{path: calls(fixture.SidCadm), as: "CADM"}, 403},
+		// A SID-shaped id names an account by SID only (gateway.md §2): the
+		// squatter does not reach CADM's resources by naming itself so, and
+		// CADM still reaches its own (RestComm upstream reads the path by
+		// friendly name first, and refuses CADM GUEST's resources itself).
+		{"another's SID taken as one's name", call{path: calls(fixture.SidCadm), as: "GUEST"}, 403},
+		{"own SID squatted by a friendly name", call{path: calls(fixture.SidCadm), as: "CADM"}, 0},
 		{"no account in path", call{path: fixture.APIRoot + "/Profiles/PRx", as: "CADM"}, 0},
 		{"recording file, no credentials", call{path: fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Recordings/RE1.wav"}, 0},
 		{"uninitialized on own subtree", call{path: calls(fixture.SidUninit), as: "UNINIT"}, 0},

@@ -43,7 +43,7 @@ var caddyMu sync.Mutex
 // startLiveGateway loads a Caddy config with the restcomm handler (on the
 // harness's Redis) and reverse_proxy to upstreamAddr, with 1s dial and
 // response-header timeouts.
-func startLiveGateway(t *testing.T, h *harness, upstreamAddr string) *liveGateway {
+func startLiveGateway(t *testing.T, h *harness, upstreamAddr string, protocols ...string) *liveGateway {
 	caddyMu.Lock()
 	t.Cleanup(caddyMu.Unlock)
 	dir := t.TempDir()
@@ -58,6 +58,7 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string) *liveGatewa
 			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
 			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
 				"listen":          []string{addr},
+				"protocols":       append([]string{"h1"}, protocols...),
 				"automatic_https": map[string]any{"disable": true},
 				"routes": []any{map[string]any{"handle": []any{
 					map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},

@@ -129,7 +129,7 @@ func TestAmbiguousFriendlyNameIs404(t *testing.T) {
 	// GUEST and TOPDEV are unrelated; give CADM's child two twins named alike
 	for _, rename := range []string{fixture.SidDev, fixture.SidSusp} {
 		name := "twin"
-		_, err := h.store.UpdateAccount(t.Context(), rename, store.AccountUpdate{FriendlyName: &name})
+		_, err := h.store.UpdateAccount(t.Context(), nil, rename, store.AccountUpdate{FriendlyName: &name})
 		require.NoError(t, err)
 	}
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/twin", as: "ADMIN"})

@@ -50,6 +50,10 @@ func TestCacheKeyCoversEveryFact(t *testing.T) {
 			in := base()
 			get(in).SetBool(true)
 			check(t, name, in, baseKey, baseDoc, keys)
+		case reflect.Int:
+			in := base()
+			get(in).SetInt(7)
+			check(t, name, in, baseKey, baseDoc, keys)
 		case reflect.Slice:
 			in := base()
 			get(in).Set(reflect.ValueOf([]string{"x"}))

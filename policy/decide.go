@@ -60,11 +60,30 @@ type Input struct {
 	// asked for exists.
 	OrganizationExists bool
 	Request            Request
+	// Throttle holds the failed-login counts of a request that presents
+	// credentials; nil for one that presents none.
+	Throttle *Throttle
+}
+
+// Throttle is what the gateway counted of failed logins within the
+// policy's throttle window (data.restcomm.throttle.window_seconds).
+type Throttle struct {
+	// LoginIPFailures: failed logins with this request's login (compared
+	// without regard to case) from its client IP.
+	LoginIPFailures int
+	// IPFailures: failed logins of any login from its client IP.
+	IPFailures int
+	// RetryAfter: seconds until the counts at their limits fall below them.
+	RetryAfter int
 }
 
 // Decision is the policy's answer.
 type Decision struct {
 	Allow bool
+	// Anonymous: allowed, but without the caller's identity (a path
+	// RestComm serves without credentials, for a caller that would not pass
+	// the checks an authenticated request gets). Only for pass-through.
+	Anonymous bool
 	// Status, Message, Body and Headers say how to deny: Body "page" (a
 	// small HTML error page, the default), "plain" (Message as text/plain or
 	// the Accept type), "text" (Message as the entity in the negotiated
@@ -137,11 +156,15 @@ var (
 	keyBody    = ast.StringTerm("body")
 	keyStage   = ast.StringTerm("stage")
 	keyHeaders = ast.StringTerm("headers")
+	keyAnon    = ast.StringTerm("anonymous")
 )
 
-// allowed is shared by every allowing decision: callers must not modify
-// a Decision's Headers.
-var allowed = Decision{Allow: true}
+// allowed and anonymous are shared by every allowing decision: callers
+// must not modify a Decision's Headers.
+var (
+	allowed   = Decision{Allow: true}
+	anonymous = Decision{Allow: true, Anonymous: true}
+)
 
 func parseDecision(v ast.Value) (Decision, error) {
 	obj, ok := v.(ast.Object)
@@ -153,7 +176,17 @@ func parseDecision(v ast.Value) (Decision, error) {
 		return Deny, fmt.Errorf("policy: decision.allow is %s, want a boolean", nameOf(valueOf(obj, keyAllow)))
 	}
 	if allow {
-		return allowed, nil
+		switch anon := valueOf(obj, keyAnon).(type) {
+		case nil:
+			return allowed, nil
+		case ast.Boolean:
+			if anon {
+				return anonymous, nil
+			}
+			return allowed, nil
+		default:
+			return Deny, fmt.Errorf("policy: decision.anonymous is %s, want a boolean", nameOf(anon))
+		}
 	}
 	d := Decision{Status: http.StatusForbidden, Body: "page"}
 	if s := valueOf(obj, keyStatus); s != nil {
@@ -247,6 +280,10 @@ var (
 	keyRole               = ast.StringTerm("role")
 	keyStatusField        = ast.StringTerm("status")
 	keyAncestors          = ast.StringTerm("ancestors")
+	keyThrottle           = ast.StringTerm("throttle")
+	keyLoginIPFailures    = ast.StringTerm("login_ip_failures")
+	keyIPFailures         = ast.StringTerm("ip_failures")
+	keyRetryAfter         = ast.StringTerm("retry_after")
 	termTrue              = ast.BooleanTerm(true)
 )
 
@@ -288,6 +325,13 @@ func (in *Input) value() ast.Value {
 		req = append(req, [2]*ast.Term{keyOrganizationFilter, termTrue})
 	}
 	items = append(items, [2]*ast.Term{keyRequest, ast.NewTerm(ast.NewObject(req...))})
+	if t := in.Throttle; t != nil {
+		items = append(items, [2]*ast.Term{keyThrottle, ast.ObjectTerm(
+			[2]*ast.Term{keyLoginIPFailures, ast.IntNumberTerm(t.LoginIPFailures)},
+			[2]*ast.Term{keyIPFailures, ast.IntNumberTerm(t.IPFailures)},
+			[2]*ast.Term{keyRetryAfter, ast.IntNumberTerm(t.RetryAfter)},
+		)})
+	}
 	return ast.NewObject(items...)
 }
 
@@ -322,6 +366,12 @@ func (in *Input) appendKey(b []byte) []byte {
 	b = appendBool(b, 'r', in.Request.RoleChange)
 	b = appendString(b, 's', in.Request.OrganizationSid)
 	b = appendBool(b, 'f', in.Request.OrganizationFilter)
+	if t := in.Throttle; t != nil {
+		b = append(b, 'T')
+		b = binary.AppendVarint(append(b, 'l'), int64(t.LoginIPFailures))
+		b = binary.AppendVarint(append(b, 'i'), int64(t.IPFailures))
+		b = binary.AppendVarint(append(b, 'r'), int64(t.RetryAfter))
+	}
 	return b
 }
 

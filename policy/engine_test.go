@@ -120,7 +120,7 @@ func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
 
 			// A syntax error is refused; the last good policy stays.
 			authz := filepath.Join(dir, "restcomm/authz.rego")
-			edit(t, authz, "decision := allowed if {", "decision := allowed if {{")
+			edit(t, authz, "decision := throttled if {", "decision := throttled if {{")
 			within(t, reloadDeadline, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
 			assert.Equal(t, good, e.Policy().Revision())
 			assert.True(t, readerAllowed(t, e))
@@ -128,7 +128,7 @@ func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
 			assert.Equal(t, 1, logs.FilterMessage("policy edit refused; the last good policy stays in force").Len())
 
 			// A policy that compiles but fails its own tests is refused.
-			edit(t, authz, "decision := allowed if {{", "decision := allowed if {")
+			edit(t, authz, "decision := throttled if {{", "decision := throttled if {")
 			edit(t, authz, `status_admits_path if input.caller.status == "active"`,
 				`status_admits_path if input.caller.status in {"active", "suspended"}`)
 			within(t, reloadDeadline, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })

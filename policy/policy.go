@@ -74,6 +74,7 @@ type Policy struct {
 	revision string
 	results  []TestResult
 	cache    *decisionCache // nil when the policy is not deterministic
+	throttle ThrottleSettings
 }
 
 // Revision identifies the policy's content: a hash of its files.
@@ -157,7 +158,11 @@ func compileSnapshot(ctx context.Context, snap fs.FS, revision string) (*Policy,
 			return nil, &TestsFailedError{Results: results}
 		}
 	}
-	p := &Policy{query: query, revision: revision, results: results}
+	throttle, err := throttleOf(files.Documents)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{query: query, revision: revision, results: results, throttle: throttle}
 	if cacheable(files) {
 		p.cache = newDecisionCache()
 	}

@@ -23,9 +23,9 @@ var (
 	listSrc string
 
 	resolveScript        = redis.NewScript(resolveSrc)
-	createAccountScript  = redis.NewScript(createAccountSrc)
-	updateAccountScript  = redis.NewScript(updateAccountSrc)
-	migrateAccountScript = redis.NewScript(migrateAccountSrc)
+	createAccountScript  = guardedScript(createAccountSrc)
+	updateAccountScript  = guardedScript(updateAccountSrc)
+	migrateAccountScript = guardedScript(migrateAccountSrc)
 	listScript           = redis.NewScript(listSrc)
 )
 
@@ -36,16 +36,15 @@ type LookupMode string
 const (
 	// ByLogin: e-mail address, else SID. Friendly names never log in.
 	ByLogin LookupMode = "login"
-	// ByGetIdentifier: a SID-shaped identifier (34 alphanumerics) only as a
-	// SID; anything else by friendly name, then e-mail, then SID.
-	ByGetIdentifier LookupMode = "get"
-	// ByOperatingIdentifier: as a SID first, then by friendly name, e-mail,
-	// SID (update and migrate).
-	ByOperatingIdentifier LookupMode = "op"
-	// ByName: friendly name, then e-mail, then SID, whatever its shape —
-	// AccountsDao.getAccount(String), with which RestComm's sub-resource
-	// endpoints read the {accountSid} of /Accounts/{accountSid}/...
-	ByName LookupMode = "name"
+	// ByID is how an identifier in a path names an account (GET, update,
+	// migrate, and the {accountSid} of a sub-resource path): a SID-shaped
+	// identifier (34 letters and digits) by SID only; one containing '@'
+	// by e-mail address, then friendly name, then SID; anything else by
+	// friendly name, e-mail address, then SID. RestComm tries the friendly
+	// name first whatever the identifier's shape, so that an account could
+	// squat another's SID or e-mail address as its friendly name; the
+	// gateway does not (gateway.md §2).
+	ByID LookupMode = "id"
 )
 
 // Lookup is one identifier to resolve.
@@ -65,18 +64,45 @@ type Resolved struct {
 
 // Resolve resolves several identifiers in one round trip.
 func (s *Store) Resolve(ctx context.Context, lookups ...Lookup) ([]Resolved, error) {
-	args := make([]any, 0, 2*len(lookups))
+	res, _, err := s.ResolveCounting(ctx, nil, lookups...)
+	return res, err
+}
+
+// ResolveCounting resolves several identifiers and, when fl is not nil,
+// reads the failed-login counts of fl, all in one round trip.
+func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups ...Lookup) ([]Resolved, *FailureCounts, error) {
+	args := make([]any, 0, 2*len(lookups)+6)
+	args = append(args, len(lookups))
 	for _, l := range lookups {
 		args = append(args, string(l.Mode), l.ID)
 	}
+	if fl != nil {
+		args = fl.appendArgs(args)
+	}
 	reply, err := s.run(ctx, resolveScript, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	items, ok := reply.([]any)
-	if !ok || len(items) != len(lookups) {
-		return nil, fmt.Errorf("store: unexpected resolve reply %T", reply)
+	want := len(lookups)
+	if fl != nil {
+		want++
 	}
+	if !ok || len(items) != want {
+		return nil, nil, fmt.Errorf("store: unexpected resolve reply %T", reply)
+	}
+	var counts *FailureCounts
+	if fl != nil {
+		if counts, err = failureCountsFrom(items[len(lookups)]); err != nil {
+			return nil, nil, err
+		}
+		items = items[:len(lookups)]
+	}
+	out, err := resolvedFrom(items)
+	return out, counts, err
+}
+
+func resolvedFrom(items []any) ([]Resolved, error) {
 	out := make([]Resolved, len(items))
 	for i, it := range items {
 		parts, ok := it.([]any)
@@ -119,10 +145,11 @@ func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
 
 // CreateAccount stores a new account with its index entries, atomically.
 // It fails with ErrDuplicate when the SID or the e-mail address is taken,
-// ErrNoOrganization or ErrNoParent when they do not exist; then nothing is
-// written. It returns the account as stored.
-func (s *Store) CreateAccount(ctx context.Context, a *Account) (*Account, error) {
-	reply, err := s.run(ctx, createAccountScript, accountArgs(a)...)
+// ErrNoOrganization or ErrNoParent when they do not exist, ErrStale when
+// the guard no longer holds or the parent is no longer active; then nothing
+// is written. It returns the account as stored.
+func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account) (*Account, error) {
+	reply, err := s.run(ctx, createAccountScript, append(g.args(), accountArgs(a)...)...)
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -141,9 +168,9 @@ type AccountUpdate struct {
 // UpdateAccount applies u to the account atomically. A status change
 // cascades to every descendant; a new password on an uninitialized account
 // makes it active (RestComm's first-login flow). It fails with ErrNotFound,
-// or ErrClosed for a closed account (closed is terminal). It returns the
-// account as stored afterwards.
-func (s *Store) UpdateAccount(ctx context.Context, sid string, u AccountUpdate) (*Account, error) {
+// ErrClosed for a closed account (closed is terminal), or ErrStale when the
+// guard no longer holds. It returns the account as stored afterwards.
+func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u AccountUpdate) (*Account, error) {
 	opt := func(v *string) (string, string) {
 		if v == nil {
 			return "", "0"
@@ -154,8 +181,8 @@ func (s *Store) UpdateAccount(ctx context.Context, sid string, u AccountUpdate) 
 	role, hasRole := opt(u.Role)
 	token, _ := opt(u.AuthToken)
 	status, _ := opt(u.Status)
-	reply, err := s.run(ctx, updateAccountScript, sid, strconv.FormatInt(u.Now.Unix(), 10),
-		name, hasName, token, role, hasRole, status)
+	reply, err := s.run(ctx, updateAccountScript, append(g.args(), sid, strconv.FormatInt(u.Now.Unix(), 10),
+		name, hasName, token, role, hasRole, status)...)
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -163,10 +190,10 @@ func (s *Store) UpdateAccount(ctx context.Context, sid string, u AccountUpdate) 
 }
 
 // MigrateAccount moves the account and its direct children to the
-// organization orgSid. It fails with ErrNotFound, ErrNoOrganization or
-// ErrSameOrg (already there), writing nothing.
-func (s *Store) MigrateAccount(ctx context.Context, sid, orgSid string, now time.Time) (*Account, error) {
-	reply, err := s.run(ctx, migrateAccountScript, sid, orgSid, strconv.FormatInt(now.Unix(), 10))
+// organization orgSid. It fails with ErrNotFound, ErrNoOrganization,
+// ErrSameOrg (already there) or ErrStale, writing nothing.
+func (s *Store) MigrateAccount(ctx context.Context, g *Guard, sid, orgSid string, now time.Time) (*Account, error) {
+	reply, err := s.run(ctx, migrateAccountScript, append(g.args(), sid, orgSid, strconv.FormatInt(now.Unix(), 10))...)
 	if err != nil {
 		return nil, scriptError(err)
 	}

@@ -11,7 +11,7 @@ import (
 var (
 	//go:embed lua/create_organization.lua
 	createOrganizationSrc    string
-	createOrganizationScript = redis.NewScript(createOrganizationSrc)
+	createOrganizationScript = guardedScript(createOrganizationSrc)
 )
 
 // Organization returns the organization with that SID, or ErrNotFound.
@@ -59,11 +59,11 @@ func (s *Store) Organizations(ctx context.Context) ([]Organization, error) {
 }
 
 // CreateOrganization stores a new organization; ErrDuplicate when its SID
-// or its domain name is taken.
-func (s *Store) CreateOrganization(ctx context.Context, o *Organization) (*Organization, error) {
-	reply, err := s.run(ctx, createOrganizationScript, domainKey(o.DomainName),
+// or its domain name is taken, ErrStale when the guard no longer holds.
+func (s *Store) CreateOrganization(ctx context.Context, g *Guard, o *Organization) (*Organization, error) {
+	reply, err := s.run(ctx, createOrganizationScript, append(g.args(), domainKey(o.DomainName),
 		fSid, o.Sid, fDomain, o.DomainName, fStatus, o.Status,
-		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated))
+		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated))...)
 	if err != nil {
 		return nil, scriptError(err)
 	}

@@ -32,7 +32,7 @@ func (s *Store) Seed(ctx context.Context, domain string) (SeedResult, error) {
 		domain = DefaultOrganizationDomain
 	}
 	var res SeedResult
-	_, err := s.CreateOrganization(ctx, &Organization{
+	_, err := s.CreateOrganization(ctx, nil, &Organization{
 		Sid:         DefaultOrganizationSid,
 		DomainName:  domain,
 		Status:      "active",
@@ -46,7 +46,7 @@ func (s *Store) Seed(ctx context.Context, domain string) (SeedResult, error) {
 		return res, err
 	}
 	seeded := time.Date(2012, 4, 24, 0, 0, 0, 0, time.UTC)
-	_, err = s.CreateAccount(ctx, &Account{
+	_, err = s.CreateAccount(ctx, nil, &Account{
 		Sid:             DefaultAdminSid,
 		OrganizationSid: DefaultOrganizationSid,
 		FriendlyName:    "Default Administrator Account",

@@ -43,6 +43,10 @@ var (
 	ErrNoOrganization = errors.New("organization does not exist")
 	ErrNoParent       = errors.New("parent account does not exist")
 	ErrSameOrg        = errors.New("account already in the requested organization")
+	// ErrStale: the caller a write was decided for changed (status, token
+	// or role), or a new account's parent is no longer active. Nothing was
+	// written; the write must be decided again on the current state.
+	ErrStale = errors.New("the facts the change was decided on no longer hold")
 )
 
 // DefaultKeyPrefix is the hash tag used when none is configured.
@@ -215,6 +219,8 @@ func scriptError(err error) error {
 		return ErrNoParent
 	case "SAMEORG":
 		return ErrSameOrg
+	case "STALE":
+		return ErrStale
 	}
 	return err
 }

@@ -47,7 +47,7 @@ func account(email, parent string) *store.Account {
 
 func mustCreate(t *testing.T, st *store.Store, a *store.Account) *store.Account {
 	t.Helper()
-	got, err := st.CreateAccount(ctx, a)
+	got, err := st.CreateAccount(ctx, nil, a)
 	require.NoError(t, err)
 	return got
 }
@@ -78,7 +78,7 @@ func TestSeedCreatesRestCommDefaults(t *testing.T) {
 func TestSeedNeverOverwrites(t *testing.T) {
 	st, _ := newStore(t)
 	tok := md5hex("Changed12")
-	_, err := st.UpdateAccount(ctx, store.DefaultAdminSid, store.AccountUpdate{AuthToken: &tok, Now: time.Now()})
+	_, err := st.UpdateAccount(ctx, nil, store.DefaultAdminSid, store.AccountUpdate{AuthToken: &tok, Now: time.Now()})
 	require.NoError(t, err)
 	_, err = st.Seed(ctx, "")
 	require.NoError(t, err)
@@ -143,10 +143,10 @@ func TestResolveModes(t *testing.T) {
 		store.Lookup{Mode: store.ByLogin, ID: grand.Sid},
 		store.Lookup{Mode: store.ByLogin, ID: "Grand Child"}, // friendly names never log in
 		store.Lookup{Mode: store.ByLogin, ID: "GRAND@company.com"},
-		store.Lookup{Mode: store.ByGetIdentifier, ID: "Grand Child"},
-		store.Lookup{Mode: store.ByGetIdentifier, ID: "grand@company.com"},
-		store.Lookup{Mode: store.ByGetIdentifier, ID: "AC0000000000000000000000000000dead"},
-		store.Lookup{Mode: store.ByOperatingIdentifier, ID: grand.Sid},
+		store.Lookup{Mode: store.ByID, ID: "Grand Child"},
+		store.Lookup{Mode: store.ByID, ID: "grand@company.com"},
+		store.Lookup{Mode: store.ByID, ID: "AC0000000000000000000000000000dead"},
+		store.Lookup{Mode: store.ByID, ID: grand.Sid},
 	)
 	require.NoError(t, err)
 	require.Len(t, res, 8)
@@ -167,7 +167,7 @@ func TestResolveAmbiguousFriendlyName(t *testing.T) {
 		a.FriendlyName = "twin"
 		mustCreate(t, st, a)
 	}
-	res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByGetIdentifier, ID: "twin"})
+	res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByID, ID: "twin"})
 	require.NoError(t, err)
 	assert.True(t, res[0].Ambiguous)
 	assert.Nil(t, res[0].Account)
@@ -182,22 +182,22 @@ func TestCreateRefusesDuplicatesAndWritesNothing(t *testing.T) {
 	before, err := rdb.DBSize(ctx).Result()
 	require.NoError(t, err)
 
-	_, err = st.CreateAccount(ctx, account("new@company.com", store.DefaultAdminSid))
+	_, err = st.CreateAccount(ctx, nil, account("new@company.com", store.DefaultAdminSid))
 	assert.ErrorIs(t, err, store.ErrDuplicate)
 
 	// Same e-mail under another SID: the index catches what RestComm misses.
 	other := account("new@company.com", store.DefaultAdminSid)
 	other.Sid = "AC11111111111111111111111111111111"
-	_, err = st.CreateAccount(ctx, other)
+	_, err = st.CreateAccount(ctx, nil, other)
 	assert.ErrorIs(t, err, store.ErrDuplicate)
 
 	noorg := account("x@company.com", store.DefaultAdminSid)
 	noorg.OrganizationSid = "ORafbe225ad37541eba518a74248f01234"
-	_, err = st.CreateAccount(ctx, noorg)
+	_, err = st.CreateAccount(ctx, nil, noorg)
 	assert.ErrorIs(t, err, store.ErrNoOrganization)
 
 	noparent := account("y@company.com", "AC0000000000000000000000000000dead")
-	_, err = st.CreateAccount(ctx, noparent)
+	_, err = st.CreateAccount(ctx, nil, noparent)
 	assert.ErrorIs(t, err, store.ErrNoParent)
 
 	after, err := rdb.DBSize(ctx).Result()
@@ -215,7 +215,7 @@ func TestConcurrentCreateOfOneEmail(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = st.CreateAccount(ctx, account("race@company.com", store.DefaultAdminSid))
+			_, errs[i] = st.CreateAccount(ctx, nil, account("race@company.com", store.DefaultAdminSid))
 		}()
 	}
 	wg.Wait()
@@ -271,7 +271,7 @@ func TestUpdateCascadesStatusAndKeepsClosedTerminal(t *testing.T) {
 	grand := mustCreate(t, st, account("grand@company.com", child.Sid))
 	now := time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)
 
-	got, err := st.UpdateAccount(ctx, child.Sid, store.AccountUpdate{Status: strp("suspended"), Now: now})
+	got, err := st.UpdateAccount(ctx, nil, child.Sid, store.AccountUpdate{Status: strp("suspended"), Now: now})
 	require.NoError(t, err)
 	assert.Equal(t, "suspended", got.Status)
 	assert.Equal(t, now, got.DateUpdated)
@@ -280,16 +280,16 @@ func TestUpdateCascadesStatusAndKeepsClosedTerminal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "suspended", g.Status)
 
-	_, err = st.UpdateAccount(ctx, child.Sid, store.AccountUpdate{Status: strp("closed"), Now: now})
+	_, err = st.UpdateAccount(ctx, nil, child.Sid, store.AccountUpdate{Status: strp("closed"), Now: now})
 	require.NoError(t, err)
-	_, err = st.UpdateAccount(ctx, child.Sid, store.AccountUpdate{FriendlyName: strp("x"), Now: now})
+	_, err = st.UpdateAccount(ctx, nil, child.Sid, store.AccountUpdate{FriendlyName: strp("x"), Now: now})
 	assert.ErrorIs(t, err, store.ErrClosed)
-	_, err = st.UpdateAccount(ctx, "AC0000000000000000000000000000dead", store.AccountUpdate{Now: now})
+	_, err = st.UpdateAccount(ctx, nil, "AC0000000000000000000000000000dead", store.AccountUpdate{Now: now})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
 	// An ancestor's change still overwrites a closed descendant (RestComm).
 	tok := md5hex("RestComm12")
-	admin, err := st.UpdateAccount(ctx, store.DefaultAdminSid, store.AccountUpdate{AuthToken: &tok, Status: strp("suspended"), Now: now})
+	admin, err := st.UpdateAccount(ctx, nil, store.DefaultAdminSid, store.AccountUpdate{AuthToken: &tok, Status: strp("suspended"), Now: now})
 	require.NoError(t, err)
 	assert.Equal(t, "active", admin.Status, "a password on an uninitialized account activates it")
 	g, err = st.Account(ctx, grand.Sid)
@@ -300,11 +300,11 @@ func TestUpdateCascadesStatusAndKeepsClosedTerminal(t *testing.T) {
 func TestUpdateMovesFriendlyNameIndex(t *testing.T) {
 	st, _ := newStore(t)
 	child := mustCreate(t, st, account("child@company.com", store.DefaultAdminSid))
-	_, err := st.UpdateAccount(ctx, child.Sid, store.AccountUpdate{FriendlyName: strp("renamed"), Now: time.Now()})
+	_, err := st.UpdateAccount(ctx, nil, child.Sid, store.AccountUpdate{FriendlyName: strp("renamed"), Now: time.Now()})
 	require.NoError(t, err)
 	res, err := st.Resolve(ctx,
-		store.Lookup{Mode: store.ByGetIdentifier, ID: "renamed"},
-		store.Lookup{Mode: store.ByGetIdentifier, ID: "child@company.com"})
+		store.Lookup{Mode: store.ByID, ID: "renamed"},
+		store.Lookup{Mode: store.ByID, ID: "child@company.com"})
 	require.NoError(t, err)
 	require.NotNil(t, res[0].Account)
 	assert.Equal(t, child.Sid, res[0].Account.Sid)
@@ -327,7 +327,7 @@ func TestConcurrentUpdatesNeverLoseAField(t *testing.T) {
 			} else {
 				u.FriendlyName = strp(fmt.Sprintf("name-%d", i))
 			}
-			_, err := st.UpdateAccount(ctx, child.Sid, u)
+			_, err := st.UpdateAccount(ctx, nil, child.Sid, u)
 			assert.NoError(t, err)
 		}()
 	}
@@ -341,7 +341,7 @@ func TestConcurrentUpdatesNeverLoseAField(t *testing.T) {
 	assert.Contains(t, []string{"active", "suspended"}, got.Status)
 	assert.Regexp(t, `^name-\d+$`, got.FriendlyName)
 	// exactly one friendly-name index entry points at the account
-	res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByGetIdentifier, ID: got.FriendlyName})
+	res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByID, ID: got.FriendlyName})
 	require.NoError(t, err)
 	require.NotNil(t, res[0].Account)
 	assert.Equal(t, child.Sid, res[0].Account.Sid)
@@ -349,13 +349,13 @@ func TestConcurrentUpdatesNeverLoseAField(t *testing.T) {
 
 func TestMigrateMovesDirectChildrenOnly(t *testing.T) {
 	st, _ := newStore(t)
-	org1, err := st.CreateOrganization(ctx, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4d", DomainName: "org1.restcomm.com", Status: "active", DateCreated: time.Now(), DateUpdated: time.Now()})
+	org1, err := st.CreateOrganization(ctx, nil, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4d", DomainName: "org1.restcomm.com", Status: "active", DateCreated: time.Now(), DateUpdated: time.Now()})
 	require.NoError(t, err)
 	child := mustCreate(t, st, account("child@company.com", store.DefaultAdminSid))
 	grand := mustCreate(t, st, account("grand@company.com", child.Sid))
 	great := mustCreate(t, st, account("great@company.com", grand.Sid))
 
-	got, err := st.MigrateAccount(ctx, child.Sid, org1.Sid, time.Now())
+	got, err := st.MigrateAccount(ctx, nil, child.Sid, org1.Sid, time.Now())
 	require.NoError(t, err)
 	assert.Equal(t, org1.Sid, got.OrganizationSid)
 	g, _ := st.Account(ctx, grand.Sid)
@@ -367,22 +367,22 @@ func TestMigrateMovesDirectChildrenOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, members, 2)
 
-	_, err = st.MigrateAccount(ctx, child.Sid, org1.Sid, time.Now())
+	_, err = st.MigrateAccount(ctx, nil, child.Sid, org1.Sid, time.Now())
 	assert.ErrorIs(t, err, store.ErrSameOrg)
-	_, err = st.MigrateAccount(ctx, child.Sid, "ORafbe225ad37541eba518a74248f0ac99", time.Now())
+	_, err = st.MigrateAccount(ctx, nil, child.Sid, "ORafbe225ad37541eba518a74248f0ac99", time.Now())
 	assert.ErrorIs(t, err, store.ErrNoOrganization)
 }
 
 func TestOrganizationsByDomainAndList(t *testing.T) {
 	st, _ := newStore(t)
-	_, err := st.CreateOrganization(ctx, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4d", DomainName: "org1.restcomm.com", Status: "active", DateCreated: time.Now(), DateUpdated: time.Now()})
+	_, err := st.CreateOrganization(ctx, nil, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4d", DomainName: "org1.restcomm.com", Status: "active", DateCreated: time.Now(), DateUpdated: time.Now()})
 	require.NoError(t, err)
 	o, err := st.OrganizationByDomain(ctx, "ORG1.RESTCOMM.COM.")
 	require.NoError(t, err)
 	assert.Equal(t, "ORafbe225ad37541eba518a74248f0ac4d", o.Sid)
 	_, err = st.OrganizationByDomain(ctx, "nope.example.com")
 	assert.ErrorIs(t, err, store.ErrNotFound)
-	_, err = st.CreateOrganization(ctx, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4e", DomainName: "Org1.Restcomm.com", Status: "active"})
+	_, err = st.CreateOrganization(ctx, nil, &store.Organization{Sid: "ORafbe225ad37541eba518a74248f0ac4e", DomainName: "Org1.Restcomm.com", Status: "active"})
 	assert.ErrorIs(t, err, store.ErrDuplicate)
 	all, err := st.Organizations(ctx)
 	require.NoError(t, err)
@@ -415,7 +415,7 @@ func TestWorksOnRedisCluster(t *testing.T) {
 	require.NoError(t, err)
 	child := mustCreate(t, st, account("child@company.com", store.DefaultAdminSid))
 	mustCreate(t, st, account("grand@company.com", child.Sid))
-	_, err = st.UpdateAccount(ctx, child.Sid, store.AccountUpdate{Status: strp("suspended"), Now: time.Now()})
+	_, err = st.UpdateAccount(ctx, nil, child.Sid, store.AccountUpdate{Status: strp("suspended"), Now: time.Now()})
 	require.NoError(t, err)
 	res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByLogin, ID: "grand@company.com"})
 	require.NoError(t, err)

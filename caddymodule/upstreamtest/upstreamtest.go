@@ -35,6 +35,8 @@ type Request struct {
 	Method     string
 	RequestURI string // as on the wire
 	Header     http.Header
+	Trailer    http.Header // the trailers, once the body was read
+	Proto      string
 	BodyLen    int64
 	BodySum    [sha256.Size]byte
 	BodyErr    error // the body ended abnormally (cut by the gateway)
@@ -52,15 +54,20 @@ type Upstream struct {
 // closed when the test ends.
 func Start(t testing.TB, slow time.Duration) *Upstream {
 	u := &Upstream{slow: slow}
-	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
+	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	u.srv.Config.Protocols = new(http.Protocols)
+	u.srv.Config.Protocols.SetHTTP1(true)
+	u.srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	u.srv.Start()
 	t.Cleanup(u.srv.Close)
 	return u
 }
 
 func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
-	s := Request{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone()}
+	s := Request{Method: r.Method, RequestURI: r.RequestURI, Header: r.Header.Clone(), Proto: r.Proto}
 	h := sha256.New()
 	s.BodyLen, s.BodyErr = io.Copy(h, r.Body)
+	s.Trailer = r.Trailer.Clone()
 	copy(s.BodySum[:], h.Sum(nil))
 	u.mu.Lock()
 	u.seen = append(u.seen, s)

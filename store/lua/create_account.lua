@@ -1,10 +1,11 @@
 -- Creates one account and its index entries atomically: the account hash,
 -- the e-mail index, the friendly-name index, the parent's children and the
 -- organization's members. Nothing is written when a check fails.
--- ARGV[1]: key prefix; ARGV[2..]: field/value pairs of the account hash.
+-- ARGV[1]: key prefix; ARGV[2..5]: the guard (guard.lua);
+-- ARGV[6..]: field/value pairs of the account hash.
 local p = ARGV[1]
 local a = {}
-for i = 2, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
+for i = 6, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
 
 local acct = p .. 'acct:' .. a.sid
 local email = p .. 'email:' .. a.email
@@ -14,12 +15,16 @@ end
 if redis.call('EXISTS', p .. 'org:' .. a.org) == 0 then
   return redis.error_reply('NOORG')
 end
-if a.parent ~= '' and redis.call('EXISTS', p .. 'acct:' .. a.parent) == 0 then
-  return redis.error_reply('NOPARENT')
+if a.parent ~= '' then
+  local parent = redis.call('HGET', p .. 'acct:' .. a.parent, 'status')
+  if not parent then return redis.error_reply('NOPARENT') end
+  -- no new account under a parent that is no longer active (closed while
+  -- the request was on its way)
+  if ARGV[2] ~= '' and parent ~= 'active' then return redis.error_reply('STALE') end
 end
 
 local fields = {}
-for i = 2, #ARGV do table.insert(fields, ARGV[i]) end
+for i = 6, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', acct, unpack(fields))
 redis.call('SET', email, a.sid)
 redis.call('ZADD', p .. 'fname:' .. a.fname, 0, a.sid)

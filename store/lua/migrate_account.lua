@@ -1,7 +1,8 @@
 -- Moves an account and its direct children (RestComm does not recurse) to
 -- another organization, atomically.
--- ARGV[1] prefix, ARGV[2] sid, ARGV[3] organization sid, ARGV[4] now.
-local p, sid, org, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+-- ARGV[1] prefix, ARGV[2..5] the guard (guard.lua), ARGV[6] sid, ARGV[7]
+-- organization sid, ARGV[8] now.
+local p, sid, org, now = ARGV[1], ARGV[6], ARGV[7], ARGV[8]
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HGET', acct, 'org')
 if not cur then return redis.error_reply('NOTFOUND') end

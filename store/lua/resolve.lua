@@ -1,13 +1,24 @@
--- Resolves account identifiers the ways RestComm does and returns each
--- account with its ancestor chain, in one round trip.
--- ARGV[1]: key prefix; then pairs (mode, identifier):
+-- Resolves account identifiers and returns each account with its ancestor
+-- chain, and the failed-login counts of the request, in one round trip.
+-- It only reads (flags=no-writes via the Go side's read-only call).
+-- ARGV[1]: key prefix; ARGV[2]: number of lookups n; then n pairs
+-- (mode, identifier):
 --   login: e-mail address, else SID (authentication)
---   get:   SID if SID-shaped, else friendly name, e-mail, SID (GET one)
---   op:    SID, else friendly name, e-mail, SID (update, migrate)
---   name:  friendly name, e-mail, SID (sub-resource paths)
--- Reply per pair: {state, fields, ancestors}; state 0 missing, 1 found,
--- 2 ambiguous (several accounts share the friendly name).
+--   id:    the account an identifier in a path names. A SID-shaped
+--          identifier (34 letters and digits) names an account by SID only;
+--          one containing '@' by e-mail address, then friendly name, then
+--          SID; anything else by friendly name, e-mail address, then SID.
+--          RestComm tries friendly names first whatever the shape, so an
+--          account could squat another's SID or e-mail address as its name
+--          (gateway.md §2).
+-- Then, optionally, the failed-login counters (see record_failure.lua):
+-- login-IP key, IP key, window in ms, limit of each.
+-- Reply: one {state, fields, ancestors} per pair (state 0 missing, 1 found,
+-- 2 ambiguous: several accounts share the friendly name), then, when
+-- counters were given, {login-IP count, IP count, ms until both counts are
+-- below their limits}.
 local p = ARGV[1]
+local n = tonumber(ARGV[2])
 local MAX_DEPTH = 16
 
 local function bysid(sid)
@@ -38,14 +49,16 @@ local function resolve(mode, id)
     if #h == 0 then h = bysid(id) end
     return h, false
   end
-  if mode ~= 'name' and sidshaped(id) then
-    local h = bysid(id)
-    if #h > 0 or mode == 'get' then return h, false end
-  end
-  local n, h = byname(id)
-  if n == 2 then return {}, true end
-  if n == 1 then return h, false end
-  h = byemail(id)
+  if sidshaped(id) then return bysid(id), false end
+  local h = {}
+  local email = string.find(id, '@', 1, true) ~= nil
+  if email then h = byemail(id) end
+  if #h > 0 then return h, false end
+  local found
+  found, h = byname(id)
+  if found == 2 then return {}, true end
+  if found == 1 then return h, false end
+  if not email then h = byemail(id) end
   if #h == 0 then h = bysid(id) end
   return h, false
 end
@@ -71,7 +84,7 @@ local function ancestors(h)
 end
 
 local reply = {}
-for i = 2, #ARGV - 1, 2 do
+for i = 3, 2 + 2 * n, 2 do
   local h, ambiguous = resolve(ARGV[i], ARGV[i + 1])
   if ambiguous then
     table.insert(reply, {2, {}, {}})
@@ -80,5 +93,24 @@ for i = 2, #ARGV - 1, 2 do
   else
     table.insert(reply, {1, h, ancestors(h)})
   end
+end
+
+local c = 3 + 2 * n
+if ARGV[c] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local window = tonumber(ARGV[c + 2])
+  local since = '(' .. (now - window)
+  -- count within the window; when at the limit, the ms until the entry
+  -- that keeps it there leaves the window
+  local function failures(key, limit)
+    local count = redis.call('ZCOUNT', p .. key, since, '+inf')
+    if count < limit then return count, 0 end
+    local e = redis.call('ZRANGEBYSCORE', p .. key, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+    return count, tonumber(e[2]) + window - now
+  end
+  local li, liwait = failures(ARGV[c], tonumber(ARGV[c + 3]))
+  local ip, ipwait = failures(ARGV[c + 1], tonumber(ARGV[c + 4]))
+  table.insert(reply, {li, ip, math.max(liwait, ipwait)})
 end
 return reply

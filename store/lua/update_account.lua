@@ -1,12 +1,14 @@
 -- Updates one account, and cascades a status change over its whole subtree,
 -- in one atomic step: no reader sees a half-changed tree, and concurrent
 -- updates of different fields never overwrite each other.
--- ARGV[1] prefix, ARGV[2] sid, ARGV[3] now (Unix seconds),
--- ARGV[4] friendly name or '' , ARGV[5] '1' when a friendly name is given,
--- ARGV[6] auth token or '' (a password was given when non-empty),
--- ARGV[7] role or '', ARGV[8] '1' when a role is given,
--- ARGV[9] status or '' (already validated and lower-cased).
-local p, sid, now = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV[1] prefix, ARGV[2..5] the guard (guard.lua), then from A = 6:
+-- ARGV[A] sid, ARGV[A+1] now (Unix seconds),
+-- ARGV[A+2] friendly name or '' , ARGV[A+3] '1' when a friendly name is given,
+-- ARGV[A+4] auth token or '' (a password was given when non-empty),
+-- ARGV[A+5] role or '', ARGV[A+6] '1' when a role is given,
+-- ARGV[A+7] status or '' (already validated and lower-cased).
+local A = 6
+local p, sid, now = ARGV[1], ARGV[A], ARGV[A + 1]
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HMGET', acct, 'status', 'fname')
 if not cur[1] then return redis.error_reply('NOTFOUND') end
@@ -15,20 +17,20 @@ local status = cur[1]
 if status == 'closed' then return redis.error_reply('CLOSED') end
 
 local newstatus = status
-if ARGV[9] ~= '' then newstatus = ARGV[9] end
+if ARGV[A + 7] ~= '' then newstatus = ARGV[A + 7] end
 -- a password set on an uninitialized account activates it, whatever Status says
-if ARGV[6] ~= '' and status == 'uninitialized' then newstatus = 'active' end
+if ARGV[A + 4] ~= '' and status == 'uninitialized' then newstatus = 'active' end
 
 local set = {'updated', now, 'status', newstatus}
-if ARGV[5] == '1' then
-  table.insert(set, 'fname'); table.insert(set, ARGV[4])
-  if ARGV[4] ~= cur[2] then
+if ARGV[A + 3] == '1' then
+  table.insert(set, 'fname'); table.insert(set, ARGV[A + 2])
+  if ARGV[A + 2] ~= cur[2] then
     redis.call('ZREM', p .. 'fname:' .. cur[2], sid)
-    redis.call('ZADD', p .. 'fname:' .. ARGV[4], 0, sid)
+    redis.call('ZADD', p .. 'fname:' .. ARGV[A + 2], 0, sid)
   end
 end
-if ARGV[6] ~= '' then table.insert(set, 'token'); table.insert(set, ARGV[6]) end
-if ARGV[8] == '1' then table.insert(set, 'role'); table.insert(set, ARGV[7]) end
+if ARGV[A + 4] ~= '' then table.insert(set, 'token'); table.insert(set, ARGV[A + 4]) end
+if ARGV[A + 6] == '1' then table.insert(set, 'role'); table.insert(set, ARGV[A + 5]) end
 
 if newstatus ~= status then
   -- RestComm sets every descendant to the new status, whatever its own

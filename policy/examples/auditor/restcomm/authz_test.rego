@@ -102,6 +102,102 @@ test_unprotected_paths_match_as_java_does if {
 	}
 }
 
+# A served operation gets every one of its rules whatever its id looks
+# like: the unprotected paths are unprotected for pass-through only.
+served_ops := [
+	"accounts:read", "accounts:list", "accounts:create", "accounts:update", "accounts:migrate",
+	"organizations:read", "organizations:list", "organizations:create", "organizations:migrate", "none",
+]
+
+unprotected_spellings := ["Accounts.json/a1Logout", "Accounts/ACx/Recordings/RE1.wav", "Organizations.json/evilLogout", "Accounts/migrate/xLogout"]
+
+test_unprotected_spelling_never_exempts_a_served_operation if {
+	every op in served_ops {
+		every path in unprotected_spellings {
+			denies(decision, 401) with input as {"operation": op, "method": "PUT", "path": path, "request": {}}
+			d := decision with input as req(op, path, object.union(dev, {"status": "closed"}), dev)
+			denies(d, 403)
+			d.message == "Provided Account is not active"
+		}
+	}
+}
+
+test_unprotected_spelling_decides_as_the_plain_one if {
+	every op in served_ops {
+		every caller in [admin, dev, cadm, grand, guest, topdev, uninit_admin, object.union(dev, {"status": "suspended"})] {
+			every target in [dev, grand] {
+				every prefix in ["Accounts.json/", "Organizations.json/"] {
+					plain := decision with input as object.union(req(op, concat("", [prefix, target.sid]), caller, target), {"request": {"role_change": true}})
+					every id in ["a1Logout", "x/Recordings/RE1.wav"] {
+						spelled := decision with input as object.union(req(op, concat("", [prefix, id]), caller, target), {"request": {"role_change": true}})
+						spelled == plain
+					}
+				}
+			}
+		}
+	}
+}
+
+test_developer_cannot_raise_its_role_through_a_logout_name if {
+	d := decision with input as {"operation": "accounts:update", "method": "PUT", "path": "Accounts.json/a1Logout", "caller": dev, "target": dev, "request": {"role_change": true}}
+	denies(d, 403)
+	d.message == "Only Administrator allowed"
+}
+
+test_other_tree_cannot_update_through_a_logout_name if {
+	denies(decision, 403) with input as req("accounts:update", "Accounts.json/a1Logout", topdev, dev)
+}
+
+test_organization_create_through_a_logout_name_is_super_admin_only if {
+	denies(decision, 403) with input as req("organizations:create", "Organizations.json/evilLogout", dev, null)
+	allows(decision) with input as req("organizations:create", "Organizations.json/evilLogout", admin, null)
+}
+
+# Identity goes upstream on an unprotected path only for a caller that
+# passes the gate; anyone else is passed on anonymously.
+test_unprotected_passthrough_identity_only_past_the_gate if {
+	d := decision with input as req("proxy", "Accounts.json/ACdev/Calls/xLogout", dev, null)
+	allows(d)
+	not d.anonymous
+	every s in ["closed", "suspended", "inactive"] {
+		c := decision with input as req("proxy", "Accounts.json/ACdev/Calls/xLogout", object.union(dev, {"status": s}), null)
+		allows(c)
+		c.anonymous == true
+	}
+	a := decision with input as anonymous("Accounts/ACx/Recordings/RE1.wav")
+	a.anonymous == true
+	u := decision with input as req("proxy", "Organizations.json/xLogout", uninit_admin, null)
+	u.anonymous == true
+}
+
+# --- throttling of failed logins -------------------------------------------
+
+throttled(caller, login_ip, ip) := object.union(read(caller, caller), {"throttle": {"login_ip_failures": login_ip, "ip_failures": ip, "retry_after": 42}})
+
+test_throttle_blocks_at_the_thresholds if {
+	allows(decision) with input as throttled(dev, 9, 99)
+	every counts in [[10, 0], [0, 100], [11, 120]] {
+		d := decision with input as throttled(dev, counts[0], counts[1])
+		denies(d, 429)
+		d.headers["Retry-After"] == "42"
+	}
+}
+
+test_throttle_is_not_lifted_by_the_right_password if {
+	denies(decision, 429) with input as throttled(admin, 10, 10)
+	denies(decision, 429) with input as object.union(anonymous("Logout"), {"throttle": {"login_ip_failures": 10, "ip_failures": 10, "retry_after": 0}})
+}
+
+test_throttle_thresholds_are_data if {
+	allows(decision) with input as throttled(dev, 10, 0) with data.restcomm.throttle.login_ip_max_failures as 11
+	denies(decision, 429) with input as throttled(dev, 3, 0) with data.restcomm.throttle.login_ip_max_failures as 3
+}
+
+test_throttle_retry_after_is_at_least_a_second if {
+	d := decision with input as object.union(read(dev, dev), {"throttle": {"login_ip_failures": 10, "ip_failures": 0, "retry_after": 0}})
+	d.headers["Retry-After"] == "1"
+}
+
 # --- GET one (rows 27-35) --------------------------------------------------
 
 test_admin_reads_self_child_and_grandchild if {

@@ -9,8 +9,13 @@ import data.restcomm.permissions.permitted
 
 # --- the decision, in RestComm's order -----------------------------------
 
-decision := allowed if {
-	unprotected
+decision := throttled if {
+	throttled_login
+} else := allowed if {
+	unauthenticated_passthrough
+	identified
+} else := anonymous if {
+	unauthenticated_passthrough
 } else := unauthenticated if {
 	not authenticated
 } else := organization_blocked if {
@@ -18,6 +23,42 @@ decision := allowed if {
 } else := not_active if {
 	not status_admits_path
 } else := operation
+
+# RestComm's SecurityFilter skips authentication for a few paths, but only
+# for the endpoints behind it that do not check again: AccountsEndpoint and
+# OrganizationsEndpoint run every permission, hierarchy, @RolesAllowed and
+# Super Admin check whatever the id looks like. So the exemption applies to
+# passed-through requests only; a served operation always gets its rules.
+unauthenticated_passthrough if {
+	input.operation == "proxy"
+	unprotected
+}
+
+# On an unauthenticated path the verified identity goes upstream only for a
+# caller that passes every check an authenticated request of that path
+# would get; anyone else is passed on anonymously.
+identified if {
+	authenticated
+	status_admits_path
+	operation.allow
+}
+
+# Failed logins (policy README, "Throttling"): counted by the gateway per
+# (login, client IP) and per client IP over data.restcomm.throttle's window.
+# A blocked login is refused before its credentials are looked at, so the
+# right password does not lift the block.
+throttled_login if input.throttle.login_ip_failures >= data.restcomm.throttle.login_ip_max_failures
+
+throttled_login if input.throttle.ip_failures >= data.restcomm.throttle.ip_max_failures
+
+throttled := {
+	"allow": false,
+	"status": 429,
+	"message": "",
+	"body": "page",
+	"stage": 0,
+	"headers": {"Retry-After": format_int(max([1, input.throttle.retry_after]), 10)},
+}
 
 # Paths RestComm serves without credentials, matched against the decoded
 # path below /restcomm/2012-04-24/ as SecurityFilter does with Java's
@@ -223,6 +264,10 @@ direct_child if input.target.ancestors[0] == input.caller.sid
 # --- responses -----------------------------------------------------------
 
 allowed := {"allow": true}
+
+# allowed, without the caller's identity: nothing of the caller is sent
+# upstream or logged as the request's user.
+anonymous := {"allow": true, "anonymous": true}
 
 deny(status, message, body, stage) := {
 	"allow": false,
