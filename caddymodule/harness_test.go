@@ -24,7 +24,7 @@ func md5hex(s string) string {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	g       *Gateway
 	store   *store.Store
 	redis   *redistest.Server
@@ -33,7 +33,7 @@ type harness struct {
 
 // newHarness provisions the handler against a fresh redis-server. With
 // withFixture, the whole spec §16 fixture is loaded (ADMIN active).
-func newHarness(t *testing.T, withFixture bool, configure ...func(*Gateway)) *harness {
+func newHarness(t testing.TB, withFixture bool, configure ...func(*Gateway)) *harness {
 	t.Helper()
 	srv := redistest.Start(t)
 	g := &Gateway{Redis: RedisConfig{URLs: []string{srv.URL()}}}

@@ -26,7 +26,7 @@ import (
 
 // copyPolicy writes the built-in policy into a new directory, as a
 // security team starts editing it.
-func copyPolicy(t *testing.T) string {
+func copyPolicy(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, policy.WriteDefault(dir))

@@ -174,28 +174,36 @@ test_unprotected_passthrough_identity_only_past_the_gate if {
 
 throttled(caller, login_ip, ip) := object.union(read(caller, caller), {"throttle": {"login_ip_failures": login_ip, "ip_failures": ip, "retry_after": 42}})
 
+# The tests give the thresholds themselves, so that a team's own values in
+# throttle/data.json do not fail them.
+limits := {"window_seconds": 300, "login_ip_max_failures": 10, "ip_max_failures": 100}
+
 test_throttle_blocks_at_the_thresholds if {
-	allows(decision) with input as throttled(dev, 9, 99)
+	allows(decision) with input as throttled(dev, 9, 99) with data.restcomm.throttle as limits
 	every counts in [[10, 0], [0, 100], [11, 120]] {
-		d := decision with input as throttled(dev, counts[0], counts[1])
+		d := decision with input as throttled(dev, counts[0], counts[1]) with data.restcomm.throttle as limits
 		denies(d, 429)
 		d.headers["Retry-After"] == "42"
 	}
 }
 
 test_throttle_is_not_lifted_by_the_right_password if {
-	denies(decision, 429) with input as throttled(admin, 10, 10)
-	denies(decision, 429) with input as object.union(anonymous("Logout"), {"throttle": {"login_ip_failures": 10, "ip_failures": 10, "retry_after": 0}})
+	denies(decision, 429) with input as throttled(admin, 10, 10) with data.restcomm.throttle as limits
+	denies(decision, 429) with input as object.union(anonymous("Logout"), {"throttle": {"login_ip_failures": 10, "ip_failures": 10, "retry_after": 0}}) with data.restcomm.throttle as limits
 }
 
 test_throttle_thresholds_are_data if {
-	allows(decision) with input as throttled(dev, 10, 0) with data.restcomm.throttle.login_ip_max_failures as 11
-	denies(decision, 429) with input as throttled(dev, 3, 0) with data.restcomm.throttle.login_ip_max_failures as 3
+	allows(decision) with input as throttled(dev, 10, 0) with data.restcomm.throttle as object.union(limits, {"login_ip_max_failures": 11})
+	denies(decision, 429) with input as throttled(dev, 3, 0) with data.restcomm.throttle as object.union(limits, {"login_ip_max_failures": 3})
 }
 
 test_throttle_retry_after_is_at_least_a_second if {
-	d := decision with input as object.union(read(dev, dev), {"throttle": {"login_ip_failures": 10, "ip_failures": 0, "retry_after": 0}})
+	d := decision with input as object.union(read(dev, dev), {"throttle": {"login_ip_failures": 10, "ip_failures": 0, "retry_after": 0}}) with data.restcomm.throttle as limits
 	d.headers["Retry-After"] == "1"
+}
+
+test_no_throttle_without_its_data if {
+	allows(decision) with input as throttled(dev, 1000, 1000) with data.restcomm.throttle as {}
 }
 
 # --- GET one (rows 27-35) --------------------------------------------------
