@@ -285,7 +285,13 @@ func bodyProblem(s bodyState, readStage int) *problem {
 // URLs, whose query AcceptFilter re-builds through a UriBuilder template)
 // a name or value with '{' or '}'.
 func (x *exchange) query() (q params, ok bool) {
-	q, err := parseParams(x.r.URL.RawQuery, decodeUTF8)
+	raw := x.r.URL.RawQuery
+	if !utf8.ValidString(raw) {
+		// net/http passes on bytes a client sent unescaped; read them as
+		// UTF-8 like escaped ones, so no value holds invalid UTF-8.
+		raw = decodeUTF8([]byte(raw))
+	}
+	q, err := parseParams(raw, decodeUTF8)
 	if err != nil {
 		return nil, false
 	}
