@@ -351,7 +351,9 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	}
 
 	u.Now = time.Now()
-	a, err := g.store.UpdateAccount(x.r.Context(), x.guard(), t.Sid, u)
+	ctx, done := x.redis()
+	defer done()
+	a, err := g.store.UpdateAccount(ctx, x.guard(), t.Sid, u)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")
@@ -374,9 +376,10 @@ func (g *Gateway) updateAccount(x *exchange) error {
 // (AccountsEndpoint.migrateAccountOrganization): a direct child of the
 // caller, and its own direct children, move to another organization.
 func (g *Gateway) migrateAccount(x *exchange) error {
-	ctx := x.r.Context()
 	v := x.verdict()
 	form, st := x.formBody()
+	ctx, done := x.redis()
+	defer done()
 	v.fail(bodyProblem(st, stageMigrateForm))
 	if v.open(stageMigrateLimits) {
 		v.fail(form.tooLong(stageMigrateLimits, "Organization"))

@@ -55,12 +55,14 @@ type Gateway struct {
 
 	logger *zap.Logger
 	store  *store.Store
+	redis  *redisHandle   // the shared Redis client, held by in-flight requests
 	pool   string         // key of the shared Redis client in redisPool
 	engine *policy.Engine // the policy in force, shared across config reloads
 	// engineKey is the engine's key in enginePool
 	engineKey      string
 	decisionLogger *zap.Logger // nil unless DecisionLog
 	seed           *seeder
+	redisTimeout   time.Duration // each request's Redis time
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -77,8 +79,9 @@ type RedisConfig struct {
 	Password string `json:"password,omitempty"`
 	// SentinelPassword authenticates to the Sentinels.
 	SentinelPassword string `json:"sentinel_password,omitempty"`
-	// Timeout bounds each Redis command; 1s by default. When Redis does not
-	// answer in time the gateway answers 503.
+	// Timeout bounds the Redis work of each request, however many commands
+	// and retries it takes; 1s by default. When Redis does not answer in
+	// time the gateway answers 503.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
@@ -110,13 +113,17 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if len(opts.URLs) == 0 {
 		opts.URLs = []string{"redis://127.0.0.1:6379/0"}
 	}
+	g.redisTimeout = time.Duration(g.Redis.Timeout)
+	if g.redisTimeout <= 0 {
+		g.redisTimeout = defaultRedisTimeout
+	}
 	prefix := repl.ReplaceAll(g.KeyPrefix, "")
-	client, key, err := loadRedis(opts)
+	handle, key, err := loadRedis(opts)
 	if err != nil {
 		return err
 	}
-	g.pool = key
-	g.store = store.New(client, prefix)
+	g.pool, g.redis = key, handle
+	g.store = store.New(handle.client, prefix)
 	g.seed = &seeder{domain: repl.ReplaceAll(g.OrganizationDomain, "")}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
@@ -161,15 +168,46 @@ func (g *Gateway) Cleanup() error {
 	return errors.Join(errs...)
 }
 
+// defaultRedisTimeout is redis_timeout when none is configured.
+const defaultRedisTimeout = time.Second
+
 // redisPool shares one Redis client among the configs that use the same
 // settings, so a config reload does not drop and re-dial connections.
 var redisPool = caddy.NewUsagePool()
 
-type redisHandle struct{ redis.UniversalClient }
+// redisHandle is a pooled Redis client. The last config to let go of it
+// destructs it, but a `caddy reload` may clean up the old config while its
+// requests are still running: the client is closed only once no request
+// holds it any more, so a reload never fails a request (issue 9 §5).
+type redisHandle struct {
+	client   redis.UniversalClient
+	inflight atomic.Int64
+	closing  atomic.Bool
+	close    sync.Once
+}
 
-func (h redisHandle) Destruct() error { return h.Close() }
+// hold marks a request as using the client; release ends it.
+func (h *redisHandle) hold() { h.inflight.Add(1) }
 
-func loadRedis(opts store.ClientOptions) (redis.UniversalClient, string, error) {
+func (h *redisHandle) release() {
+	if h.inflight.Add(-1) == 0 && h.closing.Load() {
+		h.closeNow()
+	}
+}
+
+func (h *redisHandle) Destruct() error {
+	h.closing.Store(true)
+	if h.inflight.Load() == 0 {
+		h.closeNow()
+	}
+	return nil
+}
+
+func (h *redisHandle) closeNow() {
+	h.close.Do(func() { _ = h.client.Close() })
+}
+
+func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
 	raw, _ := json.Marshal(opts)
 	sum := sha256.Sum256(raw)
 	key := hex.EncodeToString(sum[:])
@@ -178,12 +216,12 @@ func loadRedis(opts store.ClientOptions) (redis.UniversalClient, string, error) 
 		if err != nil {
 			return nil, err
 		}
-		return redisHandle{c}, nil
+		return &redisHandle{client: c}, nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	return v.(redisHandle).UniversalClient, key, nil
+	return v.(*redisHandle), key, nil
 }
 
 // seeder creates RestComm's default organization and administrator in an

@@ -45,6 +45,22 @@ type exchange struct {
 	req          requestFacts         // what the operation's facts read (operations.go)
 	failed       *store.FailedLogins  // the counters a failed login is recorded in
 	failures     *store.FailureCounts // what they held when the caller was read
+	id           string               // the request's id (Caddy's {http.request.uuid})
+	redisLeft    time.Duration        // what is left of the request's Redis time
+}
+
+// redis returns the context for x's next Redis work, bounded by what is
+// left of the request's Redis time (redis_timeout, however many commands
+// and retries the request needs; time spent reading the body does not
+// count), and a func that charges the time taken. When nothing is left,
+// the context has expired and the store answers at once.
+func (x *exchange) redis() (context.Context, func()) {
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(x.r.Context(), start.Add(x.redisLeft))
+	return ctx, func() {
+		cancel()
+		x.redisLeft = max(0, x.redisLeft-time.Since(start))
+	}
 }
 
 // maxDecisions bounds how often one request is decided again when the
@@ -54,7 +70,7 @@ const maxDecisions = 3
 // again prepares x to be decided anew on the current state: everything
 // read from the store goes; what was read from the request stays.
 func (x *exchange) again() {
-	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op,
+	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op, id: x.id, redisLeft: x.redisLeft,
 		req: requestFacts{body: x.req.body, form: x.req.form}}
 }
 
@@ -69,7 +85,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		writePage(w, http.StatusBadRequest, "Ambiguous request path")
 		return nil
 	}
-	x := &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method)}
+	g.redis.hold() // a reload closes the client only after this request
+	defer g.redis.release()
+	x := &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method), id: decisionID(r), redisLeft: g.redisTimeout}
 	for attempt := 1; ; attempt++ {
 		err := g.serve(x, next)
 		if !errors.Is(err, store.ErrStale) {
@@ -88,12 +106,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // serve decides x and answers it. It returns store.ErrStale, having
 // written nothing, when a write's guard no longer held.
 func (g *Gateway) serve(x *exchange, next caddyhttp.Handler) error {
-	ctx, w, r := x.r.Context(), x.w, x.r
-	if err := g.resolve(ctx, x); err != nil {
+	w, r := x.w, x.r
+	ctx, done := x.redis()
+	err := g.resolve(ctx, x)
+	done()
+	if err != nil {
 		return g.unavailable(x, err)
 	}
-	x.decision = g.decide(ctx, x)
-	g.recordFailedLogin(ctx, x)
+	x.decision = g.decide(r.Context(), x)
+	g.recordFailedLogin(x)
 
 	// SecurityFilter: credentials and the status gate precede everything.
 	if !x.decision.Allow && x.decision.Stage == 0 {
@@ -227,10 +248,12 @@ func (g *Gateway) decide(ctx context.Context, x *exchange) policy.Decision {
 // account, answered 401. A request refused for being throttled is not
 // counted again, and nothing is recorded for a login that succeeded, so a
 // successful request costs no Redis work for the throttle.
-func (g *Gateway) recordFailedLogin(ctx context.Context, x *exchange) {
+func (g *Gateway) recordFailedLogin(x *exchange) {
 	if x.failed == nil || x.caller != nil || x.decision.Allow || x.decision.Status != http.StatusUnauthorized {
 		return
 	}
+	ctx, done := x.redis()
+	defer done()
 	if err := g.store.RecordFailedLogin(ctx, x.failed); err != nil {
 		// The 401 stands; the failure just goes uncounted.
 		g.logger.Warn("failed login not counted", zap.Error(err))
@@ -370,4 +393,4 @@ func baseURI(r *http.Request) string {
 }
 
 // guard is what a write is conditional on: the caller as the policy saw it.
-func (x *exchange) guard() *store.Guard { return store.GuardOf(x.caller.Account) }
+func (x *exchange) guard() *store.Guard { return store.GuardOf(x.caller.Account, x.id) }

@@ -157,7 +157,9 @@ func organizationFacts(g *Gateway, x *exchange, in *policy.Input) {
 	if x.caller == nil || !sidShaped(id) {
 		return
 	}
-	o, err := g.store.Organization(x.r.Context(), id)
+	ctx, done := x.redis()
+	defer done()
+	o, err := g.store.Organization(ctx, id)
 	switch {
 	case err == nil:
 		x.req.org = o

@@ -112,7 +112,8 @@ func (x *exchange) organizationChecks() *verdict {
 // (OrganizationsEndpoint.putOrganization without a DNS provisioning
 // manager): a new organization named exactly as given.
 func (g *Gateway) createOrganization(x *exchange) error {
-	ctx := x.r.Context()
+	ctx, done := x.redis()
+	defer done()
 	v := x.verdict()
 	domain := x.path.ID
 	if v.open(stageDomainPattern) && !validDomainLabel(domain) {

@@ -102,7 +102,7 @@ func (g *Gateway) logDecision(x *exchange, in *policy.Input, p *policy.Policy, d
 	}
 	fields := make([]zap.Field, 0, 14)
 	fields = append(fields,
-		zap.String("decision_id", decisionID(x.r)),
+		zap.String("decision_id", x.id),
 		zap.String("operation", in.Operation),
 		zap.String("method", in.Method),
 		zap.String("path", in.Path),

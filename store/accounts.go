@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 var (
@@ -22,11 +20,11 @@ var (
 	//go:embed lua/list.lua
 	listSrc string
 
-	resolveScript        = redis.NewScript(resolveSrc)
-	createAccountScript  = guardedScript(createAccountSrc)
-	updateAccountScript  = guardedScript(updateAccountSrc)
-	migrateAccountScript = guardedScript(migrateAccountSrc)
-	listScript           = redis.NewScript(listSrc)
+	resolveScript        = newScript(resolveSrc)
+	createAccountScript  = writeScript(createAccountSrc)
+	updateAccountScript  = writeScript(updateAccountSrc)
+	migrateAccountScript = writeScript(migrateAccountSrc)
+	listScript           = newScript(listSrc)
 )
 
 // LookupMode says how an identifier names an account; RestComm resolves
@@ -149,7 +147,10 @@ func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
 // the guard no longer holds or the parent is no longer active; then nothing
 // is written. It returns the account as stored.
 func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account) (*Account, error) {
-	reply, err := s.run(ctx, createAccountScript, append(g.args(), accountArgs(a)...)...)
+	wctx, cancel := writeContext(ctx)
+	reply, err := s.run(wctx, createAccountScript, append(g.args(), accountArgs(a)...)...)
+	cancel()
+	reply, err = s.settle(ctx, g, "acct", a.Sid, reply, err)
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -181,8 +182,11 @@ func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u Accou
 	role, hasRole := opt(u.Role)
 	token, _ := opt(u.AuthToken)
 	status, _ := opt(u.Status)
-	reply, err := s.run(ctx, updateAccountScript, append(g.args(), sid, strconv.FormatInt(u.Now.Unix(), 10),
+	wctx, cancel := writeContext(ctx)
+	reply, err := s.run(wctx, updateAccountScript, append(g.args(), sid, strconv.FormatInt(u.Now.Unix(), 10),
 		name, hasName, token, role, hasRole, status)...)
+	cancel()
+	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {
 		return nil, scriptError(err)
 	}
@@ -193,7 +197,10 @@ func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u Accou
 // organization orgSid. It fails with ErrNotFound, ErrNoOrganization,
 // ErrSameOrg (already there) or ErrStale, writing nothing.
 func (s *Store) MigrateAccount(ctx context.Context, g *Guard, sid, orgSid string, now time.Time) (*Account, error) {
-	reply, err := s.run(ctx, migrateAccountScript, append(g.args(), sid, orgSid, strconv.FormatInt(now.Unix(), 10))...)
+	wctx, cancel := writeContext(ctx)
+	reply, err := s.run(wctx, migrateAccountScript, append(g.args(), sid, orgSid, strconv.FormatInt(now.Unix(), 10))...)
+	cancel()
+	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {
 		return nil, scriptError(err)
 	}

@@ -48,7 +48,7 @@ func TestWritesAreConditionalOnTheirGuard(t *testing.T) {
 	before := dump(t, st)
 	for wname, write := range writes {
 		for sname, change := range stale {
-			g := change(*store.GuardOf(parent))
+			g := change(*store.GuardOf(parent, ""))
 			assert.ErrorIs(t, write(&g), store.ErrStale, "%s with a changed %s", wname, sname)
 		}
 	}
@@ -56,7 +56,7 @@ func TestWritesAreConditionalOnTheirGuard(t *testing.T) {
 
 	// the guard as read holds
 	for wname, write := range writes {
-		assert.NoError(t, write(store.GuardOf(parent)), wname)
+		assert.NoError(t, write(store.GuardOf(parent, "")), wname)
 	}
 }
 
@@ -71,10 +71,10 @@ func TestCreateUnderAnInactiveParentIsStale(t *testing.T) {
 		p := mustCreate(t, st, account(s+"@company.com", store.DefaultAdminSid))
 		_, err := st.UpdateAccount(ctx, nil, p.Sid, store.AccountUpdate{Status: strp(s), Now: time.Now()})
 		require.NoError(t, err)
-		_, err = st.CreateAccount(ctx, store.GuardOf(admin), account("kid-"+s+"@company.com", p.Sid))
+		_, err = st.CreateAccount(ctx, store.GuardOf(admin, ""), account("kid-"+s+"@company.com", p.Sid))
 		assert.ErrorIs(t, err, store.ErrStale, s)
 	}
-	_, err = st.CreateAccount(ctx, store.GuardOf(parent), account("kid@company.com", parent.Sid))
+	_, err = st.CreateAccount(ctx, store.GuardOf(parent, ""), account("kid@company.com", parent.Sid))
 	assert.NoError(t, err)
 }
 

@@ -11,7 +11,7 @@ import (
 var (
 	//go:embed lua/create_organization.lua
 	createOrganizationSrc    string
-	createOrganizationScript = guardedScript(createOrganizationSrc)
+	createOrganizationScript = writeScript(createOrganizationSrc)
 )
 
 // Organization returns the organization with that SID, or ErrNotFound.
@@ -61,9 +61,12 @@ func (s *Store) Organizations(ctx context.Context) ([]Organization, error) {
 // CreateOrganization stores a new organization; ErrDuplicate when its SID
 // or its domain name is taken, ErrStale when the guard no longer holds.
 func (s *Store) CreateOrganization(ctx context.Context, g *Guard, o *Organization) (*Organization, error) {
-	reply, err := s.run(ctx, createOrganizationScript, append(g.args(), domainKey(o.DomainName),
+	wctx, cancel := writeContext(ctx)
+	reply, err := s.run(wctx, createOrganizationScript, append(g.args(), domainKey(o.DomainName),
 		fSid, o.Sid, fDomain, o.DomainName, fStatus, o.Status,
 		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated))...)
+	cancel()
+	reply, err = s.settle(ctx, g, "org", o.Sid, reply, err)
 	if err != nil {
 		return nil, scriptError(err)
 	}

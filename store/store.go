@@ -79,12 +79,6 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
 
-// run executes a script with the namespace anchor as KEYS[1] and the prefix
-// as ARGV[1].
-func (s *Store) run(ctx context.Context, sc *redis.Script, args ...any) (any, error) {
-	return sc.Run(ctx, s.rdb, []string{s.anchor}, append([]any{s.prefix}, args...)...).Result()
-}
-
 // Account fields in the Redis hash.
 const (
 	fSid     = "sid"

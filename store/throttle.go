@@ -10,14 +10,12 @@ import (
 	"time"
 
 	_ "embed"
-
-	"github.com/redis/go-redis/v9"
 )
 
 var (
 	//go:embed lua/record_failure.lua
 	recordFailureSrc    string
-	recordFailureScript = redis.NewScript(recordFailureSrc)
+	recordFailureScript = newScript(recordFailureSrc)
 )
 
 // FailedLogins names the failed-login counters of one request: its login

@@ -1,11 +1,11 @@
 -- Creates one account and its index entries atomically: the account hash,
 -- the e-mail index, the friendly-name index, the parent's children and the
 -- organization's members. Nothing is written when a check fails.
--- ARGV[1]: key prefix; ARGV[2..5]: the guard (guard.lua);
--- ARGV[6..]: field/value pairs of the account hash.
+-- ARGV[1]: key prefix; ARGV[2..6]: the guard and request id (guard.lua);
+-- ARGV[7..]: field/value pairs of the account hash.
 local p = ARGV[1]
 local a = {}
-for i = 6, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
+for i = 7, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
 
 local acct = p .. 'acct:' .. a.sid
 local email = p .. 'email:' .. a.email
@@ -23,8 +23,8 @@ if a.parent ~= '' then
   if ARGV[2] ~= '' and parent ~= 'active' then return redis.error_reply('STALE') end
 end
 
-local fields = {}
-for i = 6, #ARGV do table.insert(fields, ARGV[i]) end
+local fields = {'req', ARGV[6]}
+for i = 7, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', acct, unpack(fields))
 redis.call('SET', email, a.sid)
 redis.call('ZADD', p .. 'fname:' .. a.fname, 0, a.sid)

@@ -2,7 +2,10 @@
 -- was decided for is still as the policy saw it: ARGV[2] its SID ('' for
 -- writes no caller asked for: seeding), ARGV[3..5] its status, auth token
 -- and role then. Anything else fails with STALE and writes nothing; the
--- gateway decides again on the current state.
+-- gateway decides again on the current state. ARGV[6] is the id of the
+-- request that asks for the write, which the script stores with what it
+-- changed ('req'), so that a gateway that lost the reply can tell whether
+-- its write was applied.
 local function guard_holds(p)
   if ARGV[2] == '' then return true end
   local cur = redis.call('HMGET', p .. 'acct:' .. ARGV[2], 'status', 'token', 'role')

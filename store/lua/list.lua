@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- Returns every hash whose id is a member of a sorted set, in set order
 -- (byte order of the ids), in one round trip.
 -- ARGV[1] prefix, ARGV[2] sorted set key (without prefix), ARGV[3] hash kind.

@@ -1,8 +1,8 @@
 -- Moves an account and its direct children (RestComm does not recurse) to
 -- another organization, atomically.
--- ARGV[1] prefix, ARGV[2..5] the guard (guard.lua), ARGV[6] sid, ARGV[7]
--- organization sid, ARGV[8] now.
-local p, sid, org, now = ARGV[1], ARGV[6], ARGV[7], ARGV[8]
+-- ARGV[1] prefix, ARGV[2..6] the guard and request id (guard.lua), ARGV[7]
+-- sid, ARGV[8] organization sid, ARGV[9] now.
+local p, sid, org, now = ARGV[1], ARGV[7], ARGV[8], ARGV[9]
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HGET', acct, 'org')
 if not cur then return redis.error_reply('NOTFOUND') end
@@ -15,6 +15,7 @@ local function move(s, from)
   redis.call('HSET', p .. 'acct:' .. s, 'org', org, 'updated', now)
 end
 move(sid, cur)
+redis.call('HSET', acct, 'req', ARGV[6])
 for _, kid in ipairs(redis.call('ZRANGE', p .. 'children:' .. sid, 0, -1)) do
   local from = redis.call('HGET', p .. 'acct:' .. kid, 'org')
   if from and from ~= org then move(kid, from) end

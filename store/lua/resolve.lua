@@ -1,3 +1,4 @@
+#!lua flags=no-writes
 -- Resolves account identifiers and returns each account with its ancestor
 -- chain, and the failed-login counts of the request, in one round trip.
 -- It only reads (flags=no-writes via the Go side's read-only call).

@@ -1,13 +1,14 @@
 -- Updates one account, and cascades a status change over its whole subtree,
 -- in one atomic step: no reader sees a half-changed tree, and concurrent
 -- updates of different fields never overwrite each other.
--- ARGV[1] prefix, ARGV[2..5] the guard (guard.lua), then from A = 6:
+-- ARGV[1] prefix, ARGV[2..6] the guard and request id (guard.lua), then
+-- from A = 7:
 -- ARGV[A] sid, ARGV[A+1] now (Unix seconds),
 -- ARGV[A+2] friendly name or '' , ARGV[A+3] '1' when a friendly name is given,
 -- ARGV[A+4] auth token or '' (a password was given when non-empty),
 -- ARGV[A+5] role or '', ARGV[A+6] '1' when a role is given,
 -- ARGV[A+7] status or '' (already validated and lower-cased).
-local A = 6
+local A = 7
 local p, sid, now = ARGV[1], ARGV[A], ARGV[A + 1]
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HMGET', acct, 'status', 'fname')
@@ -21,7 +22,7 @@ if ARGV[A + 7] ~= '' then newstatus = ARGV[A + 7] end
 -- a password set on an uninitialized account activates it, whatever Status says
 if ARGV[A + 4] ~= '' and status == 'uninitialized' then newstatus = 'active' end
 
-local set = {'updated', now, 'status', newstatus}
+local set = {'updated', now, 'status', newstatus, 'req', ARGV[6]}
 if ARGV[A + 3] == '1' then
   table.insert(set, 'fname'); table.insert(set, ARGV[A + 2])
   if ARGV[A + 2] ~= cur[2] then

@@ -1,0 +1,97 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+)
+
+// A `caddy reload` that changes the restcomm handler's Redis settings
+// fails no request: the old config's Redis client is closed only once its
+// last request is done (issue 9 §5: 6 of 6 reloads failed requests with
+// "redis: client is closed" before).
+func TestReloadsChangingRedisSettingsFailNoRequest(t *testing.T) {
+	h := newHarness(t, true)
+	caddyMu.Lock()
+	t.Cleanup(caddyMu.Unlock)
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	addr := upstreamtest.FreeAddr(t)
+	load := func(timeout string) {
+		t.Helper()
+		cfg := map[string]any{
+			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
+			"storage": map[string]any{"module": "file_system", "root": dir},
+			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
+				"listen":          []string{addr},
+				"automatic_https": map[string]any{"disable": true},
+				"routes": []any{map[string]any{"handle": []any{
+					map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}, "timeout": timeout}},
+					map[string]any{"handler": "static_response", "status_code": 200},
+				}}},
+			}}}},
+		}
+		raw, err := json.Marshal(cfg)
+		require.NoError(t, err)
+		require.NoError(t, caddy.Load(raw, true))
+	}
+	load("1s")
+	t.Cleanup(func() { _ = caddy.Stop() })
+
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodGet, "http://"+addr+fixture.APIRoot+"/Accounts.json/"+fixture.SidDev, nil)
+				req.Header.Set("Authorization", fixture.Basic(fixture.Users["ADMIN"], fixture.Token))
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					t.Logf("status %d", res.StatusCode)
+				}
+			}
+		})
+	}
+	for i := range 8 {
+		time.Sleep(100 * time.Millisecond)
+		if i%2 == 0 {
+			load("900ms")
+		} else {
+			load("1s")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "failed requests across 8 reloads (%d answered)", ok.Load())
+	assert.Greater(t, ok.Load(), int64(50))
+}

@@ -1,0 +1,149 @@
+package redistest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// Proxy is a TCP proxy in front of a Redis that can lose one message on
+// purpose: the reply to, or the request of, the next command whose bytes
+// contain a marker. It stands for a network that drops a packet, to test
+// what a client does when it does not learn a write's outcome.
+type Proxy struct {
+	Addr   string
+	target string
+	ln     net.Listener
+
+	mu     sync.Mutex
+	marker []byte
+	drop   direction
+}
+
+type direction int
+
+const (
+	none direction = iota
+	dropReply
+	dropRequest
+)
+
+// NewProxy starts a proxy to target (host:port), closed when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln}
+	t.Cleanup(func() { _ = ln.Close() })
+	go p.accept()
+	return p
+}
+
+// URL is the redis:// URL of database 0 through the proxy.
+func (p *Proxy) URL() string { return "redis://" + p.Addr + "/0" }
+
+// DropReplyTo loses the reply to the next request containing marker: Redis
+// runs the command, the client never hears of it.
+func (p *Proxy) DropReplyTo(marker string) { p.arm(marker, dropReply) }
+
+// DropRequest loses the next request containing marker: Redis never sees
+// it, and the client waits for a reply that never comes.
+func (p *Proxy) DropRequest(marker string) { p.arm(marker, dropRequest) }
+
+func (p *Proxy) arm(marker string, d direction) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker, p.drop = []byte(marker), d
+}
+
+// take reports what to do with a request chunk: once a chunk matches, the
+// proxy is disarmed.
+func (p *Proxy) take(chunk []byte) direction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drop == none || !bytes.Contains(chunk, p.marker) {
+		return none
+	}
+	d := p.drop
+	p.drop = none
+	return d
+}
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		go p.pipe(c)
+	}
+}
+
+func (p *Proxy) pipe(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	var dropNext sync.Mutex // held while the next reply is to be lost
+	dropping := false
+	go func() { // replies
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 {
+				dropNext.Lock()
+				lose := dropping
+				dropping = false
+				dropNext.Unlock()
+				if !lose {
+					if _, werr := client.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		_ = client.Close()
+		_ = server.Close()
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			switch p.take(buf[:n]) {
+			case dropRequest:
+				continue
+			case dropReply:
+				dropNext.Lock()
+				dropping = true
+				dropNext.Unlock()
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				_ = client.Close()
+			}
+			break
+		}
+	}
+	_ = server.Close()
+}
+
+// Freeze stops the redis-server process (SIGSTOP): connections stay open
+// and nothing answers, as with a hung host. Thaw resumes it.
+func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }

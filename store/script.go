@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// script is one of the store's Lua scripts and how it may be run.
+//
+// A read-only script declares itself (`#!lua flags=no-writes`) and runs as
+// EVALSHA_RO: Redis lets it run during a write pause (CLIENT PAUSE WRITE,
+// as FAILOVER and managed services use) and on replicas. go-redis may
+// retry it on a network error, within the request's deadline.
+//
+// A write script is never sent twice: were a reply lost, a re-sent script
+// would run again (a create answering 409 for the account it created, a
+// close answering "Account is closed"). It runs as a command go-redis does
+// not retry, and a caller that does not learn its outcome asks whether it
+// was applied (see Applied).
+type script struct {
+	src      string
+	sha      string
+	readOnly bool
+}
+
+// readOnlyFlag is the shebang every read-only script starts with.
+const readOnlyFlag = "#!lua flags=no-writes\n"
+
+func newScript(src string) *script {
+	sum := sha1.Sum([]byte(src))
+	return &script{src: src, sha: hex.EncodeToString(sum[:]), readOnly: strings.HasPrefix(src, readOnlyFlag)}
+}
+
+// writeScript is a write script that first checks its guard (guard.lua).
+func writeScript(src string) *script { return newScript(guardSrc + src) }
+
+// run executes sc with the namespace anchor as KEYS[1] (so that Cluster
+// routes it to the slot's owner) and the prefix as ARGV[1].
+func (s *Store) run(ctx context.Context, sc *script, args ...any) (any, error) {
+	name := "evalsha"
+	if sc.readOnly {
+		name = "evalsha_ro"
+	}
+	argv := make([]any, 0, 5+len(args))
+	argv = append(argv, name, sc.sha, 1, s.anchor, s.prefix)
+	argv = append(argv, args...)
+	reply, err := s.process(ctx, sc.readOnly, argv)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// not loaded yet (or the script cache was flushed): a certain
+		// "not run", so sending the source is the first run
+		argv[0], argv[1] = strings.Replace(name, "sha", "", 1), sc.src
+		reply, err = s.process(ctx, sc.readOnly, argv)
+	}
+	return reply, err
+}
+
+func (s *Store) process(ctx context.Context, retry bool, argv []any) (any, error) {
+	cmd := redis.NewCmd(ctx, argv...)
+	var c redis.Cmder = cmd
+	if !retry {
+		c = noRetry{cmd}
+	}
+	_ = s.rdb.Process(ctx, c)
+	return cmd.Result()
+}
+
+// noRetry is a command go-redis never re-sends after it may have reached
+// Redis.
+type noRetry struct{ *redis.Cmd }
+
+func (noRetry) NoRetry() bool { return true }
+
+// Uncertain reports whether err leaves a write's outcome unknown: no reply
+// from Redis (a timeout, a dropped connection, a cancelled request) rather
+// than Redis's own answer. The write may or may not have been applied.
+func Uncertain(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var reply redis.Error
+	return !errors.As(err, &reply)
+}
