@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"strconv"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -29,10 +31,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    redis_password          <password>
 //	    redis_sentinel_password <password>
 //	    redis_timeout           <duration>
+//	    redis_wait_replicas     <n> [<timeout>]
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
+//	    seed                    auto|off
 //	}
 //
 // Every subdirective is optional; unknown ones are errors. Secrets are best
@@ -77,6 +81,10 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("redis_timeout: invalid duration %q", s)
 			}
 			g.Redis.Timeout = caddy.Duration(dur)
+		case "redis_wait_replicas":
+			if err := parseWaitReplicas(d, &g.Redis); err != nil {
+				return err
+			}
 		case "key_prefix":
 			if err := oneArg(d, &g.KeyPrefix); err != nil {
 				return err
@@ -98,6 +106,13 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &g.OrganizationDomain); err != nil {
 				return err
 			}
+		case "seed":
+			if err := oneArg(d, &g.Seed); err != nil {
+				return err
+			}
+			if g.Seed != seedAuto && g.Seed != seedOff {
+				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
+			}
 		default:
 			return d.Errf("unrecognized restcomm subdirective %q", d.Val())
 		}
@@ -113,6 +128,27 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 	*dst = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
+	}
+	return nil
+}
+
+// parseWaitReplicas reads `redis_wait_replicas <n> [<timeout>]`.
+func parseWaitReplicas(d *caddyfile.Dispenser, r *RedisConfig) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.ArgErr()
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 0 {
+		return d.Errf("redis_wait_replicas: invalid number of replicas %q", args[0])
+	}
+	r.WaitReplicas = n
+	if len(args) == 2 {
+		dur, err := caddy.ParseDuration(args[1])
+		if err != nil || dur <= 0 {
+			return d.Errf("redis_wait_replicas: invalid timeout %q", args[1])
+		}
+		r.WaitTimeout = caddy.Duration(dur)
 	}
 	return nil
 }

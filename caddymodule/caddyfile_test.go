@@ -40,6 +40,12 @@ func TestCaddyfileErrors(t *testing.T) {
 		"inline argument":      "restcomm redis://x",
 		"decision_log maybe":   "restcomm {\n\tdecision_log maybe\n}",
 		"decision_log twice":   "restcomm {\n\tdecision_log on off\n}",
+		"seed maybe":           "restcomm {\n\tseed maybe\n}",
+		"seed without value":   "restcomm {\n\tseed\n}",
+		"wait no replicas":     "restcomm {\n\tredis_wait_replicas\n}",
+		"wait bad replicas":    "restcomm {\n\tredis_wait_replicas two\n}",
+		"wait bad timeout":     "restcomm {\n\tredis_wait_replicas 1 0s\n}",
+		"wait too many args":   "restcomm {\n\tredis_wait_replicas 1 1s 2\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := new(Gateway)

@@ -5,7 +5,6 @@
 package caddymodule
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -53,7 +52,15 @@ type Gateway struct {
 	// "default.restcomm.com" by default. Existing data is never changed.
 	OrganizationDomain string `json:"organization_domain,omitempty"`
 
+	// Seed says whether the gateway seeds a namespace that holds nothing
+	// and was never marked as seeded: "auto" (the default) or "off" (only
+	// `restcomm-gateway accounts seed` does; until then requests get 503).
+	// A namespace that lost its data is never seeded by a gateway that
+	// had seen it seeded.
+	Seed string `json:"seed,omitempty"`
+
 	logger *zap.Logger
+	logs   *logSampler // repeated errors, sampled (logsample.go)
 	store  *store.Store
 	redis  *redisHandle   // the shared Redis client, held by in-flight requests
 	pool   string         // key of the shared Redis client in redisPool
@@ -83,6 +90,13 @@ type RedisConfig struct {
 	// and retries it takes; 1s by default. When Redis does not answer in
 	// time the gateway answers 503.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// WaitReplicas: an account or organization change is answered only
+	// once that many replicas acknowledged it (Redis WAIT); 503 when fewer
+	// did within WaitTimeout. 0 (the default) does not wait.
+	WaitReplicas int `json:"wait_replicas,omitempty"`
+	// WaitTimeout bounds that wait: half of Timeout by default, and
+	// shorter than Timeout.
+	WaitTimeout caddy.Duration `json:"wait_timeout,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -124,7 +138,9 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.pool, g.redis = key, handle
 	g.store = store.New(handle.client, prefix)
-	g.seed = &seeder{domain: repl.ReplaceAll(g.OrganizationDomain, "")}
+	if err := g.provisionDurability(repl); err != nil { // durability.go
+		return err
+	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -222,37 +238,6 @@ func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
 		return nil, "", err
 	}
 	return v.(*redisHandle), key, nil
-}
-
-// seeder creates RestComm's default organization and administrator in an
-// empty Redis, once, on the first request that needs the store, so that
-// validating a config never writes and a Redis that was down at start is
-// seeded when it comes back.
-type seeder struct {
-	domain string
-	done   atomic.Bool
-	mu     sync.Mutex
-}
-
-func (s *seeder) ensure(ctx context.Context, st *store.Store, logger *zap.Logger) error {
-	if s.done.Load() {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done.Load() {
-		return nil
-	}
-	res, err := st.Seed(ctx, s.domain)
-	if err != nil {
-		return err
-	}
-	s.done.Store(true)
-	if res.Organization || res.Admin {
-		logger.Info("seeded RestComm defaults",
-			zap.Bool("organization", res.Organization), zap.Bool("administrator", res.Admin))
-	}
-	return nil
 }
 
 // Interface guards

@@ -185,6 +185,8 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 		token := dummyToken
 		if res[0].Account != nil {
 			token = res[0].Account.AuthToken
+		} else if err := g.seed.verify(ctx, g.store); err != nil {
+			return err // a login that matches nothing: has the store lost its data?
 		}
 		// the comparison runs for unknown users too: same work either way
 		if secretMatches(creds.secret, token) && res[0].Account != nil {
@@ -301,11 +303,13 @@ func (g *Gateway) setPlaceholders(x *exchange) {
 	repl.Set("http.auth.user.organization_sid", a.OrganizationSid)
 }
 
-// unavailable answers 503 when Redis fails, without leaking details.
+// unavailable answers 503 when Redis fails (or lost its data), without
+// leaking details, and logs it, sampled per cause (logsample.go).
 func (g *Gateway) unavailable(x *exchange, err error) error {
-	g.logger.Error("account store unavailable", zap.String("path", x.r.URL.Path), zap.Error(err))
+	msg, body := storeFailure(err) // durability.go
+	g.logs.error(g.logger, errorCause(err), msg, zap.String("path", x.r.URL.Path), zap.Error(err))
 	x.w.Header().Set("Retry-After", "1")
-	writePage(x.w, http.StatusServiceUnavailable, "Account store unavailable")
+	writePage(x.w, http.StatusServiceUnavailable, body)
 	return nil
 }
 

@@ -81,7 +81,7 @@ func (g *Gateway) upstreamFailed(x *exchange, err error) error {
 	default:
 		return err
 	}
-	g.logger.Warn("upstream failed",
+	g.logs.warn(g.logger, upstreamCause(he.StatusCode, he.Err), "upstream failed", // sampled per cause
 		zap.Int("status", he.StatusCode), zap.String("method", x.r.Method),
 		zap.String("path", x.r.URL.Path), zap.Error(he.Err))
 	writePage(x.w, he.StatusCode, reason)

@@ -19,6 +19,8 @@
 //	P orgdomain:<domain>  string organization SID of a lower-cased domain name
 //	P orgs                zset   every organization SID
 //	P orgacc:<sid>        zset   SIDs of the accounts in an organization
+//	P meta                hash   the namespace marker: seeded when, by what (meta.go)
+//	P waitbarrier         string a write WaitReplicated waits for (wait.go; expires)
 //
 // Sorted sets with equal scores return members in byte order, which is the
 // order RestComm's lists come in (ascending SID).
@@ -58,6 +60,8 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string // "{tag}:"
 	anchor string // a key of the namespace, used to route scripts
+
+	wait waitFor // replicas a write waits for (WithWait, wait.go)
 }
 
 // New returns a Store over rdb. keyPrefix becomes the Redis Cluster hash tag

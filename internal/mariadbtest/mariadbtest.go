@@ -1,0 +1,240 @@
+// Package mariadbtest starts real, throw-away MariaDB servers for tests:
+// mariadb-install-db into a temporary directory, then mariadbd on a free
+// loopback port with its own socket, pid file and log, stopped and removed
+// when the test ends. Tests never touch a MariaDB they did not start (the
+// machine's own, on 3306, may be running), and fail (not skip) when
+// MariaDB is not installed: `apt-get install mariadb-server`, as .ci/test
+// does.
+package mariadbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Server is one running mariadbd.
+type Server struct {
+	Addr   string // 127.0.0.1:port
+	Socket string
+	dir    string
+	cmd    *exec.Cmd
+	done   chan struct{}
+}
+
+// Where Debian puts them: mariadbd in /usr/sbin (not on a user's PATH),
+// mariadb-install-db in /usr/bin; older packages name them mysqld and
+// mysql_install_db.
+var (
+	serverPaths  = []string{"mariadbd", "/usr/sbin/mariadbd", "mysqld", "/usr/sbin/mysqld"}
+	installPaths = []string{"mariadb-install-db", "/usr/bin/mariadb-install-db", "mysql_install_db", "/usr/bin/mysql_install_db"}
+)
+
+func find(names []string) string {
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// small settings: these servers hold test data only
+var serverOptions = []string{
+	"--innodb-log-file-size=8M", "--innodb-buffer-pool-size=64M",
+	"--skip-log-bin", "--skip-performance-schema", "--skip-name-resolve",
+	"--character-set-server=latin1", "--collation-server=latin1_swedish_ci",
+	"--sql-mode=STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION",
+}
+
+// Start runs a mariadbd for the duration of the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	server, install := find(serverPaths), find(installPaths)
+	if server == "" || install == "" {
+		t.Fatalf("MariaDB is not installed (apt-get install mariadb-server): mariadbd %q, mariadb-install-db %q", server, install)
+	}
+	// a short directory: a Unix socket path is at most 107 bytes
+	dir, err := os.MkdirTemp("", "mariadbtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	data := filepath.Join(dir, "data")
+	userArgs := []string{}
+	if os.Geteuid() == 0 {
+		userArgs = append(userArgs, "--user=root") // mariadbd refuses to run as root otherwise
+	} else if u, err := user.Current(); err == nil {
+		userArgs = append(userArgs, "--user="+u.Username)
+	}
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
+		"--skip-test-db"}, userArgs...)
+	args = append(args, serverOptions...)
+	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s, err := launch(server, dir, data, userArgs)
+		if err == nil {
+			t.Cleanup(s.Stop)
+			return s
+		}
+		lastErr = err // most likely the free port was taken meanwhile
+	}
+	t.Fatalf("mariadbd did not start: %v", lastErr)
+	return nil
+}
+
+func launch(bin, dir, data string, userArgs []string) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Socket: filepath.Join(dir, "mariadb.sock"),
+		dir:    dir,
+		done:   make(chan struct{}),
+	}
+	logFile := filepath.Join(dir, "error.log")
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
+		"--bind-address=127.0.0.1", "--socket=" + s.Socket, "--pid-file=" + filepath.Join(dir, "mariadb.pid"),
+		"--log-error=" + logFile, "--tmpdir=" + dir}, userArgs...)
+	args = append(args, serverOptions...)
+	s.cmd = exec.Command(bin, args...)
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	db, err := sql.Open("mysql", "root@unix("+s.Socket+")/")
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.done:
+			log, _ := os.ReadFile(logFile)
+			return nil, fmt.Errorf("mariadbd exited:\n%s", tail(string(log), 2000))
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := db.PingContext(ctx)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			log, _ := os.ReadFile(logFile)
+			return nil, fmt.Errorf("mariadbd not ready after 30s: %v\n%s", err, tail(string(log), 2000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// Stop stops the server now; Start's cleanup is then a no-op.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Database creates a database (latin1, as RestComm's) and a user that may
+// use it over TCP with a password, and returns its mysql:// URL, e.g.
+// mysql://restcomm:secret@127.0.0.1:port/restcomm.
+func (s *Server) Database(t testing.TB, name string) string {
+	t.Helper()
+	root := s.root(t)
+	defer root.Close()
+	user, password := name+"_user", "pw'"+name+"@:/x"
+	for _, stmt := range []string{
+		"CREATE DATABASE `" + name + "` CHARACTER SET latin1",
+		"CREATE USER '" + user + "'@'127.0.0.1' IDENTIFIED BY '" + strings.ReplaceAll(password, "'", "''") + "'",
+		"GRANT ALL ON `" + name + "`.* TO '" + user + "'@'127.0.0.1'",
+	} {
+		if _, err := root.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	return "mysql://" + user + ":" + urlEscape(password) + "@" + s.Addr + "/" + name
+}
+
+// DB opens a database as root through the socket, closed when the test
+// ends.
+func (s *Server) DB(t testing.TB, name string) *sql.DB {
+	t.Helper()
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, name
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func (s *Server) root(t testing.TB) *sql.DB {
+	db, err := sql.Open("mysql", "root@unix("+s.Socket+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// urlEscape escapes a URL's password.
+func urlEscape(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,142 @@
+// Package restcommdb reads RestComm Connect's accounts and organizations
+// where RestComm keeps them: its MariaDB/MySQL database (tables
+// restcomm_accounts and restcomm_organizations), the restcomm.script file
+// of its embedded HSQLDB (readable once RestComm is stopped), or the JSON
+// lines that `restcomm-gateway accounts export` writes.
+//
+// It only reads and returns the rows as the source holds them, as text:
+// judging them (statuses, widths, parents, duplicates) and converting their
+// dates is the importer's business (store/importer), so that every source
+// is judged alike. It does not import the gateway.
+package restcommdb
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Column names of RestComm's tables, in the order RestComm creates them.
+var (
+	AccountColumns = []string{
+		"sid", "date_created", "date_updated", "email_address", "friendly_name", "parent_sid",
+		"type", "status", "auth_token", "role", "uri", "organization_sid",
+	}
+	OrganizationColumns = []string{"sid", "domain_name", "date_created", "date_updated", "status"}
+)
+
+// Table names.
+const (
+	AccountsTable      = "restcomm_accounts"
+	OrganizationsTable = "restcomm_organizations"
+)
+
+// Widths of RestComm's columns, in characters (MEDIUMTEXT columns hold
+// 16,777,215 bytes).
+var (
+	AccountWidths = map[string]int{
+		"sid": 34, "email_address": 16777215, "friendly_name": 64, "parent_sid": 34, "type": 8,
+		"status": 16, "auth_token": 32, "role": 64, "uri": 16777215, "organization_sid": 34,
+	}
+	OrganizationWidths = map[string]int{"sid": 34, "domain_name": 255, "status": 16}
+)
+
+// Account is one row of restcomm_accounts as the source holds it. Dates
+// are the source's text: "2012-04-24 00:00:00[.fraction]" in RestComm's
+// time zone for the databases, RFC 3339 for JSON lines.
+type Account struct {
+	Sid, DateCreated, DateUpdated, EmailAddress, FriendlyName string
+	ParentSid                                                 string // "" for NULL: a top-level account
+	Type, Status, AuthToken, Role, URI, OrganizationSid       string
+
+	// Null lists the columns other than parent_sid that were NULL (all
+	// of them are NOT NULL in RestComm's schema).
+	Null []string
+	// NoOrganization: the source predates organizations (RestComm before
+	// 8.2), so OrganizationSid is empty and the account belongs to the
+	// default organization.
+	NoOrganization bool
+	// Where names the row in the source ("restcomm.script line 35",
+	// "restcomm_accounts row 12", "accounts.jsonl line 3").
+	Where string
+}
+
+// Organization is one row of restcomm_organizations.
+type Organization struct {
+	Sid, DomainName, DateCreated, DateUpdated, Status string
+	Null                                              []string
+	// NoStatus: the source predates the status column (RestComm before
+	// 8.2.x), so Status is empty: RestComm then treats it as active.
+	NoStatus bool
+	Where    string
+}
+
+// Source is everything read from one source.
+type Source struct {
+	// Name describes the source without secrets, for reports.
+	Name string
+	// Organizations is false for a source without the organizations
+	// table (RestComm before 8.2): every account belongs to the default
+	// organization.
+	HasOrganizations bool
+	Organizations    []Organization
+	Accounts         []Account
+	// EmailsFoldCase: the source compares e-mail addresses without regard
+	// to case (MariaDB's collation), so two addresses that differ only in
+	// case are one for RestComm's lookup (HSQLDB compares them exactly).
+	EmailsFoldCase bool
+	// Dates says how the source writes dates: "local" (RestComm's time
+	// zone, no offset) or "rfc3339".
+	Dates string
+}
+
+// Date formats of Source.Dates.
+const (
+	DatesLocal   = "local"
+	DatesRFC3339 = "rfc3339"
+)
+
+// Read reads from where `from` says: a mysql:// (or mariadb://) URL, a
+// file whose name ends in .jsonl or .json, or anything else as an HSQLDB
+// script.
+func Read(ctx context.Context, from string) (*Source, error) {
+	switch {
+	case strings.HasPrefix(from, "mysql://"), strings.HasPrefix(from, "mariadb://"):
+		return ReadMySQL(ctx, from)
+	case strings.HasSuffix(from, ".jsonl"), strings.HasSuffix(from, ".json"), from == "-":
+		f := os.Stdin
+		if from != "-" {
+			var err error
+			if f, err = os.Open(from); err != nil {
+				return nil, err
+			}
+			defer f.Close()
+		}
+		return ReadJSONL(f, from)
+	default:
+		f, err := os.Open(from)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return ReadHSQLDB(f, from)
+	}
+}
+
+// Redacted is a source URL without its password, for messages.
+func Redacted(from string) string {
+	u, err := url.Parse(from)
+	if err != nil || u.User == nil {
+		return from
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func errorf(where, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...))
+}
