@@ -162,8 +162,11 @@ func Parse(escaped string) (*Path, error) {
 				return nil, ErrAmbiguous
 			}
 			s = strings.TrimSuffix(s, ".json")
-			if s == "" {
-				// UriBuilder.path("") drops the segment altogether
+			if s == "" || s == "." || s == ".." {
+				// UriBuilder.path("") drops the segment altogether;
+				// "..json" and "...json" become dot segments, which
+				// would move the rebuilt URI ("Accounts/AC1/...json"
+				// reads as "Accounts")
 				return nil, ErrAmbiguous
 			}
 			segs[i] = s
