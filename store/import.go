@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Writes of `restcomm-gateway accounts import` (store/importer). They keep
+// the key layout of create_account.lua and create_organization.lua, plus
+// one field of their own in each hash: 'imp', a fingerprint of the fields
+// as the last import wrote them, so that a later import tells an account
+// changed at the gateway (a conflict) from one changed in RestComm (an
+// update).
+
+var (
+	//go:embed lua/import_accounts.lua
+	importAccountsSrc string
+	//go:embed lua/import_organizations.lua
+	importOrganizationsSrc string
+	//go:embed lua/import_mark.lua
+	importMarkSrc string
+	//go:embed lua/import_drop_seeded.lua
+	importDropSeededSrc string
+
+	// All four are idempotent, so a batch may be sent again.
+	importAccountsScript      = redis.NewScript(importAccountsSrc)
+	importOrganizationsScript = redis.NewScript(importOrganizationsSrc)
+	importMarkScript          = redis.NewScript(importMarkSrc)
+	importDropSeededScript    = redis.NewScript(importDropSeededSrc)
+)
+
+// ImportOutcome is what an import did with one account or organization.
+type ImportOutcome string
+
+const (
+	Imported  ImportOutcome = "imported"  // it was not there; written
+	Updated   ImportOutcome = "updated"   // the source changed it since the last import; written
+	Unchanged ImportOutcome = "unchanged" // already as the source has it
+	// Conflict: changed at the gateway since the last import (or created
+	// there), and different from the source; left alone unless
+	// ImportOptions.Overwrite. Detail lists the fields that differ.
+	Conflict ImportOutcome = "conflict"
+	// Taken: its e-mail address (its domain, for an organization) belongs
+	// to another account (organization) here; left alone. Detail is that
+	// one's SID.
+	Taken ImportOutcome = "taken"
+)
+
+// ImportResult is the outcome for one account or organization.
+type ImportResult struct {
+	Outcome ImportOutcome
+	Detail  string
+}
+
+// ImportOptions say how an import treats what is there.
+type ImportOptions struct {
+	Overwrite bool // write over conflicts
+	DryRun    bool // write nothing, only say what would be done
+}
+
+func (o ImportOptions) args() []any {
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	return []any{flag(o.Overwrite), flag(o.DryRun)}
+}
+
+// ImportAccounts writes the batches of accounts, each batch one atomic
+// script call, all batches in one pipelined round trip, and returns each
+// account's outcome, batch by batch. Accounts are written as given; their
+// parents and organizations are not checked here (the importer has
+// validated them). Keep a batch small (a few hundred accounts, a few
+// milliseconds of Redis time) so that gateways sharing the Redis keep
+// answering meanwhile.
+func (s *Store) ImportAccounts(ctx context.Context, batches [][]Account, opts ImportOptions) ([][]ImportResult, error) {
+	calls := make([][]any, len(batches))
+	for b, batch := range batches {
+		if len(batch) == 0 {
+			continue
+		}
+		var names []any
+		var values []any
+		for i := range batch {
+			kv := accountArgs(&batch[i])
+			if names == nil {
+				names = make([]any, 0, len(kv)/2)
+				for j := 0; j < len(kv); j += 2 {
+					names = append(names, kv[j])
+				}
+				values = make([]any, 0, len(batch)*len(names))
+			}
+			for j := 1; j < len(kv); j += 2 {
+				values = append(values, kv[j])
+			}
+		}
+		args := append([]any{s.prefix}, opts.args()...)
+		args = append(args, DefaultAdminSid, len(names))
+		args = append(args, names...)
+		calls[b] = append(args, values...)
+	}
+	return s.importPipelined(ctx, importAccountsScript, calls)
+}
+
+// ImportOrganizations writes organizations in one atomic script call and
+// returns each one's outcome.
+func (s *Store) ImportOrganizations(ctx context.Context, orgs []Organization, opts ImportOptions) ([]ImportResult, error) {
+	if len(orgs) == 0 {
+		return nil, nil
+	}
+	names := []any{fSid, fDomain, fStatus, fCreated, fUpdated}
+	args := append([]any{s.prefix}, opts.args()...)
+	args = append(args, DefaultOrganizationSid, len(names))
+	args = append(args, names...)
+	for _, o := range orgs {
+		args = append(args, domainKey(o.DomainName), o.Sid, o.DomainName, o.Status, unix(o.DateCreated), unix(o.DateUpdated))
+	}
+	res, err := s.importPipelined(ctx, importOrganizationsScript, [][]any{args})
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// importPipelined runs one script call per non-nil args in one pipeline,
+// loading the script first when Redis does not have it.
+func (s *Store) importPipelined(ctx context.Context, sc *redis.Script, calls [][]any) ([][]ImportResult, error) {
+	out := make([][]ImportResult, len(calls))
+	for attempt := 0; ; attempt++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, args := range calls {
+			if args != nil {
+				cmds[i] = sc.EvalSha(ctx, pipe, []string{s.anchor}, args...)
+			}
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// the scripts are idempotent: loading and sending all again is safe
+			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: import: %w", err)
+		}
+		for i, cmd := range cmds {
+			if cmd == nil {
+				continue
+			}
+			items, ok := cmd.Val().([]any)
+			if !ok {
+				return nil, fmt.Errorf("store: import: unexpected reply %T", cmd.Val())
+			}
+			res := make([]ImportResult, len(items))
+			for j, it := range items {
+				str, _ := it.(string)
+				outcome, detail, _ := strings.Cut(str, ":")
+				res[j] = ImportResult{Outcome: ImportOutcome(outcome), Detail: detail}
+			}
+			out[i] = res
+		}
+		return out, nil
+	}
+}
+
+// MarkImportBegin marks an unmarked namespace as filled (state "seeded",
+// by by), before an import writes anything, so that no gateway seeds it
+// meanwhile or later: the source's default administrator is the one that
+// counts. It returns the marker's state before ("none" when unmarked).
+func (s *Store) MarkImportBegin(ctx context.Context, by, version string) (string, error) {
+	return s.markImport(ctx, "begin", by, version, "")
+}
+
+// MarkImportEnd records in the marker when and from which source (without
+// secrets) the last import was made.
+func (s *Store) MarkImportEnd(ctx context.Context, source string) error {
+	_, err := s.markImport(ctx, "end", "", "", source)
+	return err
+}
+
+func (s *Store) markImport(ctx context.Context, phase, by, version, source string) (string, error) {
+	return importMarkScript.Run(ctx, s.rdb, []string{s.prefix + metaKind}, s.prefix, phase,
+		time.Now().UTC().Format(time.RFC3339), by, version, MetaSchema, source).Text()
+}
+
+// DropSeededAdmin removes the default administrator when it is exactly as
+// seeding left it (password RestComm, uninitialized, never updated, not
+// imported, no children): for an import whose source has no default
+// administrator. It reports whether it removed it.
+func (s *Store) DropSeededAdmin(ctx context.Context) (bool, error) {
+	n, err := importDropSeededScript.Run(ctx, s.rdb, []string{s.anchor}, s.prefix, DefaultAdminSid, DefaultAdminAuthToken).Int()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return n == 1, err
+}

@@ -1,0 +1,352 @@
+// Package importer brings an existing RestComm's accounts and
+// organizations into the gateway's Redis (restcomm-gateway accounts
+// import), and writes the namespace back out as JSON lines (accounts
+// export) that the import reads again.
+//
+// Every row is judged first (restcommdb reads it, validate.go judges it):
+// a row RestComm itself would fail on is skipped with its reason, and so
+// is everything below it in the tree; the rest is written. Writes go
+// through the store's import scripts (store/import.go), a batch of
+// accounts per atomic script call and several calls per pipelined round
+// trip, with every index entry the store's create script makes. The
+// namespace is marked before anything is written, so that no gateway
+// seeds it: the source's default administrator is the one that counts.
+package importer
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+// Options of an import.
+type Options struct {
+	// TimeZone is RestComm's JVM time zone, in which its databases hold
+	// dates (default UTC). JSON lines carry their own offsets.
+	TimeZone *time.Location
+	// Overwrite writes over accounts changed at the gateway since the
+	// last import; DryRun writes nothing.
+	Overwrite, DryRun bool
+	// DefaultDomain is the domain of the default organization created for
+	// a source without organizations (RestComm before 8.2) when the
+	// gateway has none; default default.restcomm.com.
+	DefaultDomain string
+	// BatchSize is the number of accounts per script call (default 500);
+	// Pipeline the number of calls per round trip (default 4).
+	BatchSize, Pipeline int
+	// Progress, when set, is called as accounts are written.
+	Progress func(done, total int)
+	// By and Version go into the namespace marker.
+	By, Version string
+}
+
+// Skip is one row that was not imported.
+type Skip struct {
+	Kind   string // "account" or "organization"
+	Sid    string
+	Where  string // the row in the source
+	Reason string // one of the Reason constants
+	Detail string
+}
+
+// Conflict is one account or organization left alone.
+type Conflict struct {
+	Kind, Sid, Where string
+	Outcome          store.ImportOutcome // store.Conflict or store.Taken
+	Detail           string
+}
+
+// Counts are the outcomes of one kind of row.
+type Counts struct {
+	Read, Imported, Updated, Unchanged, Conflicts, Skipped int
+}
+
+// Report is what an import read and did.
+type Report struct {
+	Source        string
+	DryRun        bool
+	Organizations Counts
+	Accounts      Counts
+	Skipped       []Skip
+	Conflicts     []Conflict
+	// PreOrganizations: the source has no organizations (RestComm before
+	// 8.2); its accounts went to the default organization.
+	PreOrganizations bool
+	// DefaultOrganizationCreated: that default organization was created.
+	DefaultOrganizationCreated bool
+	// SeededAdminRemoved: the source has no default administrator and
+	// the gateway's seeded one (password RestComm) was removed.
+	SeededAdminRemoved bool
+	// MarkerBefore is the namespace marker's state before the import
+	// ("none": the import marked it).
+	MarkerBefore string
+	Elapsed      time.Duration
+}
+
+// SkippedByReason counts the skipped rows per reason.
+func (r *Report) SkippedByReason() map[string]int {
+	out := map[string]int{}
+	for _, s := range r.Skipped {
+		out[s.Reason]++
+	}
+	return out
+}
+
+// Changed reports whether the import wrote (or, dry, would write)
+// anything.
+func (r *Report) Changed() bool {
+	return r.Organizations.Imported+r.Organizations.Updated+r.Accounts.Imported+r.Accounts.Updated > 0 ||
+		r.DefaultOrganizationCreated || r.SeededAdminRemoved
+}
+
+// Run imports src into st.
+func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Options) (*Report, error) {
+	start := time.Now()
+	opts.BatchSize = cmp.Or(opts.BatchSize, 500)
+	opts.Pipeline = cmp.Or(opts.Pipeline, 4)
+	opts.DefaultDomain = cmp.Or(opts.DefaultDomain, store.DefaultOrganizationDomain)
+	opts.By = cmp.Or(opts.By, "accounts import")
+	r := &Report{Source: src.Name, DryRun: opts.DryRun, PreOrganizations: !src.HasOrganizations}
+	r.Organizations.Read = len(src.Organizations)
+	r.Accounts.Read = len(src.Accounts)
+
+	orgs := validateOrganizations(src, opts, r)
+	wopts := store.ImportOptions{Overwrite: opts.Overwrite, DryRun: opts.DryRun}
+
+	if !opts.DryRun {
+		before, err := st.MarkImportBegin(ctx, opts.By, opts.Version)
+		if err != nil {
+			return nil, fmt.Errorf("marking the namespace: %w", err)
+		}
+		r.MarkerBefore = before
+	}
+
+	// organizations, then accounts parents first
+	if len(orgs) > 0 {
+		list := make([]store.Organization, len(orgs))
+		for i, g := range orgs {
+			list[i] = g.org
+		}
+		res, err := st.ImportOrganizations(ctx, list, wopts)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range res {
+			r.Organizations.count(r, kindOrgztn, orgs[i].org.Sid, orgs[i].row.Where, x)
+		}
+	}
+	// the accounts' organizations: those now at the gateway (written, or
+	// there already in a conflict), not those skipped or whose domain
+	// belongs to another organization here
+	orgOK, notOK := map[string]bool{}, map[string]string{}
+	for _, s := range r.Skipped {
+		if s.Kind == kindOrgztn {
+			notOK[s.Sid] = s.Reason
+		}
+	}
+	for _, g := range orgs {
+		orgOK[g.org.Sid] = true
+	}
+	for _, c := range r.Conflicts {
+		if c.Kind == kindOrgztn && c.Outcome == store.Taken {
+			orgOK[c.Sid] = false
+			notOK[c.Sid] = "its domain belongs to " + c.Detail + " at the gateway"
+		}
+	}
+	accts := validateAccounts(src, opts, r, orgOK, notOK)
+	if !src.HasOrganizations && len(accts) > 0 {
+		created, err := ensureDefaultOrganization(ctx, st, opts)
+		if err != nil {
+			return nil, err
+		}
+		r.DefaultOrganizationCreated = created
+	}
+	sort.SliceStable(accts, func(i, j int) bool {
+		if accts[i].depth != accts[j].depth {
+			return accts[i].depth < accts[j].depth
+		}
+		return accts[i].acct.Sid < accts[j].acct.Sid
+	})
+	done := 0
+	per := opts.BatchSize * opts.Pipeline
+	for off := 0; off < len(accts); off += per {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		round := accts[off:min(off+per, len(accts))]
+		var batches [][]store.Account
+		for b := 0; b < len(round); b += opts.BatchSize {
+			part := round[b:min(b+opts.BatchSize, len(round))]
+			batch := make([]store.Account, len(part))
+			for i, g := range part {
+				batch[i] = g.acct
+			}
+			batches = append(batches, batch)
+		}
+		res, err := st.ImportAccounts(ctx, batches, wopts)
+		if err != nil {
+			return nil, err
+		}
+		k := off
+		for _, br := range res {
+			for _, x := range br {
+				r.Accounts.count(r, kindAccount, accts[k].acct.Sid, accts[k].row.Where, x)
+				k++
+			}
+		}
+		done += len(round)
+		if opts.Progress != nil {
+			opts.Progress(done, len(accts))
+		}
+	}
+	if opts.Progress != nil && len(accts) == 0 {
+		opts.Progress(0, 0)
+	}
+
+	if !slices.ContainsFunc(accts, func(g goodAccount) bool { return g.acct.Sid == store.DefaultAdminSid }) &&
+		!slices.ContainsFunc(src.Accounts, func(a restcommdb.Account) bool { return a.Sid == store.DefaultAdminSid }) && !opts.DryRun {
+		removed, err := st.DropSeededAdmin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.SeededAdminRemoved = removed
+	}
+	for _, s := range r.Skipped {
+		if s.Kind == kindAccount {
+			r.Accounts.Skipped++
+		} else {
+			r.Organizations.Skipped++
+		}
+	}
+	if !opts.DryRun {
+		if err := st.MarkImportEnd(ctx, src.Name); err != nil {
+			return nil, err
+		}
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+func (c *Counts) count(r *Report, kind, sid, where string, x store.ImportResult) {
+	switch x.Outcome {
+	case store.Imported:
+		c.Imported++
+	case store.Updated:
+		c.Updated++
+	case store.Unchanged:
+		c.Unchanged++
+	case store.Conflict, store.Taken:
+		c.Conflicts++
+		r.Conflicts = append(r.Conflicts, Conflict{Kind: kind, Sid: sid, Where: where, Outcome: x.Outcome, Detail: x.Detail})
+	}
+}
+
+// ensureDefaultOrganization creates RestComm's default organization when
+// the gateway has none, for the accounts of a source that predates
+// organizations.
+func ensureDefaultOrganization(ctx context.Context, st *store.Store, opts Options) (bool, error) {
+	if opts.DryRun {
+		_, err := st.Organization(ctx, store.DefaultOrganizationSid)
+		if errors.Is(err, store.ErrNotFound) {
+			return true, nil
+		}
+		return false, err
+	}
+	when := time.Date(2017, 4, 19, 0, 0, 0, 0, time.UTC)
+	_, err := st.CreateOrganization(ctx, nil, &store.Organization{
+		Sid: store.DefaultOrganizationSid, DomainName: opts.DefaultDomain, Status: "active",
+		DateCreated: when, DateUpdated: when,
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrDuplicate):
+		return false, nil
+	}
+	return false, err
+}
+
+// Write prints the report for an operator.
+func (r *Report) Write(w io.Writer) {
+	dry := ""
+	if r.DryRun {
+		dry = " (dry run: nothing written; the counts say what an import would do)"
+	}
+	fmt.Fprintf(w, "import from %s%s\n", r.Source, dry)
+	line := func(name string, c Counts) {
+		fmt.Fprintf(w, "%-14s read %d, imported %d, updated %d, unchanged %d, conflicts %d, skipped %d\n",
+			name+":", c.Read, c.Imported, c.Updated, c.Unchanged, c.Conflicts, c.Skipped)
+	}
+	line("organizations", r.Organizations)
+	line("accounts", r.Accounts)
+	if r.PreOrganizations {
+		msg := "the source predates organizations (RestComm before 8.2): its accounts are in the default organization " + store.DefaultOrganizationSid
+		if r.DefaultOrganizationCreated {
+			msg += ", created now"
+		}
+		fmt.Fprintln(w, msg)
+	}
+	if r.MarkerBefore == "none" {
+		fmt.Fprintln(w, "the namespace is marked as filled by this import: no gateway will seed it")
+	}
+	if r.SeededAdminRemoved {
+		fmt.Fprintf(w, "the source has no default administrator: removed the gateway's seeded one (%s, password RestComm)\n", store.DefaultAdminSid)
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "skipped by reason:")
+		by := r.SkippedByReason()
+		reasons := make([]string, 0, len(by))
+		for k := range by {
+			reasons = append(reasons, k)
+		}
+		sort.Strings(reasons)
+		for _, k := range reasons {
+			fmt.Fprintf(w, "  %-44s %d\n", k+":", by[k])
+		}
+		fmt.Fprintln(w, "skipped rows:")
+		for _, s := range r.Skipped {
+			detail := ""
+			if s.Detail != "" {
+				detail = ": " + s.Detail
+			}
+			fmt.Fprintf(w, "  %s %s (%s): %s%s\n", s.Kind, quoteSid(s.Sid), s.Where, s.Reason, detail)
+		}
+	}
+	if len(r.Conflicts) > 0 {
+		fmt.Fprintln(w, "conflicts, left as they are at the gateway (--overwrite writes the source's over them):")
+		for _, c := range r.Conflicts {
+			var why string
+			switch c.Outcome {
+			case store.Taken:
+				what := "e-mail address"
+				if c.Kind == kindOrgztn {
+					what = "domain name"
+				}
+				why = fmt.Sprintf("its %s belongs to %s at the gateway", what, c.Detail)
+			default:
+				why = "changed at the gateway since the last import; differs from the source in " + strings.ReplaceAll(c.Detail, ",", ", ")
+			}
+			fmt.Fprintf(w, "  %s %s (%s): %s\n", c.Kind, c.Sid, c.Where, why)
+		}
+	}
+	if !r.Changed() && len(r.Conflicts) == 0 {
+		fmt.Fprintln(w, "nothing to change: the gateway already holds the source as it is")
+	}
+	fmt.Fprintf(w, "time: %s\n", r.Elapsed.Round(time.Millisecond))
+}
+
+func quoteSid(s string) string {
+	if sidPattern.MatchString(s) {
+		return s
+	}
+	return fmt.Sprintf("%q", s)
+}
