@@ -18,9 +18,9 @@ import (
 // import must skip it ("" for a good row).
 type Account struct {
 	Sid, Created, Updated, Email, FriendlyName, ParentSid string // ParentSid "" is NULL
-	Type, Status, Token, Role, URI, Org                     string
-	Password                                                string
-	Bad                                                     string
+	Type, Status, Token, Role, URI, Org                   string
+	Password                                              string
+	Bad                                                   string
 }
 
 // Organization is one restcomm_organizations row.
