@@ -145,3 +145,30 @@ func TestReadsGoOnDuringAWritePause(t *testing.T) {
 	assert.NotEqual(t, "paused", account(t, h, fixture.SidDev).FriendlyName)
 	assert.True(t, strings.HasPrefix(account(t, h, fixture.SidDev).EmailAddress, "child"))
 }
+
+// With redis_wait_replicas, an account change is answered once a replica
+// has it, and 503 when no replica acknowledged it in time.
+func TestChangesWaitForReplicas(t *testing.T) {
+	master := redistest.Start(t, "--repl-diskless-sync-delay", "0")
+	_, port, _ := strings.Cut(master.Addr, ":")
+	replica := redistest.Start(t, "--replicaof", "127.0.0.1", port)
+	require.Eventually(t, func() bool {
+		info, err := replica.Client(t).Info(context.Background(), "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	}, 10*time.Second, 50*time.Millisecond)
+	h := newHarness(t, false, func(g *Gateway) {
+		g.Redis.URLs = []string{master.URL()}
+		g.Redis.WaitReplicas = 1
+		g.Redis.WaitTimeout = caddy.Duration(200 * time.Millisecond)
+	})
+	fixture.Load(t, h.store)
+	w := h.do(post("/Accounts.json", "ADMIN", "EmailAddress=replicated@x.com&Password=RestComm12"))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	n, err := replica.Client(t).Exists(context.Background(), "{restcomm}:acct:AC"+md5hex("replicated@x.com")).Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "the replica has it when the client hears of it")
+
+	replica.Stop()
+	w = h.do(put("/Accounts.json/replicated@x.com", "ADMIN", "FriendlyName=alone"))
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+}

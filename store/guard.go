@@ -53,6 +53,11 @@ func (s *Store) settle(ctx context.Context, g *Guard, kind, id string, reply any
 	if rerr != nil || req != g.RequestID {
 		return nil, err
 	}
+	// a WAIT on this connection would not wait for the lost write's: the
+	// barrier does (wait.go)
+	if werr := s.WaitReplicated(ctx); werr != nil {
+		return nil, werr
+	}
 	return s.rdb.Do(ctx, "HGETALL", key).Result()
 }
 

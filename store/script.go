@@ -26,6 +26,7 @@ type script struct {
 	src      string
 	sha      string
 	readOnly bool
+	waits    bool // an account or organization change: waits for replicas (wait.go)
 }
 
 // readOnlyFlag is the shebang every read-only script starts with.
@@ -37,7 +38,11 @@ func newScript(src string) *script {
 }
 
 // writeScript is a write script that first checks its guard (guard.lua).
-func writeScript(src string) *script { return newScript(guardSrc + src) }
+func writeScript(src string) *script {
+	sc := newScript(guardSrc + src)
+	sc.waits = true
+	return sc
+}
 
 // run executes sc with the namespace anchor as KEYS[1] (so that Cluster
 // routes it to the slot's owner) and the prefix as ARGV[1].
@@ -49,23 +54,28 @@ func (s *Store) run(ctx context.Context, sc *script, args ...any) (any, error) {
 	argv := make([]any, 0, 5+len(args))
 	argv = append(argv, name, sc.sha, 1, s.anchor, s.prefix)
 	argv = append(argv, args...)
-	reply, err := s.process(ctx, sc.readOnly, argv)
+	reply, err := s.process(ctx, sc, argv)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// not loaded yet (or the script cache was flushed): a certain
 		// "not run", so sending the source is the first run
 		argv[0], argv[1] = strings.Replace(name, "sha", "", 1), sc.src
-		reply, err = s.process(ctx, sc.readOnly, argv)
+		reply, err = s.process(ctx, sc, argv)
 	}
 	return reply, err
 }
 
-func (s *Store) process(ctx context.Context, retry bool, argv []any) (any, error) {
+func (s *Store) process(ctx context.Context, sc *script, argv []any) (any, error) {
 	cmd := redis.NewCmd(ctx, argv...)
-	var c redis.Cmder = cmd
-	if !retry {
-		c = noRetry{cmd}
+	switch {
+	case sc.readOnly:
+		_ = s.rdb.Process(ctx, cmd)
+	case sc.waits:
+		if err := s.processAndWait(ctx, noRetry{cmd}); errors.Is(err, ErrNotReplicated) {
+			return cmd.Val(), err
+		}
+	default:
+		_ = s.rdb.Process(ctx, noRetry{cmd})
 	}
-	_ = s.rdb.Process(ctx, c)
 	return cmd.Result()
 }
 
