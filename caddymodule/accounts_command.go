@@ -60,6 +60,7 @@ marked. The Redis options are those of the Caddyfile's restcomm block;
 				return nil
 			}
 			cmd.AddCommand(seed)
+			addImportCommands(cmd) // accounts_import_command.go
 		},
 	})
 }

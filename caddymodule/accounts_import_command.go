@@ -1,0 +1,196 @@
+package caddymodule
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/importer"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+// addImportCommands adds "accounts import" and "accounts export" beside
+// "accounts seed" (accounts_command.go).
+func addImportCommands(cmd *cobra.Command) {
+	imp := &cobra.Command{
+		Use:   "import --from <mysql://user:password@host:3306/restcomm | restcomm.script | file.jsonl>",
+		Short: "Imports an existing RestComm's accounts and organizations",
+		Long: `
+Imports RestComm's accounts and organizations into the gateway's Redis,
+from RestComm's MariaDB/MySQL database (read in one consistent snapshot,
+RestComm may keep running), from the restcomm.script of a stopped RestComm
+on HSQLDB, or from the JSON lines of "accounts export".
+
+Everything RestComm stores is kept: SIDs, e-mail addresses, friendly names,
+parents, types, statuses, auth tokens (so passwords keep working), roles,
+URIs, organizations and dates (read in --time-zone, RestComm's JVM time
+zone). A source from before RestComm 8.2 (no organizations) imports into
+the default organization.
+
+Rows RestComm itself would fail on are skipped, each named with its reason,
+and so is everything below them: a parent that does not exist, a cycle, a
+tree deeper than three levels, two accounts with one e-mail address, an
+unknown status or type, a malformed SID, a field wider than its column.
+
+Running it again changes nothing and says so. An account changed at the
+gateway since the last import is reported as a conflict and left alone
+unless --overwrite. The import marks the namespace, so no gateway seeds
+RestComm's defaults over it; the source's default administrator is the one
+that counts. Gateways sharing the Redis keep answering while it runs.
+`,
+		Args: cobra.NoArgs,
+	}
+	var opts store.ClientOptions
+	var prefix, from, zone, domain string
+	var dry, overwrite bool
+	redisFlags := func(c *cobra.Command) {
+		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0")
+		c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
+		c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
+	}
+	redisFlags(imp)
+	imp.Flags().StringVar(&from, "from", "", "mysql://user:password@host:3306/restcomm, a restcomm.script, or a .jsonl export")
+	imp.Flags().StringVar(&zone, "time-zone", "UTC", "RestComm's JVM time zone, in which its database holds dates (e.g. Europe/Paris)")
+	imp.Flags().BoolVar(&dry, "dry-run", false, "read and compare, write nothing")
+	imp.Flags().BoolVar(&overwrite, "overwrite", false, "write the source over accounts changed at the gateway since the last import")
+	imp.Flags().StringVar(&domain, "organization-domain", "", "for a source without organizations: the default organization's domain, if the gateway has none")
+	imp.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SilenceUsage = true
+		if from == "" {
+			return fmt.Errorf("accounts import: --from is required")
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return fmt.Errorf("accounts import: --time-zone: %w", err)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		return accountsImport(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, prefix, from, importer.Options{
+			TimeZone: loc, DryRun: dry, Overwrite: overwrite, DefaultDomain: domain, Version: gatewayVersion(),
+		})
+	}
+
+	exp := &cobra.Command{
+		Use:   "export [--output file.jsonl]",
+		Short: "Writes the namespace's accounts and organizations as JSON lines",
+		Long: `
+Writes every organization and account of the namespace as JSON lines (one
+object per line, RestComm's column names), which "accounts import --from
+file.jsonl" reads back: a backup and restore path. The lines hold auth
+tokens: keep the file as secret as the Redis itself (--output creates it
+readable by its owner only).
+`,
+		Args: cobra.NoArgs,
+	}
+	redisFlags(exp)
+	var output string
+	exp.Flags().StringVarP(&output, "output", "o", "", "file to write (default standard output)")
+	exp.RunE = func(cmd *cobra.Command, _ []string) error {
+		cmd.SilenceUsage = true
+		w := cmd.OutOrStdout()
+		if output != "" {
+			f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		n, err := accountsExport(ctx, w, opts, prefix)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "exported %d organizations and %d accounts\n", n.Organizations, n.Accounts)
+		return nil
+	}
+	cmd.AddCommand(imp, exp)
+}
+
+func openStore(opts store.ClientOptions, prefix string) (*store.Store, func(), error) {
+	if len(opts.URLs) == 0 {
+		opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
+	}
+	// an import's batches take longer than a request's commands
+	opts.ReadTimeout, opts.WriteTimeout = 30*time.Second, 30*time.Second
+	rdb, err := opts.NewClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	return store.New(rdb, prefix), func() { _ = rdb.Close() }, nil
+}
+
+// accountsImport is "accounts import": it reads the source, imports it,
+// shows progress on errw and prints the report on w.
+func accountsImport(ctx context.Context, w, errw io.Writer, opts store.ClientOptions, prefix, from string, iopts importer.Options) error {
+	st, closeStore, err := openStore(opts, prefix)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := st.Ping(ctx); err != nil {
+		return fmt.Errorf("accounts import: Redis: %w", err)
+	}
+	fmt.Fprintf(errw, "reading %s\n", restcommdb.Redacted(from))
+	src, err := restcommdb.Read(ctx, from)
+	if err != nil {
+		return fmt.Errorf("accounts import: %w", err)
+	}
+	iopts.Progress = newProgress(errw)
+	rep, err := importer.Run(ctx, st, src, iopts)
+	if err != nil {
+		return fmt.Errorf("accounts import: %w", err)
+	}
+	rep.Write(w)
+	return nil
+}
+
+func accountsExport(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix string) (importer.ExportCounts, error) {
+	st, closeStore, err := openStore(opts, prefix)
+	if err != nil {
+		return importer.ExportCounts{}, err
+	}
+	defer closeStore()
+	return importer.Export(ctx, st, w, "{"+cmp.Or(prefix, store.DefaultKeyPrefix)+"}")
+}
+
+// newProgress shows an import's progress: a bar redrawn in place on a
+// terminal, otherwise a plain line at every tenth.
+func newProgress(w io.Writer) func(done, total int) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	start := time.Now()
+	lastTenth := -1
+	return func(done, total int) {
+		if total == 0 {
+			return
+		}
+		pct := done * 100 / total
+		if tty {
+			const width = 40
+			bar := strings.Repeat("#", pct*width/100) + strings.Repeat(" ", width-pct*width/100)
+			fmt.Fprintf(w, "\r[%s] %3d%% %d/%d accounts, %s", bar, pct, done, total, time.Since(start).Round(time.Second))
+			if done == total {
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		if tenth := pct / 10; tenth > lastTenth {
+			lastTenth = tenth
+			fmt.Fprintf(w, "%d%% %d/%d accounts, %s\n", pct, done, total, time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
