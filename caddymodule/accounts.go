@@ -132,33 +132,36 @@ func (g *Gateway) listAccounts(x *exchange) error {
 	if v.refused(x) {
 		return nil
 	}
-	var (
-		list []store.Account
-		err  error
-	)
+	// read in batches and sent as read (liststream.go)
+	ctx, l, s := x.r.Context(), render.AccountList{JSON: x.json()}, listStream{g: g, x: x}
+	batch := func(as []store.Account) error {
+		if err := s.next(); err != nil {
+			return err
+		}
+		for i := range as {
+			s.buf = l.Append(s.buf, &as[i])
+		}
+		return nil
+	}
+	var err error
 	switch {
 	case orgSid != "":
-		list, err = g.store.OrganizationAccounts(x.r.Context(), rawSid)
+		err = g.store.EachOrganizationAccount(ctx, rawSid, batch)
 	case domain != "":
-		list, err = g.store.OrganizationAccounts(x.r.Context(), org)
+		err = g.store.EachOrganizationAccount(ctx, org, batch)
 	default:
-		list, err = g.store.Children(x.r.Context(), x.caller.Account.Sid)
+		err = g.store.EachChild(ctx, x.caller.Account.Sid, batch)
 	}
-	if err != nil {
-		return g.unavailable(x, err)
-	}
-	if x.json() {
-		return x.respondOK(render.AppendAccountListJSON(nil, list))
-	}
-	return x.respondOK(render.AppendAccountListXML(nil, list))
+	return s.finish(err, l.End)
 }
 
 // createAccount serves POST /Accounts (AccountsEndpoint.putAccount and
 // createFrom): a new child of the caller.
 func (g *Gateway) createAccount(x *exchange) error {
-	ctx := x.r.Context()
 	v := x.verdict()
 	form, st := x.formBody()
+	ctx, done := x.redis()
+	defer done()
 	v.fail(bodyProblem(st, stageReadForm))
 	if v.p != nil && v.p.stage < stageEmailMissing {
 		v.refused(x)

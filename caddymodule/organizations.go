@@ -56,24 +56,25 @@ func (g *Gateway) listOrganizations(x *exchange) error {
 	if v.refused(x) {
 		return nil
 	}
-	all, err := g.store.Organizations(x.r.Context())
-	if err != nil {
-		return g.unavailable(x, err)
-	}
-	list := all[:0]
-	for _, o := range all {
-		if !filtered || o.Status == status {
-			list = append(list, o)
+	// read in batches and sent as read (liststream.go); nothing is sent
+	// before the first organization that passes the filter
+	l, s := render.OrganizationList{JSON: x.json()}, listStream{g: g, x: x}
+	err := g.store.EachOrganization(x.r.Context(), func(batch []store.Organization) error {
+		if err := s.next(); err != nil {
+			return err
 		}
-	}
-	if len(list) == 0 { // RestComm answers 404 rather than an empty list
+		for i := range batch {
+			if !filtered || batch[i].Status == status {
+				s.buf = l.Append(s.buf, &batch[i])
+			}
+		}
+		return nil
+	})
+	if err == nil && l.Len() == 0 { // RestComm answers 404 rather than an empty list
 		writePage(x.w, http.StatusNotFound, "")
 		return nil
 	}
-	if x.json() {
-		return x.respondOK(render.AppendOrganizationListJSON(nil, list))
-	}
-	return x.respondOK(render.AppendOrganizationListXML(nil, list))
+	return s.finish(err, l.End)
 }
 
 // readOrganization serves GET /Organizations/{sid}

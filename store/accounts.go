@@ -17,14 +17,11 @@ var (
 	updateAccountSrc string
 	//go:embed lua/migrate_account.lua
 	migrateAccountSrc string
-	//go:embed lua/list.lua
-	listSrc string
 
 	resolveScript        = newScript(resolveSrc)
 	createAccountScript  = writeScript(createAccountSrc)
 	updateAccountScript  = writeScript(updateAccountSrc)
 	migrateAccountScript = writeScript(migrateAccountSrc)
-	listScript           = newScript(listSrc)
 )
 
 // LookupMode says how an identifier names an account; RestComm resolves
@@ -219,18 +216,13 @@ func (s *Store) OrganizationAccounts(ctx context.Context, orgSid string) ([]Acco
 }
 
 func (s *Store) listAccounts(ctx context.Context, set string) ([]Account, error) {
-	reply, err := s.run(ctx, listScript, set, "acct")
+	out := []Account{}
+	err := s.eachAccount(ctx, set, func(as []Account) error {
+		out = append(out, as...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	items, _ := reply.([]any)
-	out := make([]Account, 0, len(items))
-	for _, it := range items {
-		a, err := accountFrom(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *a)
 	}
 	return out, nil
 }

@@ -42,18 +42,13 @@ func (s *Store) OrganizationByDomain(ctx context.Context, domain string) (*Organ
 
 // Organizations returns every organization in SID order.
 func (s *Store) Organizations(ctx context.Context) ([]Organization, error) {
-	reply, err := s.run(ctx, listScript, "orgs", "org")
+	out := []Organization{}
+	err := s.EachOrganization(ctx, func(batch []Organization) error {
+		out = append(out, batch...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	items, _ := reply.([]any)
-	out := make([]Organization, 0, len(items))
-	for _, it := range items {
-		o, err := organizationFrom(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *o)
 	}
 	return out, nil
 }

@@ -7,7 +7,9 @@
 // Everything appends to a caller-supplied []byte with no reflection and no
 // encoding/json or encoding/xml, so a reused buffer renders an account
 // without allocating. Outputs never end with a newline, because neither
-// XStream's toXML nor Gson's toJson writes one.
+// XStream's toXML nor Gson's toJson writes one. Lists can also be rendered
+// one item at a time (AccountList, OrganizationList), to be sent while they
+// are read; the pieces add up to the same bytes.
 //
 // Inputs are Go strings, which may hold invalid UTF-8; each invalid byte is
 // written as U+FFFD (what the servlet container would have decoded it to), so
@@ -147,17 +149,14 @@ func AppendAccountXML(dst []byte, a *store.Account) []byte {
 // per element and no paging data. An empty list is a self-closed
 // <Accounts/>, which is how XStream ends a node that got no children.
 func AppendAccountListXML(dst []byte, as []store.Account) []byte {
-	dst = append(dst, "<RestcommResponse>"...)
-	if len(as) == 0 {
-		dst = append(dst, "\n  <Accounts/>"...)
-	} else {
-		dst = xmlOpen(dst, 1, "Accounts")
-		for i := range as {
-			dst = appendAccountXMLBody(dst, &as[i], 2)
-		}
-		dst = xmlClose(dst, 1, "Accounts")
+	return appendAccountList(dst, AccountList{}, as)
+}
+
+func appendAccountList(dst []byte, l AccountList, as []store.Account) []byte {
+	for i := range as {
+		dst = l.Append(dst, &as[i])
 	}
-	return append(dst, "\n</RestcommResponse>"...)
+	return l.End(dst)
 }
 
 // appendOrganizationXMLBody is OrganizationConverter.marshal: Sid,
@@ -185,17 +184,14 @@ func AppendOrganizationXML(dst []byte, o *store.Organization) []byte {
 // empty organization list (OrganizationsEndpoint.getOrganizations); if
 // called with none this writes <Organizations/> as XStream would.
 func AppendOrganizationListXML(dst []byte, orgs []store.Organization) []byte {
-	dst = append(dst, "<RestcommResponse>"...)
-	if len(orgs) == 0 {
-		dst = append(dst, "\n  <Organizations/>"...)
-	} else {
-		dst = xmlOpen(dst, 1, "Organizations")
-		for i := range orgs {
-			dst = appendOrganizationXMLBody(dst, &orgs[i], 2)
-		}
-		dst = xmlClose(dst, 1, "Organizations")
+	return appendOrganizationList(dst, OrganizationList{}, orgs)
+}
+
+func appendOrganizationList(dst []byte, l OrganizationList, orgs []store.Organization) []byte {
+	for i := range orgs {
+		dst = l.Append(dst, &orgs[i])
 	}
-	return append(dst, "\n</RestcommResponse>"...)
+	return l.End(dst)
 }
 
 // AppendMessageXML appends the typed error body of
@@ -293,18 +289,7 @@ func AppendAccountJSON(dst []byte, a *store.Account) []byte {
 // pretty-printed array of account objects with no wrapper or paging; Gson
 // writes an empty array as [] on one line.
 func AppendAccountListJSON(dst []byte, as []store.Account) []byte {
-	if len(as) == 0 {
-		return append(dst, "[]"...)
-	}
-	dst = append(dst, '[')
-	for i := range as {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, nl(1)...)
-		dst = appendAccountJSONObject(dst, &as[i], 1)
-	}
-	return append(dst, "\n]"...)
+	return appendAccountList(dst, AccountList{JSON: true}, as)
 }
 
 // appendOrganizationJSONObject is OrganizationConverter.serialize: sid,
@@ -332,18 +317,7 @@ func AppendOrganizationJSON(dst []byte, o *store.Organization) []byte {
 // bare pretty-printed array (gson.toJson(List<Organization>)). RestComm
 // answers 404 rather than an empty list; if called with none this writes [].
 func AppendOrganizationListJSON(dst []byte, orgs []store.Organization) []byte {
-	if len(orgs) == 0 {
-		return append(dst, "[]"...)
-	}
-	dst = append(dst, '[')
-	for i := range orgs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, nl(1)...)
-		dst = appendOrganizationJSONObject(dst, &orgs[i], 1)
-	}
-	return append(dst, "\n]"...)
+	return appendOrganizationList(dst, OrganizationList{JSON: true}, orgs)
 }
 
 // AppendMessageJSON appends the typed error body {"message":"..."} of
