@@ -91,7 +91,8 @@ func Generate(n int, bad bool) *Dataset {
 		a.URI = "/2012-04-24/Accounts/" + a.Sid
 		switch {
 		case i < tops:
-			a.Status = "active" // parents stay active, so their subtrees are reachable
+			// active Administrators, so that their subtrees are readable
+			a.Status, a.Role = "active", "Administrator"
 		case i < tops+kids:
 			p := d.Accounts[1+(i-tops)%tops]
 			a.ParentSid, a.Org = p.Sid, p.Org
