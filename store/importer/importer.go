@@ -40,8 +40,10 @@ type Options struct {
 	// a source without organizations (RestComm before 8.2) when the
 	// gateway has none; default default.restcomm.com.
 	DefaultDomain string
-	// BatchSize is the number of accounts per script call (default 500);
-	// Pipeline the number of calls per round trip (default 4).
+	// BatchSize is the number of accounts per script call (default 250,
+	// about 10 ms of Redis time, so that a gateway on the same Redis waits
+	// at most that long for its turn);
+	// Pipeline the number of calls per round trip (default 2).
 	BatchSize, Pipeline int
 	// Progress, when set, is called as accounts are written.
 	Progress func(done, total int)
@@ -111,8 +113,8 @@ func (r *Report) Changed() bool {
 // Run imports src into st.
 func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Options) (*Report, error) {
 	start := time.Now()
-	opts.BatchSize = cmp.Or(opts.BatchSize, 500)
-	opts.Pipeline = cmp.Or(opts.Pipeline, 4)
+	opts.BatchSize = cmp.Or(opts.BatchSize, 250)
+	opts.Pipeline = cmp.Or(opts.Pipeline, 2)
 	opts.DefaultDomain = cmp.Or(opts.DefaultDomain, store.DefaultOrganizationDomain)
 	opts.By = cmp.Or(opts.By, "accounts import")
 	r := &Report{Source: src.Name, DryRun: opts.DryRun, PreOrganizations: !src.HasOrganizations}
