@@ -24,6 +24,10 @@
 //     GET and POST/PUT /Accounts/{sid}/Clients/{clientSid} (Password,
 //     FriendlyName), stored in a restcomm_clients table it creates, the
 //     password as RestComm stores it (md5 of login:domain:password);
+//   - POST/PUT /Accounts/{sid} with Status (what closing through RestComm's
+//     API does to its tables): the account and its whole subtree get the
+//     status; 400 "Account is closed" for a closed account; only the
+//     account itself or an Administrator above it;
 //   - everything else: 404.
 //
 // It records every request it received (Take). Responses are JSON in
@@ -152,7 +156,7 @@ func (s *StandIn) answer(r *http.Request, rec *Received) (int, string) {
 		return http.StatusForbidden, "Provided Account is not active"
 	}
 	seg := strings.Split(strings.ReplaceAll(rel, ".json", ""), "/")
-	if len(seg) < 3 || seg[0] != "Accounts" {
+	if len(seg) < 2 || seg[0] != "Accounts" {
 		return http.StatusNotFound, ""
 	}
 	target, err := s.bySid(seg[1])
@@ -161,6 +165,12 @@ func (s *StandIn) answer(r *http.Request, rec *Received) (int, string) {
 	}
 	if target == nil {
 		return http.StatusNotFound, ""
+	}
+	if len(seg) == 2 {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			return http.StatusNotFound, ""
+		}
+		return s.updateStatus(caller, target, rec.Form)
 	}
 	switch {
 	case seg[2] == "Calls" && len(seg) == 3 && r.Method == http.MethodGet:
@@ -219,7 +229,7 @@ func (s *StandIn) authenticate(r *http.Request) (*account, int) {
 // Administrator holds every permission, Developer those of Calls and
 // Clients; the caller is the target or one of its ancestors.
 func (s *StandIn) secure(caller, target *account, api string) int {
-	if caller.role != "Administrator" && !(caller.role == "Developer" && (api == "Calls" || api == "Clients")) {
+	if caller.role != "Administrator" && !(caller.role == "Developer" && (api == "Calls" || api == "Clients" || api == "Accounts")) {
 		return http.StatusForbidden
 	}
 	for a, depth := target, 0; a != nil && depth < 4; depth++ {
@@ -439,4 +449,48 @@ func (s *StandIn) updateClient(a *account, sid string, form url.Values) (int, st
 		return http.StatusInternalServerError, fmt.Sprint(err)
 	}
 	return jsonOf(c)
+}
+
+// updateStatus is the part of AccountsEndpoint.updateAccount that a
+// gateway mirroring a close needs: the status of the account and of every
+// account below it (RestComm's cascade).
+func (s *StandIn) updateStatus(caller, target *account, form url.Values) (int, string) {
+	if caller.role != "Administrator" && caller.role != "Developer" {
+		return http.StatusForbidden, ""
+	}
+	if caller.sid != target.sid {
+		if caller.role != "Administrator" || s.secure(caller, target, "Accounts") != 0 {
+			return http.StatusForbidden, ""
+		}
+	}
+	if target.status == "closed" {
+		return http.StatusBadRequest, "Account is closed"
+	}
+	status := strings.ToLower(form.Get("Status"))
+	switch status {
+	case "active", "suspended", "closed", "inactive", "uninitialized":
+	case "":
+		return jsonOf(map[string]string{"sid": target.sid, "status": target.status})
+	default:
+		return http.StatusInternalServerError, ""
+	}
+	now := time.Now().UTC().Format(time.DateTime)
+	queue := []string{target.sid}
+	for i := 0; i < len(queue) && i < 100000; i++ {
+		if _, err := s.db.Exec("UPDATE restcomm_accounts SET status = ?, date_updated = ? WHERE sid = ?", status, now, queue[i]); err != nil {
+			return http.StatusInternalServerError, err.Error()
+		}
+		rows, err := s.db.Query("SELECT sid FROM restcomm_accounts WHERE parent_sid = ?", queue[i])
+		if err != nil {
+			return http.StatusInternalServerError, err.Error()
+		}
+		for rows.Next() {
+			var sid string
+			if err := rows.Scan(&sid); err == nil {
+				queue = append(queue, sid)
+			}
+		}
+		rows.Close()
+	}
+	return jsonOf(map[string]string{"sid": target.sid, "status": status})
 }
