@@ -160,8 +160,16 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 	}
 	for _, c := range r.Conflicts {
 		if c.Kind == kindOrgztn && c.Outcome == store.Taken {
-			orgOK[c.Sid] = false
-			notOK[c.Sid] = "its domain belongs to " + c.Detail + " at the gateway"
+			// not written; its accounts can go in only if the gateway has
+			// an organization with its SID already
+			_, err := st.Organization(ctx, c.Sid)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				orgOK[c.Sid] = false
+				notOK[c.Sid] = "its domain belongs to " + c.Detail + " at the gateway"
+			case err != nil:
+				return nil, err
+			}
 		}
 	}
 	accts := validateAccounts(src, opts, r, orgOK, notOK)
