@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode/utf16"
 )
@@ -45,9 +46,12 @@ func ReadHSQLDB(r io.Reader, name string) (*Source, error) {
 		line := decodeScriptLine(strings.TrimRight(raw, "\r\n"))
 		where := fmt.Sprintf("%s line %d", base, lineNo)
 		switch {
-		case strings.HasPrefix(line, "CREATE ") && strings.Contains(line, " TABLE "):
+		case createTable.MatchString(line):
 			table, cols, err := parseCreateTable(line)
 			if err != nil {
+				if !strings.Contains(line, AccountsTable) && !strings.Contains(line, OrganizationsTable) {
+					continue // another table's: none of our business
+				}
 				return nil, errorf(where, "%v", err)
 			}
 			if table == AccountsTable || table == OrganizationsTable {
@@ -97,6 +101,10 @@ func ReadHSQLDB(r io.Reader, name string) (*Source, error) {
 	}
 	return src, nil
 }
+
+// createTable matches the start of a CREATE TABLE statement, not a
+// CREATE PROCEDURE (or other) that mentions a table.
+var createTable = regexp.MustCompile(`^CREATE (?:(?:MEMORY|CACHED|TEXT|TEMP|TEMPORARY|GLOBAL|LOCAL) )*TABLE `)
 
 // defaultAccountColumns: RestComm's column order, without
 // organization_sid for a row of 11 values (before 8.2).

@@ -21,6 +21,7 @@ SET SCHEMA PUBLIC
 INSERT INTO "restcomm_organizations" VALUES('ORafbe225ad37541eba518a74248f0ac4c','default.restcomm.com','2017-04-19 00:00:00.000000','2017-04-19 00:00:00.000000','active')
 INSERT INTO "restcomm_accounts" VALUES('ACae6e420f425248d6a26948c17a9e2acf','2012-04-24 00:00:00.000000','2012-04-24 00:00:00.000000','administrator@company.com','Default Administrator Account',NULL,'Full','uninitialized','77f8c12cc7b8f8423e5c38b035249166','Administrator','/2012-04-24/Accounts/ACae6e420f425248d6a26948c17a9e2acf','ORafbe225ad37541eba518a74248f0ac4c')
 INSERT INTO "restcomm_accounts" VALUES('AC00000000000000000000000000000001','2013-01-02 03:04:05.123456','2013-01-02 03:04:05','o''brien@example.com','It''s Ren\u00e9e \u65e5\u672c \ud83d\ude00 a\b c\u005cu0041 \u000aline','ACae6e420f425248d6a26948c17a9e2acf','Trial','active','0123456789abcdef0123456789abcdef','Developer','/2012-04-24/Accounts/AC00000000000000000000000000000001','ORafbe225ad37541eba518a74248f0ac4c')
+CREATE PROCEDURE PUBLIC."cleanup"() MODIFIES SQL DATA BEGIN ATOMIC DELETE FROM PUBLIC."restcomm_accounts" WHERE "sid" IN (SELECT "sid" FROM TABLE (VALUES('x'))); END
 `
 
 func TestReadHSQLDB(t *testing.T) {
@@ -65,7 +66,7 @@ func TestReadHSQLDBRefusesBrokenLines(t *testing.T) {
 		`INSERT INTO "restcomm_accounts" VALUES('a' 'b')`,
 	} {
 		_, err := ReadHSQLDB(strings.NewReader(script+line+"\n"), "restcomm.script")
-		assert.ErrorContains(t, err, "restcomm.script line 9", line)
+		assert.ErrorContains(t, err, "restcomm.script line 10", line)
 	}
 }
 
