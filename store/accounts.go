@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -76,7 +75,7 @@ func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups .
 	}
 	reply, err := s.run(ctx, resolveScript, args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("store: resolve: %w", err)
 	}
 	items, ok := reply.([]any)
 	want := len(lookups)
@@ -145,11 +144,11 @@ func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
 // is written. It returns the account as stored.
 func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account) (*Account, error) {
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, createAccountScript, append(g.args(), accountArgs(a)...)...)
+	reply, err := s.run(wctx, createAccountScript, g.args(accountArgs(a)...)...)
 	cancel()
 	reply, err = s.settle(ctx, g, "acct", a.Sid, reply, err)
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, scriptError("create account", err)
 	}
 	return accountFrom(reply)
 }
@@ -169,23 +168,13 @@ type AccountUpdate struct {
 // ErrClosed for a closed account (closed is terminal), or ErrStale when the
 // guard no longer holds. It returns the account as stored afterwards.
 func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u AccountUpdate) (*Account, error) {
-	opt := func(v *string) (string, string) {
-		if v == nil {
-			return "", "0"
-		}
-		return *v, "1"
-	}
-	name, hasName := opt(u.FriendlyName)
-	role, hasRole := opt(u.Role)
-	token, _ := opt(u.AuthToken)
-	status, _ := opt(u.Status)
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, updateAccountScript, append(g.args(), sid, strconv.FormatInt(u.Now.Unix(), 10),
-		name, hasName, token, role, hasRole, status)...)
+	reply, err := s.run(wctx, updateAccountScript, g.args(pairs(aTarget, sid, aNow, unix(u.Now),
+		fName, u.FriendlyName, fToken, u.AuthToken, fRole, u.Role, fStatus, u.Status)...)...)
 	cancel()
 	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, scriptError("update account", err)
 	}
 	return accountFrom(reply)
 }
@@ -195,11 +184,11 @@ func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u Accou
 // ErrSameOrg (already there) or ErrStale, writing nothing.
 func (s *Store) MigrateAccount(ctx context.Context, g *Guard, sid, orgSid string, now time.Time) (*Account, error) {
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, migrateAccountScript, append(g.args(), sid, orgSid, strconv.FormatInt(now.Unix(), 10))...)
+	reply, err := s.run(wctx, migrateAccountScript, g.args(aTarget, sid, fOrg, orgSid, aNow, unix(now))...)
 	cancel()
 	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, scriptError("migrate account", err)
 	}
 	return accountFrom(reply)
 }

@@ -30,13 +30,14 @@ func GuardOf(a *Account, requestID string) *Guard {
 	return &Guard{Sid: a.Sid, Status: a.Status, AuthToken: a.AuthToken, Role: a.Role, RequestID: requestID}
 }
 
-// args are the guard's script arguments (ARGV[2..6]); a nil guard is a
-// write no caller asked for (seeding).
-func (g *Guard) args() []any {
+// args are the guard's script arguments, followed by more; a nil guard
+// is a write no caller asked for (seeding).
+func (g *Guard) args(more ...any) []any {
 	if g == nil {
-		return []any{"", "", "", "", ""}
+		g = &Guard{}
 	}
-	return []any{g.Sid, g.Status, g.AuthToken, g.Role, g.RequestID}
+	return append(pairs(aCaller, g.Sid, aCallerStatus, g.Status, aCallerToken, g.AuthToken,
+		aCallerRole, g.Role, aRequest, g.RequestID), more...)
 }
 
 // settle learns the outcome of a write whose reply was lost (Uncertain):
@@ -49,7 +50,7 @@ func (s *Store) settle(ctx context.Context, g *Guard, kind, id string, reply any
 		return reply, err
 	}
 	key := s.key(kind, id)
-	req, rerr := s.rdb.HGet(ctx, key, "req").Result()
+	req, rerr := s.rdb.HGet(ctx, key, fRequest).Result()
 	if rerr != nil || req != g.RequestID {
 		return nil, err
 	}

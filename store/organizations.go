@@ -57,13 +57,13 @@ func (s *Store) Organizations(ctx context.Context) ([]Organization, error) {
 // or its domain name is taken, ErrStale when the guard no longer holds.
 func (s *Store) CreateOrganization(ctx context.Context, g *Guard, o *Organization) (*Organization, error) {
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, createOrganizationScript, append(g.args(), domainKey(o.DomainName),
+	reply, err := s.run(wctx, createOrganizationScript, g.args(aDomainKey, domainKey(o.DomainName),
 		fSid, o.Sid, fDomain, o.DomainName, fStatus, o.Status,
 		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated))...)
 	cancel()
 	reply, err = s.settle(ctx, g, "org", o.Sid, reply, err)
 	if err != nil {
-		return nil, scriptError(err)
+		return nil, scriptError("create organization", err)
 	}
 	return organizationFrom(reply)
 }

@@ -32,9 +32,16 @@ type script struct {
 // readOnlyFlag is the shebang every read-only script starts with.
 const readOnlyFlag = "#!lua flags=no-writes\n"
 
+// newScript prepends the prelude (fields.go) to src, after its shebang.
 func newScript(src string) *script {
+	readOnly := strings.HasPrefix(src, readOnlyFlag)
+	if readOnly {
+		src = readOnlyFlag + scriptPrelude + strings.TrimPrefix(src, readOnlyFlag)
+	} else {
+		src = scriptPrelude + src
+	}
 	sum := sha1.Sum([]byte(src))
-	return &script{src: src, sha: hex.EncodeToString(sum[:]), readOnly: strings.HasPrefix(src, readOnlyFlag)}
+	return &script{src: src, sha: hex.EncodeToString(sum[:]), readOnly: readOnly}
 }
 
 // writeScript is a write script that first checks its guard (guard.lua).

@@ -24,6 +24,24 @@
 //
 // Sorted sets with equal scores return members in byte order, which is the
 // order RestComm's lists come in (ascending SID).
+//
+// Why one hash slot: RestComm's changes span many keys (a create touches
+// five, a close the whole subtree), and they must be atomic and checked
+// against the facts they were decided on (guard.lua) in the same step.
+// Redis runs a script atomically only on the node that owns every key it
+// touches, so every key of a deployment hashes to the slot of its tag. For
+// Redis Cluster users this means: Cluster gives high availability (a
+// replica of the slot's master takes over) but not sharding: one
+// deployment's accounts live on one master and its replicas, whatever the
+// number of nodes. A second deployment (another key_prefix) lands in
+// another slot. Capacity is one Redis node's memory and CPU; reads can be
+// spread over replicas, as the read scripts are read-only
+// (#!lua flags=no-writes, EVALSHA_RO).
+//
+// Scripts take name/value pairs, never positional flags; the names are one
+// table shared with Lua (fields.go). Write scripts are never re-sent
+// (script.go) and store the request id with what they change, so a lost
+// reply is settled by reading, not by running the write again (guard.go).
 package store
 
 import (
@@ -82,23 +100,6 @@ func (s *Store) Client() redis.UniversalClient { return s.rdb }
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 func (s *Store) key(kind, id string) string { return s.prefix + kind + ":" + id }
-
-// Account fields in the Redis hash.
-const (
-	fSid     = "sid"
-	fOrg     = "org"
-	fName    = "fname"
-	fEmail   = "email"
-	fType    = "type"
-	fStatus  = "status"
-	fRole    = "role"
-	fToken   = "token"
-	fURI     = "uri"
-	fParent  = "parent"
-	fCreated = "created"
-	fUpdated = "updated"
-	fDomain  = "domain"
-)
 
 func accountArgs(a *Account) []any {
 	return []any{
@@ -199,7 +200,9 @@ func organizationFrom(reply any) (*Organization, error) {
 }
 
 // scriptError maps the sentinel error replies of our scripts to Go errors.
-func scriptError(err error) error {
+// Anything else is wrapped with the operation ("store: create account:
+// i/o timeout"), keeping what errors.Is and errors.As find.
+func scriptError(op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -220,5 +223,5 @@ func scriptError(err error) error {
 	case "STALE":
 		return ErrStale
 	}
-	return err
+	return fmt.Errorf("store: %s: %w", op, err)
 }

@@ -73,7 +73,11 @@ func (s *Store) RecordFailedLogin(ctx context.Context, f *FailedLogins) error {
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
 	}
-	_, err := s.run(ctx, recordFailureScript, f.loginKey, f.ipKey, f.Window.Milliseconds(),
-		f.LoginIPLimit, f.IPLimit, hex.EncodeToString(id[:]))
-	return err
+	_, err := s.run(ctx, recordFailureScript, aLoginKey, f.loginKey, aIPKey, f.ipKey,
+		aWindow, f.Window.Milliseconds(), aLoginLimit, f.LoginIPLimit, aIPLimit, f.IPLimit,
+		aMember, hex.EncodeToString(id[:]))
+	if err != nil {
+		return fmt.Errorf("store: record failed login: %w", err)
+	}
+	return nil
 }

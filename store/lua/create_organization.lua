@@ -1,17 +1,17 @@
 -- Creates an organization unless its SID or (lower-cased) domain is taken.
--- ARGV[1] prefix, ARGV[2..6] the guard and request id (guard.lua), ARGV[7]
--- lower-cased domain, ARGV[8..] field/value pairs.
+-- Arguments: the guard (guard.lua), A.domain_key (the lower-cased domain)
+-- and the organization's fields (ORGANIZATION).
 local p = ARGV[1]
-local a = {}
-for i = 8, #ARGV - 1, 2 do a[ARGV[i]] = ARGV[i + 1] end
-local org = p .. 'org:' .. a.sid
-local domain = p .. 'orgdomain:' .. ARGV[7]
+local org = p .. 'org:' .. A.sid
+local domain = p .. 'orgdomain:' .. A.domain_key
 if redis.call('EXISTS', org) == 1 or redis.call('EXISTS', domain) == 1 then
   return redis.error_reply('DUPLICATE')
 end
-local fields = {'req', ARGV[6]}
-for i = 8, #ARGV do table.insert(fields, ARGV[i]) end
+local fields = {F.req, A.request}
+for _, f in ipairs(ORGANIZATION) do
+  table.insert(fields, f); table.insert(fields, A[f])
+end
 redis.call('HSET', org, unpack(fields))
-redis.call('SET', domain, a.sid)
-redis.call('ZADD', p .. 'orgs', 0, a.sid)
+redis.call('SET', domain, A.sid)
+redis.call('ZADD', p .. 'orgs', 0, A.sid)
 return redis.call('HGETALL', org)

@@ -1,37 +1,31 @@
 -- Updates one account, and cascades a status change over its whole subtree,
 -- in one atomic step: no reader sees a half-changed tree, and concurrent
 -- updates of different fields never overwrite each other.
--- ARGV[1] prefix, ARGV[2..6] the guard and request id (guard.lua), then
--- from A = 7:
--- ARGV[A] sid, ARGV[A+1] now (Unix seconds),
--- ARGV[A+2] friendly name or '' , ARGV[A+3] '1' when a friendly name is given,
--- ARGV[A+4] auth token or '' (a password was given when non-empty),
--- ARGV[A+5] role or '', ARGV[A+6] '1' when a role is given,
--- ARGV[A+7] status or '' (already validated and lower-cased).
-local A = 7
-local p, sid, now = ARGV[1], ARGV[A], ARGV[A + 1]
+-- Arguments: the guard (guard.lua), A.target, A.now (Unix seconds), and
+-- each field the update changes, present only when given: A.fname,
+-- A.token (a new password's), A.role, A.status (validated, lower-cased).
+local p, sid, now = ARGV[1], A.target, A.now
 local acct = p .. 'acct:' .. sid
-local cur = redis.call('HMGET', acct, 'status', 'fname')
+local cur = redis.call('HMGET', acct, F.status, F.fname)
 if not cur[1] then return redis.error_reply('NOTFOUND') end
 local status = cur[1]
 -- closed is terminal: RestComm refuses any update of a closed account
 if status == 'closed' then return redis.error_reply('CLOSED') end
 
-local newstatus = status
-if ARGV[A + 7] ~= '' then newstatus = ARGV[A + 7] end
+local newstatus = A.status or status
 -- a password set on an uninitialized account activates it, whatever Status says
-if ARGV[A + 4] ~= '' and status == 'uninitialized' then newstatus = 'active' end
+if A.token and status == 'uninitialized' then newstatus = 'active' end
 
-local set = {'updated', now, 'status', newstatus, 'req', ARGV[6]}
-if ARGV[A + 3] == '1' then
-  table.insert(set, 'fname'); table.insert(set, ARGV[A + 2])
-  if ARGV[A + 2] ~= cur[2] then
+local set = {F.updated, now, F.status, newstatus, F.req, A.request}
+if A.fname then
+  table.insert(set, F.fname); table.insert(set, A.fname)
+  if A.fname ~= cur[2] then
     redis.call('ZREM', p .. 'fname:' .. cur[2], sid)
-    redis.call('ZADD', p .. 'fname:' .. ARGV[A + 2], 0, sid)
+    redis.call('ZADD', p .. 'fname:' .. A.fname, 0, sid)
   end
 end
-if ARGV[A + 4] ~= '' then table.insert(set, 'token'); table.insert(set, ARGV[A + 4]) end
-if ARGV[A + 6] == '1' then table.insert(set, 'role'); table.insert(set, ARGV[A + 5]) end
+if A.token then table.insert(set, F.token); table.insert(set, A.token) end
+if A.role then table.insert(set, F.role); table.insert(set, A.role) end
 
 if newstatus ~= status then
   -- RestComm sets every descendant to the new status, whatever its own
@@ -43,7 +37,7 @@ if newstatus ~= status then
       if not seen[kid] then
         seen[kid] = true
         table.insert(queue, kid)
-        redis.call('HSET', p .. 'acct:' .. kid, 'status', newstatus, 'updated', now)
+        redis.call('HSET', p .. 'acct:' .. kid, F.status, newstatus, F.updated, now)
       end
     end
     i = i + 1

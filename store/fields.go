@@ -1,0 +1,97 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The names Go and the Lua scripts share: the fields of the account and
+// organization hashes, and the names of the scripts' arguments. Scripts
+// receive their arguments as name/value pairs (ARGV[2..], read into the
+// Lua table A), never by position, and read hash fields through the Lua
+// table F; both tables are built from the constants below (scriptPrelude),
+// so that Go and Lua cannot spell a name two ways.
+
+// Hash fields.
+const (
+	fSid     = "sid"
+	fOrg     = "org"
+	fName    = "fname"
+	fEmail   = "email"
+	fType    = "type"
+	fStatus  = "status"
+	fRole    = "role"
+	fToken   = "token"
+	fURI     = "uri"
+	fParent  = "parent"
+	fCreated = "created"
+	fUpdated = "updated"
+	fDomain  = "domain"
+	// fRequest is the id of the request that last changed the hash, so
+	// that a gateway that lost a write's reply can tell whether its write
+	// was applied (guard.go).
+	fRequest = "req"
+)
+
+// Script arguments besides hash fields.
+const (
+	aCaller       = "caller"        // the guard: the caller's SID ('' for none)
+	aCallerStatus = "caller_status" // ... and its status, token and role as decided
+	aCallerToken  = "caller_token"
+	aCallerRole   = "caller_role"
+	aRequest      = "request" // the request's id, stored as fRequest
+	aTarget       = "target"  // the account an update or migrate changes
+	aNow          = "now"     // Unix seconds
+	aDomainKey    = "domain_key"
+	aLoginKey     = "login_key" // failed-login counters (throttle.go)
+	aIPKey        = "ip_key"
+	aWindow       = "window"
+	aLoginLimit   = "login_limit"
+	aIPLimit      = "ip_limit"
+	aMember       = "member"
+)
+
+var (
+	accountFields      = []string{fSid, fOrg, fName, fEmail, fType, fStatus, fRole, fToken, fURI, fParent, fCreated, fUpdated}
+	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
+	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
+		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember}
+)
+
+// scriptPrelude is the Lua every script starts with (after its shebang):
+// F maps each hash field and argument name to itself, ACCOUNT and
+// ORGANIZATION list the hash fields, A holds the named arguments.
+var scriptPrelude = func() string {
+	var b strings.Builder
+	b.WriteString("local F = {")
+	names := append(append(append([]string{fRequest}, accountFields...), fDomain), argumentNames...)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s = '%s', ", n, n)
+	}
+	b.WriteString("}\n")
+	list := func(name string, fields []string) {
+		fmt.Fprintf(&b, "local %s = {'%s'}\n", name, strings.Join(fields, "', '"))
+	}
+	list("ACCOUNT", accountFields)
+	list("ORGANIZATION", organizationFields)
+	b.WriteString("local A = {}\nfor i = 2, #ARGV - 1, 2 do A[ARGV[i]] = ARGV[i + 1] end\n")
+	return b.String()
+}()
+
+// pairs flattens name/value pairs into script arguments, leaving out the
+// optional values that are nil.
+func pairs(kv ...any) []any {
+	out := make([]any, 0, len(kv))
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch v := kv[i+1].(type) {
+		case *string:
+			if v == nil {
+				continue
+			}
+			out = append(out, kv[i], *v)
+		default:
+			out = append(out, kv[i], v)
+		}
+	}
+	return out
+}
