@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/render"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "bench",
+		Usage: "[--duration 8s] [--connections 32] [--threads 2]",
+		Short: "Measures the gateway side by side with plain Caddy on this machine",
+		Long: `
+Starts, on this machine and on loopback only: a private redis-server, a
+stand-in upstream (a fast HTTP server answering every request), plain Caddy
+(this same binary with a config without the restcomm handler: reverse_proxy
+to the upstream, and a static respond of an account's JSON) and the gateway
+(the restcomm handler, then the same reverse_proxy). It then runs wrk
+against each, one row at a time, and prints req/s, p50, p99 and errors per
+row and the ratios the project's targets are stated in:
+
+  pass-through      gateway / plain reverse_proxy, same request   (target >= 0.95)
+  account GET       gateway JSON GET / Caddy static respond       (target >= 0.80)
+  p99 added         gateway p99 - plain p99, pass-through         (target <= 1 ms)
+  gateway RSS       peak resident memory of the gateway process   (target <= 100 MB)
+
+wrk is installed from Debian's package when missing (as root). Nothing is
+asserted: the figures are for reading, and vary with the machine's load.`,
+		Func: cmdBench,
+		Flags: func() *flag.FlagSet {
+			fs := flag.NewFlagSet("bench", flag.ExitOnError)
+			fs.Duration("duration", 8*time.Second, "how long each row runs")
+			fs.Int("connections", 32, "concurrent connections (wrk -c)")
+			fs.Int("threads", 2, "wrk threads (wrk -t)")
+			return fs
+		}(),
+	})
+}
+
+// benchRow is one wrk run.
+type benchRow struct {
+	name, url string
+	rps       float64
+	p50, p99  time.Duration
+	errors    int
+}
+
+func cmdBench(fl caddycmd.Flags) (int, error) {
+	duration := fl.Duration("duration")
+	conns, threads := fl.Int("connections"), fl.Int("threads")
+	if err := ensureTool("wrk", "wrk"); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	if err := ensureTool("redis-server", "redis-server"); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	dir, err := os.MkdirTemp("", "restcomm-bench-")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	defer os.RemoveAll(dir)
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+
+	// a private Redis with one active account
+	redisAddr, stop, err := startBenchRedis(dir)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	stops = append(stops, stop)
+	acct, err := seedBench(redisAddr)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+
+	// the stand-in upstream: as fast as a Go server answers
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"calls":[]}`)
+	})}
+	go upstream.Serve(up)
+	stops = append(stops, func() { _ = upstream.Close() })
+
+	plainAddr, gwAddr := freeLoopback(), freeLoopback()
+	accountJSON := string(render.AppendAccountJSON(nil, acct))
+	plain := benchConfig(dir, plainAddr, []any{
+		route("/static", map[string]any{"handler": "static_response", "status_code": 200,
+			"headers": map[string][]string{"Content-Type": {"application/json"}}, "body": accountJSON}),
+		route("", reverseProxy(up.Addr().String())),
+	})
+	gateway := benchConfig(dir, gwAddr, []any{
+		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench",
+			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(up.Addr().String())),
+	})
+	for _, c := range []struct{ name, config, addr string }{{"plain", plain, plainAddr}, {"gateway", gateway, gwAddr}} {
+		cmd, err := startCaddy(dir, c.name, c.config, c.addr)
+		if err != nil {
+			return caddy.ExitCodeFailedStartup, err
+		}
+		stops = append(stops, func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+		if c.name == "gateway" {
+			defer func(pid int) { printRSS(pid) }(cmd.Process.Pid)
+		}
+	}
+
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(acct.EmailAddress+":"+benchPassword))
+	calls := "/restcomm/2012-04-24/Accounts/" + acct.Sid + "/Calls.json"
+	rows := []*benchRow{
+		{name: "caddy reverse_proxy", url: "http://" + plainAddr + calls},
+		{name: "gateway pass-through", url: "http://" + gwAddr + calls},
+		{name: "caddy respond", url: "http://" + plainAddr + "/static"},
+		{name: "gateway account GET (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + acct.Sid},
+	}
+	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, on %s\n\n", threads, conns, duration, hostName())
+	for _, r := range rows {
+		if err := runWrk(r, auth, threads, conns, duration); err != nil {
+			return caddy.ExitCodeFailedQuit, err
+		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t\n", r.name, r.rps, r.p50, r.p99, r.errors)
+	}
+	_ = tw.Flush()
+	fmt.Printf("\npass-through  %.2fx plain reverse_proxy (target >= 0.95)\n", rows[1].rps/rows[0].rps)
+	fmt.Printf("account GET   %.2fx static respond (target >= 0.80)\n", rows[3].rps/rows[2].rps)
+	fmt.Printf("p99 added     %s on pass-through (target <= 1ms)\n", rows[1].p99-rows[0].p99)
+	return caddy.ExitCodeSuccess, nil
+}
+
+const benchPassword = "BenchPassw0rd!"
+
+// ensureTool installs a Debian package when its command is missing.
+func ensureTool(command, pkg string) error {
+	if _, err := exec.LookPath(command); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s is missing: install Debian's %s package (apt-get install %s)", command, pkg, pkg)
+	}
+	fmt.Fprintf(os.Stderr, "installing %s\n", pkg)
+	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", pkg}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("apt-get %s: %w", strings.Join(args, " "), err)
+		}
+	}
+	return nil
+}
+
+func startBenchRedis(dir string) (string, func(), error) {
+	addr := freeLoopback()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c.Ping(context.Background()).Err() == nil {
+			return addr, stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, errors.New("bench: redis-server did not start")
+		}
+	}
+}
+
+// seedBench creates the namespace with one active top-level account.
+func seedBench(addr string) (*store.Account, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	st := store.New(c, "bench")
+	ctx := context.Background()
+	if _, err := st.Seed(ctx, ""); err != nil {
+		return nil, err
+	}
+	email := "bench@example.com"
+	sid := "AC" + md5hex(email)
+	now := time.Now()
+	return st.CreateAccount(ctx, nil, &store.Account{
+		Sid: sid, OrganizationSid: store.DefaultOrganizationSid, FriendlyName: "bench", EmailAddress: email,
+		Type: "Full", Status: store.StatusActive, Role: "Administrator", AuthToken: md5hex(benchPassword),
+		URI: "/2012-04-24/Accounts/" + sid, DateCreated: now, DateUpdated: now,
+	})
+}
+
+func route(path string, handlers ...any) map[string]any {
+	r := map[string]any{"handle": handlers}
+	if path != "" {
+		r["match"] = []any{map[string]any{"path": []string{path}}}
+	}
+	return r
+}
+
+func reverseProxy(upstream string) map[string]any {
+	return map[string]any{"handler": "reverse_proxy", "upstreams": []any{map[string]any{"dial": upstream}},
+		"transport": map[string]any{"protocol": "http", "compression": false}}
+}
+
+// benchConfig writes a Caddy JSON config serving routes on addr, plain
+// HTTP, no admin endpoint, logs at ERROR.
+func benchConfig(dir, addr string, routes []any) string {
+	cfg := map[string]any{
+		"admin":   map[string]any{"disabled": true},
+		"storage": map[string]any{"module": "file_system", "root": dir},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"bench": map[string]any{
+			"listen": []string{addr}, "automatic_https": map[string]any{"disable": true}, "routes": routes,
+		}}}},
+	}
+	raw, _ := json.Marshal(cfg)
+	return string(raw)
+}
+
+func startCaddy(dir, name, config, addr string) (*exec.Cmd, error) {
+	path := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "run", "--config", path)
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return cmd, nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			b, _ := os.ReadFile(logFile.Name())
+			return nil, fmt.Errorf("bench: %s did not start:\n%s", name, b)
+		}
+	}
+}
+
+var (
+	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error {
+	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
+		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "-H", "Authorization: "+auth, r.url).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wrk %s: %w\n%s", r.url, err, out)
+	}
+	s := string(out)
+	if m := wrkRPS.FindStringSubmatch(s); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	for _, m := range wrkLatency.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		lat := time.Duration(v * float64(unit)).Round(time.Microsecond)
+		if m[1] == "50" {
+			r.p50 = lat
+		} else {
+			r.p99 = lat
+		}
+	}
+	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		r.errors += n
+	}
+	if m := wrkSocket.FindStringSubmatch(s); m != nil {
+		for _, x := range m[1:] {
+			n, _ := strconv.Atoi(x)
+			r.errors += n
+		}
+	}
+	return nil
+}
+
+// printRSS prints the peak resident memory of process pid (Linux).
+func printRSS(pid int) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			fmt.Printf("gateway RSS   peak %s (target <= 100 MB)\n", strings.TrimSpace(v))
+		}
+	}
+}
+
+func freeLoopback() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func hostName() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s (%d cores)", h, runtime.NumCPU())
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
