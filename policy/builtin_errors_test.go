@@ -60,7 +60,7 @@ func write(t *testing.T, file, content string) {
 // A built-in's error fails closed (issue 8, §4): the evaluation is an
 // error, which callers answer with policy.Deny, not an allowing decision.
 func TestBuiltinErrorInTheDecisionIsAnError(t *testing.T) {
-	e, err := policy.OpenDir(ctx, killSwitchPolicy(t), policy.EngineOptions{})
+	e, err := policy.OpenDir(ctx, killSwitchPolicy(t), policy.EngineOptions{Mode: policy.Replace})
 	require.NoError(t, err, "the policy loads: its own tests pass")
 	p := e.Policy()
 	var names []string
@@ -117,7 +117,7 @@ test_kill_switch_off_for_an_address if not kill_switch with input as {"client_ip
 	assert.Equal(t, "data.restcomm.kill_switch_address_test.test_kill_switch_off_for_an_address", bad[0].Name)
 	assert.Contains(t, bad[0].Err, "to_number")
 
-	_, err = policy.OpenDir(ctx, dir, policy.EngineOptions{})
+	_, err = policy.OpenDir(ctx, dir, policy.EngineOptions{Mode: policy.Replace})
 	assert.ErrorAs(t, err, &failed, "an engine refuses it too")
 }
 

@@ -38,6 +38,9 @@ type Engine struct {
 
 // EngineOptions tune an Engine. The zero value is usable.
 type EngineOptions struct {
+	// Mode says what the file system is: an Overlay of the built-in
+	// policy (the default) or a complete policy that Replaces it.
+	Mode Mode
 	// Logger returns the logger for reloads, looked up at each use so that
 	// it may follow the host's logging configuration; no logging when nil.
 	Logger func() *zap.Logger
@@ -70,11 +73,20 @@ func NewEngine(ctx context.Context, fsys fs.FS, opts EngineOptions) (*Engine, er
 	if opts.Debounce <= 0 {
 		opts.Debounce = defaultDebounce
 	}
-	snap, revision, err := snapshot(fsys)
+	mode, err := ParseMode(string(opts.Mode))
 	if err != nil {
 		return nil, err
 	}
-	p, err := compileSnapshot(ctx, snap, revision)
+	opts.Mode = mode
+	snap, digest, err := snapshot(fsys)
+	if err != nil {
+		return nil, err
+	}
+	revision, err := policyRevision(mode, digest)
+	if err != nil {
+		return nil, err
+	}
+	p, err := compileSnapshot(ctx, mode, snap, revision)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +137,11 @@ func (e *Engine) Reload(ctx context.Context) error {
 func (e *Engine) reload(ctx context.Context) (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	snap, revision, err := snapshot(e.fsys)
+	snap, digest, err := snapshot(e.fsys)
+	var revision string
+	if err == nil {
+		revision, err = policyRevision(e.opts.Mode, digest)
+	}
 	key := revision
 	if err != nil {
 		key = "error: " + err.Error()
@@ -139,7 +155,7 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 	case revision == e.current.Load().Revision():
 		p = e.current.Load() // back to the content in force
 	default:
-		p, err = compileSnapshot(ctx, snap, revision)
+		p, err = compileSnapshot(ctx, e.opts.Mode, snap, revision)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return false, ctxErr // interrupted, not refused: tried again next time

@@ -18,11 +18,21 @@ import (
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
-// copyPolicy writes the shipped policy into a new directory.
+// copyPolicy writes the shipped policy into a new directory: a complete
+// policy, for policy.Replace.
 func copyPolicy(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, policy.WriteDefault(dir))
+	return dir
+}
+
+// starter writes the starter overlay into a new directory, as
+// `restcomm-gateway policy init` does.
+func starter(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, policy.WriteStarter(dir))
 	return dir
 }
 
@@ -91,66 +101,101 @@ const readerRole = `{
   "Reader": ["RestComm:Read:Accounts"],
   "Developer": [`
 
+// addReader gives a policy directory the Reader role: an overlay gets it
+// from a data file of its own, merged over the built-in's roles.
+func addReader(t *testing.T, mode policy.Mode, dir string) {
+	t.Helper()
+	if mode == policy.Replace {
+		edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
+		return
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "restcomm/roles"), 0o755))
+	write(t, filepath.Join(dir, "restcomm/roles/data.json"), `{"Reader": ["RestComm:Read:Accounts"]}`)
+}
+
+// An edit of each mode's directory: a syntax error, and a rule that fails
+// a test (name).
+var modeEdits = map[policy.Mode]struct {
+	file, syntaxOld, syntaxNew, ruleOld, ruleNew, test string
+}{
+	policy.Overlay: {
+		"team.rego", "deny contains {", "deny contains {{",
+		`"Network is blocked"`, `"Blocked"`, "test_a_blocked_network_is_refused",
+	},
+	policy.Replace: {
+		"restcomm/authz.rego", "decision := throttled if {", "decision := throttled if {{",
+		`status_admits_path if input.caller.status == "active"`,
+		`status_admits_path if input.caller.status in {"active", "suspended"}`,
+		"test_suspended_and_closed_are_not_active",
+	},
+}
+
+// Live reload, last good and fail closed are the same for an overlay and
+// for a policy that replaces the built-in one.
 func TestEngineFollowsEditsAndRefusesBrokenOnes(t *testing.T) {
-	for _, pollOnly := range []bool{false, true} {
-		name := "events"
-		if pollOnly {
-			name = "poll only"
-		}
-		t.Run(name, func(t *testing.T) {
-			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-			dir := copyPolicy(t)
-			var r reloads
-			core, logs := observer.New(zap.InfoLevel)
-			logger := zap.New(core)
-			e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{
-				Logger: func() *zap.Logger { return logger }, OnReload: r.report, PollOnly: pollOnly,
+	for _, mode := range []policy.Mode{policy.Overlay, policy.Replace} {
+		for _, pollOnly := range []bool{false, true} {
+			name := string(mode) + "/events"
+			if pollOnly {
+				name = string(mode) + "/poll only"
+			}
+			t.Run(name, func(t *testing.T) {
+				defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+				dir := starter(t)
+				if mode == policy.Replace {
+					dir = copyPolicy(t)
+				}
+				var r reloads
+				core, logs := observer.New(zap.InfoLevel)
+				logger := zap.New(core)
+				e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{
+					Logger: func() *zap.Logger { return logger }, OnReload: r.report, PollOnly: pollOnly, Mode: mode,
+				})
+				require.NoError(t, err)
+				e.Watch(ctx)
+				defer e.Close()
+				first := e.Policy().Revision()
+				require.False(t, readerAllowed(t, e))
+
+				// A role is data: a Reader that may read accounts.
+				addReader(t, mode, dir)
+				within(t, reloadDeadline, "role edit in force", func() bool { return readerAllowed(t, e) })
+				assert.NotEqual(t, first, e.Policy().Revision())
+				good := e.Policy().Revision()
+
+				// A syntax error is refused; the last good policy stays.
+				ed := modeEdits[mode]
+				file := filepath.Join(dir, ed.file)
+				edit(t, file, ed.syntaxOld, ed.syntaxNew)
+				within(t, reloadDeadline, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
+				assert.Equal(t, good, e.Policy().Revision())
+				assert.True(t, readerAllowed(t, e))
+				assert.ErrorContains(t, e.Refused(), ed.file+":")
+				assert.Equal(t, 1, logs.FilterMessage("policy edit refused; the last good policy stays in force").Len())
+
+				// A policy that compiles but fails its own tests is refused.
+				edit(t, file, ed.syntaxNew, ed.syntaxOld)
+				edit(t, file, ed.ruleOld, ed.ruleNew)
+				within(t, reloadDeadline, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })
+				assert.Equal(t, good, e.Policy().Revision())
+				var failed *policy.TestsFailedError
+				require.ErrorAs(t, r.refused[1], &failed)
+				assert.Contains(t, r.refused[1].Error(), ed.test)
+
+				// Back to the content in force: nothing to reload, nothing refused.
+				edit(t, file, ed.ruleNew, ed.ruleOld)
+				within(t, reloadDeadline, "refusal cleared", func() bool { return e.Refused() == nil })
+				loaded, refused := r.counts()
+				assert.Equal(t, 1, loaded)
+				assert.Equal(t, 2, refused)
+				assert.Equal(t, good, e.Policy().Revision())
 			})
-			require.NoError(t, err)
-			e.Watch(ctx)
-			defer e.Close()
-			first := e.Policy().Revision()
-			require.False(t, readerAllowed(t, e))
-
-			// A role is data: a Reader that may read accounts.
-			edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
-			within(t, reloadDeadline, "role edit in force", func() bool { return readerAllowed(t, e) })
-			assert.NotEqual(t, first, e.Policy().Revision())
-			good := e.Policy().Revision()
-
-			// A syntax error is refused; the last good policy stays.
-			authz := filepath.Join(dir, "restcomm/authz.rego")
-			edit(t, authz, "decision := throttled if {", "decision := throttled if {{")
-			within(t, reloadDeadline, "syntax error refused", func() bool { _, n := r.counts(); return n == 1 })
-			assert.Equal(t, good, e.Policy().Revision())
-			assert.True(t, readerAllowed(t, e))
-			assert.Error(t, e.Refused())
-			assert.Equal(t, 1, logs.FilterMessage("policy edit refused; the last good policy stays in force").Len())
-
-			// A policy that compiles but fails its own tests is refused.
-			edit(t, authz, "decision := throttled if {{", "decision := throttled if {")
-			edit(t, authz, `status_admits_path if input.caller.status == "active"`,
-				`status_admits_path if input.caller.status in {"active", "suspended"}`)
-			within(t, reloadDeadline, "failing tests refused", func() bool { _, n := r.counts(); return n == 2 })
-			assert.Equal(t, good, e.Policy().Revision())
-			var failed *policy.TestsFailedError
-			require.ErrorAs(t, r.refused[1], &failed)
-			assert.Contains(t, r.refused[1].Error(), "test_suspended_and_closed_are_not_active")
-
-			// Back to the content in force: nothing to reload, nothing refused.
-			edit(t, authz, `status_admits_path if input.caller.status in {"active", "suspended"}`,
-				`status_admits_path if input.caller.status == "active"`)
-			within(t, reloadDeadline, "refusal cleared", func() bool { return e.Refused() == nil })
-			loaded, refused := r.counts()
-			assert.Equal(t, 1, loaded)
-			assert.Equal(t, 2, refused)
-			assert.Equal(t, good, e.Policy().Revision())
-		})
+		}
 	}
 }
 
 func TestEngineFollowsNewDirectories(t *testing.T) {
-	dir := copyPolicy(t)
+	dir := starter(t)
 	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{PollInterval: time.Hour})
 	require.NoError(t, err)
 	e.Watch(ctx)
@@ -160,7 +205,7 @@ func TestEngineFollowsNewDirectories(t *testing.T) {
 	require.NoError(t, os.Mkdir(sub, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(sub, "guest.rego"),
 		[]byte("package restcomm.guests\n\nmay_read if input.caller.role == \"Guest\"\n"), 0o644))
-	want, err := policy.Compile(ctx, os.DirFS(dir))
+	want, err := policy.CompileOverlay(ctx, os.DirFS(dir))
 	require.NoError(t, err)
 	within(t, reloadDeadline, "new file in a new directory", func() bool {
 		return e.Policy().Revision() == want.Revision()
@@ -168,7 +213,7 @@ func TestEngineFollowsNewDirectories(t *testing.T) {
 }
 
 func TestEngineReloadIsANoOpWithoutChanges(t *testing.T) {
-	dir := copyPolicy(t)
+	dir := starter(t)
 	var r reloads
 	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{OnReload: r.report})
 	require.NoError(t, err)
@@ -181,12 +226,12 @@ func TestEngineReloadIsANoOpWithoutChanges(t *testing.T) {
 	assert.Zero(t, loaded+refused)
 
 	// Reload (as on a config reload) sees an edit without any watch.
-	edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
+	addReader(t, policy.Overlay, dir)
 	require.NoError(t, e.Reload(ctx))
 	assert.True(t, readerAllowed(t, e))
 
 	// A refusal is reported once, however often the same content is tried.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "restcomm/broken.rego"), []byte("package x\ny :="), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.rego"), []byte("package x\ny :="), 0o644))
 	for range 3 {
 		assert.Error(t, e.Reload(ctx))
 	}
@@ -196,19 +241,26 @@ func TestEngineReloadIsANoOpWithoutChanges(t *testing.T) {
 }
 
 func TestEngineNeedsAGoodFirstPolicy(t *testing.T) {
-	dir := t.TempDir()
-	_, err := policy.OpenDir(ctx, dir, policy.EngineOptions{})
-	assert.ErrorContains(t, err, "no .rego or data files")
-	_, err = policy.OpenDir(ctx, filepath.Join(dir, "missing"), policy.EngineOptions{})
-	assert.Error(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte("package restcomm.authz\ndecision := {"), 0o644))
-	_, err = policy.OpenDir(ctx, dir, policy.EngineOptions{})
-	assert.Error(t, err)
+	for _, mode := range []policy.Mode{policy.Overlay, policy.Replace} {
+		dir := t.TempDir()
+		_, err := policy.OpenDir(ctx, dir, policy.EngineOptions{Mode: mode})
+		assert.ErrorContains(t, err, "no .rego or data files")
+		_, err = policy.OpenDir(ctx, filepath.Join(dir, "missing"), policy.EngineOptions{Mode: mode})
+		assert.Error(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte("package restcomm.overlay.x\ndeny := {"), 0o644))
+		_, err = policy.OpenDir(ctx, dir, policy.EngineOptions{Mode: mode})
+		assert.Error(t, err)
+	}
+	_, err := policy.OpenDir(ctx, copyPolicy(t), policy.EngineOptions{})
+	var refused *policy.OverlayError
+	assert.ErrorAs(t, err, &refused, "a complete policy is no overlay")
+	_, err = policy.OpenDir(ctx, starter(t), policy.EngineOptions{Mode: "merge"})
+	assert.ErrorContains(t, err, `policy mode "merge": want overlay or replace`)
 }
 
 func TestEngineWatchEndsWithItsContext(t *testing.T) {
 	before := goleak.IgnoreCurrent()
-	dir := copyPolicy(t)
+	dir := starter(t)
 	e, err := policy.OpenDir(ctx, dir, policy.EngineOptions{})
 	require.NoError(t, err)
 	wctx, cancel := context.WithCancel(ctx)
@@ -230,13 +282,15 @@ func TestEngineFollowsAConfigMapVolume(t *testing.T) {
 	release := func(name string, change func(dir string)) {
 		t.Helper()
 		dir := filepath.Join(vol, name)
-		require.NoError(t, os.Rename(copyPolicy(t), dir))
+		require.NoError(t, os.Rename(starter(t), dir))
 		change(dir)
 		require.NoError(t, os.Symlink(name, filepath.Join(vol, "..data_tmp")))
 		require.NoError(t, os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")))
 	}
 	release("..2026_01_01", func(string) {})
-	require.NoError(t, os.Symlink(filepath.Join("..data", "restcomm"), filepath.Join(vol, "restcomm")))
+	for _, name := range []string{"restcomm", "team.rego", "team_test.rego"} {
+		require.NoError(t, os.Symlink(filepath.Join("..data", name), filepath.Join(vol, name)))
+	}
 
 	e, err := policy.OpenDir(ctx, vol, policy.EngineOptions{})
 	require.NoError(t, err)
@@ -244,8 +298,6 @@ func TestEngineFollowsAConfigMapVolume(t *testing.T) {
 	defer e.Close()
 	require.False(t, readerAllowed(t, e))
 
-	release("..2026_01_02", func(dir string) {
-		edit(t, filepath.Join(dir, "restcomm/roles/data.json"), "{\n  \"Developer\": [", readerRole)
-	})
+	release("..2026_01_02", func(dir string) { addReader(t, policy.Overlay, dir) })
 	within(t, reloadDeadline, "updated volume in force", func() bool { return readerAllowed(t, e) })
 }

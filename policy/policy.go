@@ -4,6 +4,11 @@
 // last good compilation of a directory in force and reloads it when the
 // directory changes.
 //
+// The built-in policy (Default) is RestComm's own rules. A directory is
+// either an overlay of it (Overlay: rules and data plugged into the
+// built-in decision's extension points, overlay.go) or a complete policy
+// of its own (Replace).
+//
 // The gateway gathers facts (who the caller is, what is asked, which account
 // is operated on); the policy decides. The input and output documents are a
 // stable contract described in policy/README.md.
@@ -125,25 +130,57 @@ func (e *TestsFailedError) Error() string {
 	return fmt.Sprintf("policy tests failed (%d of %d):%s", failed, len(e.Results), b.String())
 }
 
-// Compile loads every .rego and data file of fsys, runs the *_test.rego
-// tests, and prepares the decision query. A policy that does not compile,
-// that lacks the decision, or whose tests fail is an error; failing tests
-// are a *TestsFailedError.
+// Compile loads every .rego and data file of fsys as a complete policy
+// (Replace), runs the *_test.rego tests, and prepares the decision query.
+// A policy that does not compile, that lacks the decision, or whose tests
+// fail is an error; failing tests are a *TestsFailedError.
 func Compile(ctx context.Context, fsys fs.FS) (*Policy, error) {
-	snap, revision, err := snapshot(fsys)
+	return CompileMode(ctx, fsys, Replace)
+}
+
+// CompileOverlay compiles fsys as an overlay of the built-in policy, as
+// Compile does a complete policy. Its tests are the built-in policy's own
+// and the overlay's, which run on the two together. An overlay that
+// defines what it may not is an *OverlayError.
+func CompileOverlay(ctx context.Context, fsys fs.FS) (*Policy, error) {
+	return CompileMode(ctx, fsys, Overlay)
+}
+
+// CompileMode is Compile or CompileOverlay, as mode says.
+func CompileMode(ctx context.Context, fsys fs.FS, mode Mode) (*Policy, error) {
+	snap, digest, err := snapshot(fsys)
 	if err != nil {
 		return nil, err
 	}
-	return compileSnapshot(ctx, snap, revision)
+	rev, err := policyRevision(mode, digest)
+	if err != nil {
+		return nil, err
+	}
+	return compileSnapshot(ctx, mode, snap, rev)
 }
 
-func compileSnapshot(ctx context.Context, snap fs.FS, revision string) (*Policy, error) {
+func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string) (*Policy, error) {
 	files, err := load(snap)
 	if err != nil {
 		return nil, err
 	}
-	if !definesDecision(files) {
-		return nil, fmt.Errorf("policy: no rule defines %s", DecisionQuery)
+	var builtinResults []TestResult
+	switch mode {
+	case Overlay:
+		b, err := loadBuiltin()
+		if err != nil {
+			return nil, err
+		}
+		if files, err = b.compose(files); err != nil {
+			return nil, err
+		}
+		if builtinResults, err = b.testResults(); err != nil {
+			return nil, fmt.Errorf("policy: the built-in policy: %w", err)
+		}
+	default:
+		if !definesDecision(files) {
+			return nil, fmt.Errorf("policy: no rule defines %s", DecisionQuery)
+		}
 	}
 	query, err := prepare(ctx, files)
 	if err != nil {
@@ -152,6 +189,10 @@ func compileSnapshot(ctx context.Context, snap fs.FS, revision string) (*Policy,
 	results, err := runTests(ctx, files)
 	if err != nil {
 		return nil, err
+	}
+	if builtinResults != nil {
+		results = append(slices.Clip(builtinResults), results...)
+		sort.SliceStable(results, func(i, j int) bool { return results[i].Name < results[j].Name })
 	}
 	for _, r := range results {
 		if !r.Passed && !r.Skipped {
@@ -232,8 +273,8 @@ func policyFile(name string) bool {
 func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 // snapshot reads the policy files of fsys into memory and hashes them into
-// a revision id, so that what is compiled is exactly what was hashed even
-// while the directory is being edited. Symbolic links are followed, to
+// a digest (hex SHA-256), so that what is compiled is exactly what was
+// hashed even while the directory is being edited. Symbolic links are followed, to
 // files and to directories: a Kubernetes ConfigMap volume is a tree of
 // links into a hidden ..data directory.
 func snapshot(fsys fs.FS) (fs.FS, string, error) {
@@ -255,7 +296,7 @@ func snapshot(fsys fs.FS) (fs.FS, string, error) {
 		h.Write(b)
 		snap[n] = &fstest.MapFile{Data: b, Mode: 0o444}
 	}
-	return snap, hex.EncodeToString(h.Sum(nil))[:12], nil
+	return snap, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // maxDepth bounds the directory tree, and so a loop of links.

@@ -2,7 +2,8 @@
 # SecurityFilter, PermissionEvaluator and endpoints apply them.
 #
 # The gateway evaluates data.restcomm.authz.decision once per request.
-# Input and output are described field by field in policy/README.md.
+# Input and output are described field by field in policy/README.md. A
+# policy_dir overlay plugs into the extension points of extensions.rego.
 package restcomm.authz
 
 import data.restcomm.permissions.permitted
@@ -11,6 +12,9 @@ import data.restcomm.permissions.permitted
 
 decision := throttled if {
 	throttled_login
+} else := edge_denial if {
+	authenticated
+	edge_denial # an overlay's deny (extensions.rego)
 } else := allowed if {
 	unauthenticated_passthrough
 	identified
@@ -20,7 +24,7 @@ decision := throttled if {
 	not authenticated
 } else := not_active if {
 	not status_admits_path
-} else := operation
+} else := checked
 
 # RestComm's SecurityFilter skips authentication for a few paths, but only
 # for the endpoints behind it that do not check again: AccountsEndpoint and
@@ -38,7 +42,7 @@ unauthenticated_passthrough if {
 identified if {
 	authenticated
 	status_admits_path
-	operation.allow
+	checked.allow
 }
 
 # Failed logins (policy README, "Throttling"): counted by the gateway per
@@ -235,19 +239,24 @@ authenticated if input.caller != null
 has_target if input.target != null
 
 # Super Admin is structural (PermissionEvaluator.isSuperAdmin): a top-level,
-# active account, whatever its role.
+# active account, whatever its role, unless an overlay's deny_super_admin
+# says otherwise for this request.
 super_admin if {
 	count(input.caller.ancestors) == 0
 	input.caller.status == "active"
+	not overlay_denies_super_admin
 }
 
 # @RolesAllowed("SuperAdmin") also admits a stored role literally "SuperAdmin".
 in_super_admin_role if super_admin
 
-in_super_admin_role if input.caller.role == "SuperAdmin"
+in_super_admin_role if {
+	input.caller.role == "SuperAdmin"
+	not overlay_denies_super_admin
+}
 
 # secureLevelControlAccounts: itself always; descendants only for the
-# Administrator role.
+# Administrator role; and whom an overlay grants more (extensions.rego).
 may_operate_on_target if input.target.sid == input.caller.sid
 
 may_operate_on_target if {

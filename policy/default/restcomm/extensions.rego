@@ -1,0 +1,75 @@
+# The extension points of the decision: what a policy_dir overlay may add
+# to the built-in policy (policy/README.md, "Overlays").
+#
+# An overlay's rules live in packages directly below restcomm.overlay, such
+# as restcomm.overlay.team. Every such package may define rules of these
+# names, which the rules below collect across packages:
+#
+#   deny                   multi-value; each value {"status": 4xx, "message": "…"}
+#                          ("message" optional) refuses the request once the
+#                          caller is authenticated, before the status gate,
+#                          served and passed-through operations alike
+#   deny_operation         multi-value; each value {"status": 4xx, "message",
+#                          "body", "stage"} (all but "status" optional; stage
+#                          10 by default) refuses after the operation's own
+#                          rules: the earliest stage wins, RestComm's own
+#                          refusal on a tie
+#   may_operate_on_target  boolean; the caller also reaches input.target
+#   deny_super_admin       boolean; the caller is no Super Admin (in either
+#                          sense) for this request
+#
+# The gateway refuses an overlay that defines rules of these names anywhere
+# else, or any rule in a package of the built-in policy. Without an overlay
+# none of them is defined, and the decision is RestComm's.
+package restcomm.authz
+
+# The overlays' edge refusals, each as a decision at stage 0: the message as
+# plain text (as SecurityFilter answers "Provided Account is not active"),
+# or the error page when there is none. When several apply, the first in
+# Rego's order of values answers.
+edge_denial := sort(edge_denials)[0]
+
+edge_denials contains refusal(object.filter(d, {"status", "message"}), 0) if {
+	some team
+	some d in data.restcomm.overlay[team].deny
+}
+
+# The overlays' refusals after the operation's own rules, earliest stage
+# first.
+operation_denial := sort(operation_denials)[0][1]
+
+operation_denials contains [r.stage, r] if {
+	some team
+	some d in data.restcomm.overlay[team].deny_operation
+	r := refusal(d, 10)
+}
+
+# checked is the operation's decision with the overlays' refusals after it.
+checked := operation_denial if {
+	operation_denial
+	not refused_by(operation, operation_denial.stage)
+} else := operation
+
+refused_by(d, stage) if {
+	d.allow == false
+	d.stage <= stage
+}
+
+# refusal is a denial from an overlay's value: its status (403 if it has
+# none), its message, and its body and stage when given, or else "plain"
+# for a message, "page" without one, at the stage given. A value that is
+# not an object is an error: the request is refused (fail closed).
+refusal(d, stage) := deny(
+	object.get(d, "status", 403),
+	object.get(d, "message", ""),
+	object.get(d, "body", body_for(object.get(d, "message", ""))),
+	object.get(d, "stage", stage),
+)
+
+body_for("") := "page"
+
+body_for(message) := "plain" if message != ""
+
+may_operate_on_target if data.restcomm.overlay[_].may_operate_on_target == true
+
+overlay_denies_super_admin if data.restcomm.overlay[_].deny_super_admin == true
