@@ -7,6 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/restcomm/restcomm-gateway/policy"
 )
 
 func init() {
@@ -34,6 +36,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    redis_wait_replicas     <n> [<timeout>]
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
+//	    policy_mode             overlay|replace
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	    seed                    auto|off
@@ -92,6 +95,13 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "policy_dir":
 			if err := oneArg(d, &g.PolicyDir); err != nil {
 				return err
+			}
+		case "policy_mode":
+			if err := oneArg(d, &g.PolicyMode); err != nil {
+				return err
+			}
+			if _, err := policy.ParseMode(g.PolicyMode); err != nil {
+				return d.Errf("policy_mode: want overlay or replace, got %q", g.PolicyMode)
 			}
 		case "decision_log":
 			switch args := d.RemainingArgs(); {

@@ -17,54 +17,89 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "policy",
-		Usage: "init|test <dir>",
+		Usage: "init|test <dir> | show-builtin",
 		Short: "Checks a RestComm gateway policy directory",
 		Long: `
 Works with the policy directories of the restcomm handler (policy_dir).
+The built-in policy is RestComm's own rules; a policy directory is an
+overlay of it (policy_mode overlay, the default) or a complete policy that
+replaces it (policy_mode replace).
 
-"policy init <dir>" writes the built-in policy (RestComm's own rules, with
-its tests) into the directory, the starting point of an edit; it never
-overwrites a file.
+"policy init <dir>" writes a starter overlay into the directory: a
+commented rule of an extension point, its data and its test. With
+--mode replace it writes the whole built-in policy instead, the starting
+point of a replacement. It never overwrites a file.
 
 "policy test <dir>" compiles the directory exactly as the gateway would
-load it and runs its *_test.rego tests, printing each result. It exits
-with status 0 when the gateway would accept the directory, and 1 (with
-the reason) when it would refuse it and keep its last good policy.
+load it (as an overlay, or with --mode replace as a complete policy) and
+runs the tests: an overlay's with the built-in policy's own. It prints
+each result and exits with status 0 when the gateway would accept the
+directory, and 1 (with the reason) when it would refuse it and keep its
+last good policy.
+
+"policy show-builtin" prints the built-in policy, every file of it.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(&cobra.Command{
+			var initMode, testMode string
+			initCmd := &cobra.Command{
 				Use:   "init <dir>",
-				Short: "Writes the built-in policy into a directory",
+				Short: "Writes a starter overlay (or the built-in policy) into a directory",
 				Args:  cobra.ExactArgs(1),
 				RunE: func(cmd *cobra.Command, args []string) error {
-					if err := policy.WriteDefault(args[0]); err != nil {
-						cmd.SilenceUsage = true
-						return err
-					}
-					fmt.Fprintf(cmd.OutOrStdout(), "policy %s: the built-in policy, ready to edit\n", args[0])
-					return nil
+					cmd.SilenceUsage = true
+					return policyInit(cmd.OutOrStdout(), args[0], initMode)
 				},
-			})
-			cmd.AddCommand(&cobra.Command{
+			}
+			initCmd.Flags().StringVar(&initMode, "mode", string(policy.Overlay), "overlay or replace, as the Caddyfile's policy_mode")
+			testCmd := &cobra.Command{
 				Use:   "test <dir>",
 				Short: "Compiles a policy directory and runs its tests",
 				Args:  cobra.ExactArgs(1),
 				RunE: func(cmd *cobra.Command, args []string) error {
-					if err := policyTest(cmd.Context(), cmd.OutOrStdout(), args[0]); err != nil {
+					if err := policyTest(cmd.Context(), cmd.OutOrStdout(), args[0], testMode); err != nil {
 						cmd.SilenceUsage = true
 						return err
 					}
 					return nil
+				},
+			}
+			testCmd.Flags().StringVar(&testMode, "mode", string(policy.Overlay), "overlay or replace, as the Caddyfile's policy_mode")
+			cmd.AddCommand(initCmd, testCmd, &cobra.Command{
+				Use:   "show-builtin",
+				Short: "Prints the built-in policy",
+				Args:  cobra.NoArgs,
+				RunE: func(cmd *cobra.Command, _ []string) error {
+					return policy.ShowBuiltin(cmd.OutOrStdout())
 				},
 			})
 		},
 	})
 }
 
-// policyTest compiles dir and runs its tests as the gateway does before
-// it puts a policy in force, writing one line per test and a summary. The
-// error says why the gateway would refuse the directory.
-func policyTest(ctx context.Context, w io.Writer, dir string) error {
+// policyInit writes the starting point of a policy directory of mode.
+func policyInit(w io.Writer, dir, mode string) error {
+	m, err := policy.ParseMode(mode)
+	if err != nil {
+		return err
+	}
+	if m == policy.Replace {
+		if err := policy.WriteDefault(dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "policy %s: the built-in policy, ready to edit; load it with policy_mode replace\n", dir)
+		return nil
+	}
+	if err := policy.WriteStarter(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "policy %s: a starter overlay of the built-in policy, ready to edit\n", dir)
+	return nil
+}
+
+// policyTest compiles dir in mode and runs its tests as the gateway does
+// before it puts a policy in force, writing one line per test and a
+// summary. The error says why the gateway would refuse the directory.
+func policyTest(ctx context.Context, w io.Writer, dir, mode string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -75,7 +110,11 @@ func policyTest(ctx context.Context, w io.Writer, dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("policy %s: not a directory", dir)
 	}
-	p, err := policy.Compile(ctx, os.DirFS(dir))
+	m, err := policy.ParseMode(mode)
+	if err != nil {
+		return err
+	}
+	p, err := policy.CompileMode(ctx, os.DirFS(dir), m)
 	var failed *policy.TestsFailedError
 	switch {
 	case errors.As(err, &failed):

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/policy"
 )
 
 // runPolicyCommand runs `restcomm-gateway policy <args>` as registered
@@ -30,14 +33,38 @@ func runPolicyCommand(t *testing.T, args ...string) (string, error) {
 }
 
 func TestPolicyTestCommand(t *testing.T) {
-	t.Run("the shipped policy passes", func(t *testing.T) {
-		dir := copyPolicy(t)
+	t.Run("the starter overlay passes", func(t *testing.T) {
+		dir := starterOverlay(t)
 		out, err := runPolicyCommand(t, "test", dir)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401 (builtin:restcomm/authz_test.rego:")
+		assert.Contains(t, out, "PASS  data.restcomm.permissions_test.test_wildcards")
+		assert.Contains(t, out, "PASS  data.restcomm.team_test.test_a_blocked_network_is_refused (team_test.rego:")
+		assert.Regexp(t, `policy .*: OK, revision [0-9a-f]{12}, \d+ tests passed\n$`, out)
+		assert.NotContains(t, out, "FAIL")
+	})
+
+	t.Run("each worked example passes", func(t *testing.T) {
+		for _, name := range []string{"auditor", "networks", "org-block", "own-subtree"} {
+			out, err := runPolicyCommand(t, "test", filepath.Join("..", "policy", "examples", name))
+			require.NoError(t, err, out)
+			assert.Contains(t, out, "PASS  data.restcomm."+strings.ReplaceAll(name, "-", "_")+"_test.")
+		}
+	})
+
+	t.Run("the shipped policy passes as a replacement", func(t *testing.T) {
+		dir := copyPolicy(t)
+		out, err := runPolicyCommand(t, "test", "--mode", "replace", dir)
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401 (restcomm/authz_test.rego:")
 		assert.Contains(t, out, "PASS  data.restcomm.permissions_test.test_wildcards")
 		assert.Regexp(t, `policy .*: OK, revision [0-9a-f]{12}, \d+ tests passed\n$`, out)
 		assert.NotContains(t, out, "FAIL")
+
+		// It is no overlay: it would decide itself.
+		_, err = runPolicyCommand(t, "test", dir)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "an overlay may not define data.restcomm.authz.decision itself")
 	})
 
 	t.Run("a failing test refuses the directory", func(t *testing.T) {
@@ -45,17 +72,25 @@ func TestPolicyTestCommand(t *testing.T) {
 		editFile(t, filepath.Join(dir, "restcomm", "authz.rego"),
 			`status_admits_path if input.caller.status == "active"`,
 			`status_admits_path if input.caller.status in {"active", "suspended"}`)
-		out, err := runPolicyCommand(t, "test", dir)
+		out, err := runPolicyCommand(t, "test", "--mode=replace", dir)
 		require.Error(t, err)
 		assert.Regexp(t, `refused: 2 of \d+ tests failed`, err.Error())
 		assert.Contains(t, out, "FAIL  data.restcomm.authz_test.test_unprotected_passthrough_identity_only_past_the_gate (restcomm/authz_test.rego:")
 		assert.Contains(t, out, "FAIL  data.restcomm.authz_test.test_suspended_and_closed_are_not_active (restcomm/authz_test.rego:")
 		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401")
+
+		overlay := starterOverlay(t)
+		editFile(t, filepath.Join(overlay, "team.rego"), `"Network is blocked"`, `"Blocked"`)
+		out, err = runPolicyCommand(t, "test", overlay)
+		require.Error(t, err)
+		assert.Regexp(t, `refused: 1 of \d+ tests failed`, err.Error())
+		assert.Contains(t, out, "FAIL  data.restcomm.team_test.test_a_blocked_network_is_refused (team_test.rego:")
+		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401 (builtin:")
 	})
 
 	t.Run("a test that errors is reported", func(t *testing.T) {
-		dir := copyPolicy(t)
-		writeFile(t, filepath.Join(dir, "restcomm", "extra_test.rego"),
+		dir := starterOverlay(t)
+		writeFile(t, filepath.Join(dir, "extra_test.rego"),
 			"package restcomm.extra_test\n\ntest_divides if {\n\tprint(\"dividing\")\n\t1 / count([]) == 1\n}\n")
 		out, err := runPolicyCommand(t, "test", dir)
 		require.Error(t, err)
@@ -64,12 +99,12 @@ func TestPolicyTestCommand(t *testing.T) {
 	})
 
 	t.Run("a syntax error refuses the directory", func(t *testing.T) {
-		dir := copyPolicy(t)
-		editFile(t, filepath.Join(dir, "restcomm", "permissions.rego"), "permitted(needed) if {", "permitted(needed) if {{")
+		dir := starterOverlay(t)
+		editFile(t, filepath.Join(dir, "team.rego"), "deny contains {", "deny contains {{")
 		out, err := runPolicyCommand(t, "test", dir)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "refused")
-		assert.Contains(t, err.Error(), "restcomm/permissions.rego:")
+		assert.Contains(t, err.Error(), "team.rego:")
 		assert.NotContains(t, out, "PASS")
 	})
 
@@ -81,8 +116,44 @@ func TestPolicyTestCommand(t *testing.T) {
 	t.Run("usage", func(t *testing.T) {
 		_, err := runPolicyCommand(t, "test")
 		assert.Error(t, err)
+		_, err = runPolicyCommand(t, "test", "--mode", "merge", starterOverlay(t))
+		assert.ErrorContains(t, err, `policy mode "merge"`)
 		out, err := runPolicyCommand(t, "test", "--help")
 		require.NoError(t, err)
 		assert.True(t, strings.Contains(out, "policy test <dir>"), out)
 	})
+}
+
+func TestPolicyInitCommand(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "overlay")
+	out, err := runPolicyCommand(t, "init", dir)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "a starter overlay")
+	b, err := os.ReadFile(filepath.Join(dir, "team.rego"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "package restcomm.overlay.team")
+	assert.NotContains(t, string(b), "package restcomm.authz", "not the whole built-in policy")
+	_, err = os.Stat(filepath.Join(dir, "restcomm", "authz.rego"))
+	assert.True(t, os.IsNotExist(err), "not the whole built-in policy")
+	out, err = runPolicyCommand(t, "test", dir)
+	require.NoError(t, err, out)
+	_, err = runPolicyCommand(t, "init", dir)
+	assert.ErrorContains(t, err, "exists", "never overwrites")
+
+	replacement := filepath.Join(t.TempDir(), "replacement")
+	out, err = runPolicyCommand(t, "init", "--mode", "replace", replacement)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "policy_mode replace")
+	out, err = runPolicyCommand(t, "test", "--mode", "replace", replacement)
+	require.NoError(t, err, out)
+}
+
+func TestPolicyShowBuiltinCommand(t *testing.T) {
+	out, err := runPolicyCommand(t, "show-builtin")
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, policy.ShowBuiltin(&b))
+	assert.Equal(t, b.String(), out)
+	assert.Contains(t, out, "# ==> restcomm/authz.rego <==\n")
+	assert.Contains(t, out, "# ==> restcomm/extensions.rego <==\n")
 }

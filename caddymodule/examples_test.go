@@ -15,8 +15,10 @@ import (
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
-// The worked examples of policy/README.md through the real handler and
-// Redis (their Rego tests run in the policy package).
+// The worked examples of policy/README.md, each an overlay of the built-in
+// policy (policy_mode overlay, the default), through the real handler and
+// Redis (their Rego tests run in the policy package and with `policy
+// test`, command_test.go). own-subtree's is TestOwnSubtreePolicyAtTheEdge.
 
 // networks: the client's address is the request's, as the policy sees it
 // in input.client_ip.
@@ -47,6 +49,8 @@ func TestOrgBlockExample(t *testing.T) {
 	for _, c := range []call{
 		{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"},
 		{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", as: "DEV"},
+		{method: "POST", path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", form: "FriendlyName=x"},
+		{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls/Logout", as: "DEV"}, // a path RestComm serves without credentials
 	} {
 		w := h.do(c)
 		assert.Equal(t, 403, w.Code, c.path)

@@ -37,9 +37,16 @@ type Gateway struct {
 	// Redis and one prefix share their accounts.
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
-	// PolicyDir is a directory of Rego policies and data that replaces the
-	// built-in policy (RestComm's own rules). Empty: the built-in policy.
+	// PolicyDir is a directory of Rego policies and data: an overlay of the
+	// built-in policy (RestComm's own rules), or a policy that replaces it,
+	// as PolicyMode says. Empty: the built-in policy alone.
 	PolicyDir string `json:"policy_dir,omitempty"`
+
+	// PolicyMode says what PolicyDir is: "overlay" (the default), rules
+	// and data plugged into the extension points of the built-in policy,
+	// which stays loaded; or "replace", a complete policy used instead of
+	// the built-in one (see policy/README.md).
+	PolicyMode string `json:"policy_mode,omitempty"`
 
 	// DecisionLog writes one structured log line per policy decision
 	// (logger http.handlers.restcomm.decision): decision id, operation,
@@ -145,7 +152,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
-	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""))
+	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), g.PolicyMode)
 	if err != nil {
 		return err
 	}

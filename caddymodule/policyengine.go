@@ -17,8 +17,8 @@ import (
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
-// enginePool shares one policy engine per policy directory (and one for
-// the built-in policy) among the configs that use it. A `caddy reload`
+// enginePool shares one policy engine per policy directory and mode (and
+// one for the built-in policy) among the configs that use it. A `caddy reload`
 // provisions the new config before the old one is cleaned up, so the
 // engine, its compiled policy and its watch carry over; the last config to
 // let go of it stops the watch.
@@ -45,22 +45,30 @@ var policyLogger = func() *zap.Logger {
 }
 
 // loadEngine takes a hold on the engine of dir ("" for the built-in
-// policy), creating it on first use. An engine that already exists is
-// asked to re-read its directory, since a `caddy reload` with an unchanged
-// config must still pick up edited policy files.
-func loadEngine(ctx caddy.Context, dir string) (*policy.Engine, string, error) {
+// policy) in the given policy_mode (overlay by default), creating it on
+// first use. An engine that already exists is asked to re-read its
+// directory, since a `caddy reload` with an unchanged config must still
+// pick up edited policy files.
+func loadEngine(ctx caddy.Context, dir, mode string) (*policy.Engine, string, error) {
+	m, err := policy.ParseMode(mode)
+	if err != nil {
+		return nil, "", fmt.Errorf("policy_mode: %w", err)
+	}
 	key := builtinPolicy
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return nil, "", fmt.Errorf("policy_dir %q: %w", dir, err)
 		}
-		key = "dir:" + abs
+		key = string(m) + ":" + abs
 		dir = abs
+	} else if m == policy.Replace {
+		return nil, "", fmt.Errorf("policy_mode %s: no policy_dir to replace the built-in policy with", m)
 	}
-	opts := policy.EngineOptions{Logger: policyLogger, OnReload: countReload}
+	opts := policy.EngineOptions{Logger: policyLogger, OnReload: countReload, Mode: m}
 	v, loaded, err := enginePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if dir == "" {
+			opts.Mode = policy.Replace // the built-in policy is a complete one
 			e, err := policy.NewEngine(ctx, policy.Default(), opts)
 			if err != nil {
 				return nil, err

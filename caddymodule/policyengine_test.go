@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -25,11 +26,20 @@ import (
 )
 
 // copyPolicy writes the built-in policy into a new directory, as a
-// security team starts editing it.
+// security team that replaces it starts (policy_mode replace).
 func copyPolicy(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, policy.WriteDefault(dir))
+	return dir
+}
+
+// starterOverlay writes the starter overlay into a new directory, as a
+// security team starts extending the built-in policy (`policy init`).
+func starterOverlay(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, policy.WriteStarter(dir))
 	return dir
 }
 
@@ -77,26 +87,31 @@ func observePolicyLogs(t *testing.T) *observer.ObservedLogs {
 
 func refusedReloads() float64 { return testutil.ToFloat64(policyReloads.WithLabelValues("refused")) }
 
-const blockOrganization = `} else := deny(403, "Organization blocked", "plain", 0) if {
-	input.caller.organization_sid in data.restcomm.blocked.organizations
-} else := not_active if {`
+// blockOrganization is an overlay's rule: every account of the
+// organizations of restcomm/blocked/data.json refused at the edge.
+const blockOrganization = `package restcomm.overlay.block
 
-// The security team edits the policy directory of a running gateway: a
-// good edit is in force within 2 s; an edit that does not compile, or
-// whose own tests fail, is refused, logged and counted while the last good
-// policy stays in force.
+deny contains {"status": 403, "message": "Organization blocked"} if {
+	input.caller.organization_sid in data.restcomm.blocked.organizations
+}
+`
+
+// The security team edits the overlay of a running gateway: a good edit is
+// in force within 2 s; an edit that does not compile, or whose tests fail,
+// is refused, logged and counted while the last good policy stays in
+// force.
 func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	logs := observePolicyLogs(t)
-	dir := copyPolicy(t)
+	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	readSelf := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"}
 	require.Equal(t, 200, h.do(readSelf).Code)
 	first := h.g.engine.Policy().Revision()
 
 	// A new rule and its data: every account of organization 0 refused.
-	authz := filepath.Join(dir, "restcomm", "authz.rego")
+	block := filepath.Join(dir, "block.rego")
 	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
-	editFile(t, authz, "} else := not_active if {", blockOrganization)
+	writeFile(t, block, blockOrganization)
 	took := eventually(t, reloadDeadline, "new rule in force", func() bool {
 		w := h.do(readSelf)
 		return w.Code == 403 && w.Body.String() == "Organization blocked"
@@ -107,7 +122,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 
 	// A syntax error: refused, the new rule stays in force.
 	refused := refusedReloads()
-	editFile(t, authz, "decision := throttled if {", "decision := throttled if {{")
+	editFile(t, block, "deny contains {", "deny contains {{")
 	eventually(t, reloadDeadline, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
 	w := h.do(readSelf)
 	assert.Equal(t, 403, w.Code)
@@ -116,20 +131,27 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	entries := logs.FilterMessage("policy edit refused; the last good policy stays in force").All()
 	require.Len(t, entries, 1)
 	assert.Equal(t, blocked, entries[0].ContextMap()["revision"])
-	assert.Contains(t, entries[0].ContextMap()["error"], "authz.rego")
-	editFile(t, authz, "decision := throttled if {{", "decision := throttled if {")
+	assert.Contains(t, entries[0].ContextMap()["error"], "block.rego")
+	editFile(t, block, "deny contains {{", "deny contains {")
 
-	// Roles are data. Giving the Guest role a permission contradicts the
-	// policy's own tests (a Guest reads nothing): refused.
-	roles := filepath.Join(dir, "restcomm", "roles", "data.json")
-	editFile(t, roles, "{\n  \"Developer\": [", "{\n  \"Guest\": [\"RestComm:Read:Accounts\"],\n  \"Developer\": [")
+	// An edit that fails the overlay's own tests: refused.
+	team := filepath.Join(dir, "team.rego")
+	editFile(t, team, `"Network is blocked"`, `"Blocked"`)
 	eventually(t, reloadDeadline, "failing tests refused", func() bool { return refusedReloads() == refused+2 })
 	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
-	assert.Contains(t, h.g.engine.Refused().Error(), "test_role_without_permissions_reads_nothing")
+	assert.Contains(t, h.g.engine.Refused().Error(), "test_a_blocked_network_is_refused")
 
-	// A new role is a data edit in force within 2 s.
-	editFile(t, roles, "\"Guest\": [\"RestComm:Read:Accounts\"]", "\"Reader\": [\"RestComm:Read:Accounts\"]")
-	editFile(t, authz, blockOrganization, "} else := not_active if {")
+	// An overlay that would decide itself: refused, with the reason.
+	editFile(t, team, `"Blocked"`, `"Network is blocked"`)
+	writeFile(t, filepath.Join(dir, "allow.rego"), "package restcomm.authz\n\ndecision := {\"allow\": true}\n")
+	eventually(t, reloadDeadline, "a decision of its own refused", func() bool { return refusedReloads() == refused+3 })
+	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
+	assert.Contains(t, h.g.engine.Refused().Error(), "an overlay may not define data.restcomm.authz.decision itself")
+	require.NoError(t, os.Remove(filepath.Join(dir, "allow.rego")))
+
+	// A new role is a data file of the overlay, in force within 2 s.
+	require.NoError(t, os.Remove(block))
+	writeFile(t, filepath.Join(dir, "restcomm", "roles", "data.json"), `{"Reader": ["RestComm:Read:Accounts"]}`)
 	reader := "Reader"
 	_, err := h.store.UpdateAccount(context.Background(), nil, fixture.SidGuest, store.AccountUpdate{Role: &reader, Now: time.Now()})
 	require.NoError(t, err)
@@ -142,18 +164,24 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 }
 
 // A policy that gives no valid decision denies every request with 403 and
-// logs why; nothing is passed upstream.
+// logs why; nothing is passed upstream. That holds for an overlay too.
 func TestPolicyThatCannotDecideDenies(t *testing.T) {
 	for name, rules := range map[string]string{
-		"conflict":  "decision := {\"allow\": true} if input.caller\ndecision := {\"allow\": false} if input.operation\n",
-		"undefined": "decision := {\"allow\": true} if input.never\n",
-		"not 4xx":   "decision := {\"allow\": false, \"status\": 302}\n",
-		"error":     "decision := {\"allow\": count(input.caller.ancestors) / count(input.caller.ancestors) > 0}\n",
+		"conflict":        "package restcomm.authz\n\ndecision := {\"allow\": true} if input.caller\ndecision := {\"allow\": false} if input.operation\n",
+		"undefined":       "package restcomm.authz\n\ndecision := {\"allow\": true} if input.never\n",
+		"not 4xx":         "package restcomm.authz\n\ndecision := {\"allow\": false, \"status\": 302}\n",
+		"error":           "package restcomm.authz\n\ndecision := {\"allow\": count(input.caller.ancestors) / count(input.caller.ancestors) > 0}\n",
+		"overlay error":   "package restcomm.overlay.x\n\ndeny contains {\"status\": 451} if to_number(input.path) > 0\n",
+		"overlay not 4xx": "package restcomm.overlay.x\n\ndeny_operation contains {\"status\": s} if s := count(input.path) + 500\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "authz.rego"), "package restcomm.authz\n\n"+rules)
-			h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+			writeFile(t, filepath.Join(dir, "authz.rego"), rules)
+			mode := "replace"
+			if strings.HasPrefix(name, "overlay") {
+				mode = "overlay"
+			}
+			h := newHarness(t, true, func(g *Gateway) { g.PolicyDir, g.PolicyMode = dir, mode })
 			core, logs := observer.New(zapcore.ErrorLevel)
 			h.g.logger = zap.New(core)
 			errors := testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403"))
@@ -178,10 +206,10 @@ func TestPolicyThatCannotDecideDenies(t *testing.T) {
 // it shares the running engine, and Provision makes it re-read the
 // directory (the coraza-caddy#188 trap), without waiting for the watch.
 func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
-	dir := copyPolicy(t)
+	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
-	editFile(t, filepath.Join(dir, "restcomm", "authz.rego"), "} else := not_active if {", blockOrganization)
+	writeFile(t, filepath.Join(dir, "block.rego"), blockOrganization)
 
 	g2 := &Gateway{Redis: h.g.Redis, PolicyDir: dir}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
@@ -199,30 +227,78 @@ func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
 // is cleaned up) and each provisions the handler. Engines and their
 // watches are shared while in use and gone once no config uses them.
 func TestConfigReloadsLeaveNoGoroutines(t *testing.T) {
-	dir := copyPolicy(t)
-	provision := func(policyDir string) *Gateway {
-		g := &Gateway{Redis: RedisConfig{URLs: []string{"redis://127.0.0.1:1/0"}}, PolicyDir: policyDir}
+	overlay, replacement := starterOverlay(t), copyPolicy(t)
+	provision := func(policyDir, mode string) *Gateway {
+		g := &Gateway{Redis: RedisConfig{URLs: []string{"redis://127.0.0.1:1/0"}}, PolicyDir: policyDir, PolicyMode: mode}
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 		t.Cleanup(cancel)
 		require.NoError(t, g.Provision(ctx))
 		return g
 	}
 	// First use of OPA, Caddy and zap may start process-wide goroutines.
-	require.NoError(t, provision(dir).Cleanup())
+	require.NoError(t, provision(overlay, "").Cleanup())
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
-	for _, policyDir := range []string{dir, ""} {
-		old := provision(policyDir)
+	for _, c := range [][2]string{{overlay, ""}, {replacement, "replace"}, {"", ""}} {
+		old := provision(c[0], c[1])
 		for range 5 {
-			next := provision(policyDir)
+			next := provision(c[0], c[1])
 			assert.Same(t, old.engine, next.engine, "the engine carries over a reload")
 			require.NoError(t, old.Cleanup())
 			old = next
 		}
 		require.NoError(t, old.Cleanup())
 	}
-	_, loaded := enginePool.References("dir:" + dir)
-	assert.False(t, loaded, "the engine of the directory is gone")
+	for _, key := range []string{"overlay:" + overlay, "replace:" + replacement} {
+		_, loaded := enginePool.References(key)
+		assert.False(t, loaded, "the engine of the directory is gone")
+	}
+}
+
+// policy_mode: an overlay (the default) is refused when it would decide
+// itself; the same directory replaces the built-in policy when asked to.
+func TestPolicyMode(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "allow.rego"), "package restcomm.authz\n\ndecision := {\"allow\": true}\n")
+	provision := func(mode, policyDir string) error {
+		g := &Gateway{Redis: RedisConfig{URLs: []string{"redis://127.0.0.1:1/0"}}, PolicyDir: policyDir, PolicyMode: mode}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		defer cancel()
+		err := g.Provision(ctx)
+		if err == nil {
+			assert.NoError(t, g.Cleanup())
+		}
+		return err
+	}
+	for _, mode := range []string{"", "overlay"} {
+		err := provision(mode, dir)
+		assert.ErrorContains(t, err, "allow.rego:3: an overlay may not define data.restcomm.authz.decision itself")
+		assert.ErrorContains(t, err, "use policy_mode replace")
+	}
+	assert.NoError(t, provision("replace", dir))
+	assert.ErrorContains(t, provision("replace", ""), "policy_mode replace: no policy_dir")
+	assert.ErrorContains(t, provision("merge", dir), `policy mode "merge": want overlay or replace`)
+
+	d := caddyfile.NewTestDispenser("restcomm {\n\tpolicy_dir /p\n\tpolicy_mode replace\n}")
+	g := new(Gateway)
+	require.NoError(t, g.UnmarshalCaddyfile(d))
+	assert.Equal(t, "replace", g.PolicyMode)
+	for _, bad := range []string{"policy_mode", "policy_mode merge", "policy_mode overlay replace"} {
+		assert.Error(t, new(Gateway).UnmarshalCaddyfile(caddyfile.NewTestDispenser("restcomm {\n\t"+bad+"\n}")), bad)
+	}
+}
+
+// The throttle thresholds are data an overlay overrides.
+func TestOverlayThrottleThresholds(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "restcomm", "throttle", "data.json"), `{"login_ip_max_failures": 2}`)
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	assert.Equal(t, policy.ThrottleSettings{Window: 5 * time.Minute, LoginIPMax: 2, IPMax: 100}, h.g.engine.Policy().Throttle())
+	c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, user: fixture.SidDev, secret: "wrong"}
+	assert.Equal(t, 401, h.do(c).Code)
+	assert.Equal(t, 401, h.do(c).Code)
+	c.secret = fixture.Token
+	assert.Equal(t, 429, h.do(c).Code)
 }
 
 // One line per decision, with what an auditor needs and no secret.

@@ -223,7 +223,7 @@ func TestAccountsRoutesAreNeverAnonymous(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(dir+"/restcomm", 0o755))
 	require.NoError(t, os.WriteFile(dir+"/restcomm/authz.rego", []byte("package restcomm.authz\ndecision := {\"allow\": true}\n"), 0o644))
-	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir, g.PolicyMode = dir, "replace" })
 	for _, c := range []call{
 		{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin},
 		{path: fixture.APIRoot + "/Accounts.json"},

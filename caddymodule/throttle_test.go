@@ -68,7 +68,7 @@ func TestThrottleThresholdsArePolicyData(t *testing.T) {
 	dir := copyPolicy(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "restcomm", "throttle", "data.json"),
 		[]byte(`{"window_seconds": 60, "login_ip_max_failures": 2, "ip_max_failures": 100}`), 0o644))
-	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir, g.PolicyMode = dir, "replace" })
 	c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, user: fixture.SidDev, secret: "wrong"}
 	assert.Equal(t, http.StatusUnauthorized, h.do(c).Code)
 	assert.Equal(t, http.StatusUnauthorized, h.do(c).Code)
@@ -93,7 +93,7 @@ func BenchmarkAuthenticatedReadThrottle(b *testing.B) {
 			if !throttled {
 				require.NoError(b, os.RemoveAll(filepath.Join(dir, "restcomm", "throttle")))
 			}
-			h := newHarness(b, true, func(g *Gateway) { g.PolicyDir = dir })
+			h := newHarness(b, true, func(g *Gateway) { g.PolicyDir, g.PolicyMode = dir, "replace" })
 			c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV"}
 			b.ResetTimer()
 			for b.Loop() {
