@@ -273,10 +273,8 @@ func (g *Gateway) createAccount(x *exchange) error {
 	case errors.Is(err, store.ErrNoParent): // the caller vanished meanwhile
 		writePage(x.w, http.StatusNotFound, "")
 		return nil
-	case errors.Is(err, store.ErrStale):
-		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
-		return g.unavailable(x, err)
+		return g.writeFailed(x, err)
 	}
 	return x.respondAccount(a)
 }
@@ -364,10 +362,8 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	case errors.Is(err, store.ErrClosed): // closed by a concurrent request
 		writePage(x.w, http.StatusBadRequest, msgClosed)
 		return nil
-	case errors.Is(err, store.ErrStale):
-		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
-		return g.unavailable(x, err)
+		return g.writeFailed(x, err)
 	}
 	// RestComm answers with the updated object rebuilt with "now" for both
 	// dates; a later GET shows the real creation date (spec §6 step 9).
@@ -422,10 +418,8 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 	case errors.Is(err, store.ErrSameOrg):
 		textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg).write(x.w, x.r, x.contentType)
 		return nil
-	case errors.Is(err, store.ErrStale):
-		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
-		return g.unavailable(x, err)
+		return g.writeFailed(x, err)
 	}
 	return x.respondAccount(a)
 }

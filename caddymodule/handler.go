@@ -303,6 +303,16 @@ func (g *Gateway) setPlaceholders(x *exchange) {
 	repl.Set("http.auth.user.organization_sid", a.OrganizationSid)
 }
 
+// writeFailed answers a write's failure that no case of its own took: a
+// stale write goes back to ServeHTTP to be decided again (nothing was
+// written); anything else is the store failing, 503.
+func (g *Gateway) writeFailed(x *exchange, err error) error {
+	if errors.Is(err, store.ErrStale) {
+		return err
+	}
+	return g.unavailable(x, err)
+}
+
 // unavailable answers 503 when Redis fails (or lost its data), without
 // leaking details, and logs it, sampled per cause (logsample.go).
 func (g *Gateway) unavailable(x *exchange, err error) error {

@@ -144,10 +144,8 @@ func (g *Gateway) createOrganization(x *exchange) error {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
 		textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken).write(x.w, x.r, x.contentType)
 		return nil
-	case errors.Is(err, store.ErrStale):
-		return err // decided again by ServeHTTP; nothing was written
 	case err != nil:
-		return g.unavailable(x, err)
+		return g.writeFailed(x, err)
 	}
 	if x.json() {
 		return x.respondOK(render.AppendOrganizationJSON(nil, o))
