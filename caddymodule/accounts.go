@@ -262,7 +262,7 @@ func (g *Gateway) createAccount(x *exchange) error {
 		ParentSid:       parent.Sid,
 		DateCreated:     now,
 		DateUpdated:     now,
-	})
+	}, store.WithPassword(pass)) // for the mirror's SIP client, sealed (store/seal.go)
 	switch {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
 		textProblem(http.StatusConflict, msgDuplicate, stageDuplicate).write(x.w, x.r, x.contentType)
@@ -319,6 +319,7 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		v.fail(pageProblem(http.StatusBadRequest, msgClosed, stageClosed))
 	}
 	var u store.AccountUpdate
+	var opts []store.ChangeOption // the new password, for the mirror (store/seal.go)
 	if s, ok := form.get("Status"); ok {
 		s = password.ToLower(s)
 		if v.open(stageUpdateStatus) && !store.ValidStatus(s) {
@@ -340,6 +341,7 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		}
 		token := hexMD5(pass)
 		u.AuthToken = &token
+		opts = append(opts, store.WithPassword(pass))
 	}
 	if role, ok := form.get("Role"); ok { // who may send it is the policy's (stage 54)
 		if v.open(stageUpdateRoleWidth) {
@@ -354,7 +356,7 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	u.Now = time.Now()
 	ctx, done := x.redis()
 	defer done()
-	a, err := g.store.UpdateAccount(ctx, x.guard(), t.Sid, u)
+	a, err := g.store.UpdateAccount(ctx, x.guard(), t.Sid, u, opts...)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")

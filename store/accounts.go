@@ -142,9 +142,13 @@ func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
 // ErrNoOrganization or ErrNoParent when they do not exist, ErrStale when
 // the guard no longer holds or the parent is no longer active; then nothing
 // is written. It returns the account as stored.
-func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account) (*Account, error) {
+//
+// opts add what the mirror needs besides the stored fields (WithPassword).
+func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account, opts ...ChangeOption) (*Account, error) {
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, createAccountScript, g.args(accountArgs(a)...)...)
+	args := g.args(accountArgs(a)...)
+	args = append(args, s.changeArgs(a.Sid, opts)...)
+	reply, err := s.run(wctx, createAccountScript, args...)
 	cancel()
 	reply, err = s.settle(ctx, g, "acct", a.Sid, reply, err)
 	if err != nil {
@@ -167,10 +171,15 @@ type AccountUpdate struct {
 // makes it active (RestComm's first-login flow). It fails with ErrNotFound,
 // ErrClosed for a closed account (closed is terminal), or ErrStale when the
 // guard no longer holds. It returns the account as stored afterwards.
-func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u AccountUpdate) (*Account, error) {
+// opts (WithPassword, with a new AuthToken) are for the mirror.
+func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u AccountUpdate, opts ...ChangeOption) (*Account, error) {
 	wctx, cancel := writeContext(ctx)
-	reply, err := s.run(wctx, updateAccountScript, g.args(pairs(aTarget, sid, aNow, unix(u.Now),
-		fName, u.FriendlyName, fToken, u.AuthToken, fRole, u.Role, fStatus, u.Status)...)...)
+	args := g.args(pairs(aTarget, sid, aNow, unix(u.Now),
+		fName, u.FriendlyName, fToken, u.AuthToken, fRole, u.Role, fStatus, u.Status)...)
+	if u.AuthToken != nil {
+		args = append(args, s.changeArgs(sid, opts)...)
+	}
+	reply, err := s.run(wctx, updateAccountScript, args...)
 	cancel()
 	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {

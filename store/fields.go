@@ -31,6 +31,21 @@ const (
 	// that a gateway that lost a write's reply can tell whether its write
 	// was applied (guard.go).
 	fRequest = "req"
+	// fPending is the id of the outbox entry of the account's latest
+	// change while it is not yet delivered to RestComm's database (only
+	// in a mirrored namespace: outbox.go), so that a request passed
+	// upstream can wait for it (read your writes).
+	fPending = "mp"
+)
+
+// Fields of an outbox entry besides hash fields (sid, org, status, req):
+// see outbox.lua.
+const (
+	eOp          = "op"           // create, update, migrate, organization
+	eSids        = "sids"         // the accounts the change wrote, comma-separated
+	eFrom        = "from"         // update: the account's status before
+	eNewPassword = "new_password" // update: "1" when the password changed
+	eSecret      = "secret"       // the new plaintext password, sealed (seal.go); optional
 )
 
 // Script arguments besides hash fields.
@@ -49,13 +64,21 @@ const (
 	aLoginLimit   = "login_limit"
 	aIPLimit      = "ip_limit"
 	aMember       = "member"
+	aSecret       = eSecret  // a change's sealed password, copied into its outbox entry
+	aHolder       = "holder" // the mirror's lease holder (outbox.go)
+	aTTL          = "ttl"    // its lease's time to live, ms
+	aGroup        = "group"  // the outbox's consumer group
+	aID           = "id"     // an outbox entry's id
+	aReason       = "reason" // why an entry was dead-lettered
 )
 
 var (
 	accountFields      = []string{fSid, fOrg, fName, fEmail, fType, fStatus, fRole, fToken, fURI, fParent, fCreated, fUpdated}
 	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
-		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember}
+		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember,
+		aHolder, aTTL, aGroup, aID, aReason}
+	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret}
 )
 
 // scriptPrelude is the Lua every script starts with (after its shebang):
@@ -64,7 +87,7 @@ var (
 var scriptPrelude = func() string {
 	var b strings.Builder
 	b.WriteString("local F = {")
-	names := append(append(append([]string{fRequest}, accountFields...), fDomain), argumentNames...)
+	names := append(append(append(append([]string{fRequest}, accountFields...), fDomain), argumentNames...), entryNames...)
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s = '%s', ", n, n)
 	}

@@ -13,12 +13,13 @@ import (
 // Every name a script reads through F or A is in the one table of names
 // Go passes (fields.go): a name spelt otherwise in Lua would be nil there.
 func TestScriptsUseOnlyTheSharedNames(t *testing.T) {
-	known := append(append(append([]string{fRequest, fDomain}, accountFields...), organizationFields...), argumentNames...)
+	known := append(append(append(append([]string{fRequest, fDomain}, accountFields...), organizationFields...), argumentNames...), entryNames...)
 	used := regexp.MustCompile(`\b[AF]\.([a-z_]+)`)
 	sources := map[string]string{
 		"resolve.lua": resolveSrc, "create_account.lua": createAccountSrc, "update_account.lua": updateAccountSrc,
 		"migrate_account.lua": migrateAccountSrc, "create_organization.lua": createOrganizationSrc,
-		"record_failure.lua": recordFailureSrc, "guard.lua": guardSrc,
+		"record_failure.lua": recordFailureSrc, "guard.lua": guardSrc, "outbox.lua": outboxSrc,
+		"lease.lua": leaseSrc, "outbox_done.lua": outboxDoneSrc,
 	}
 	n := 0
 	for name, src := range sources {
@@ -38,5 +39,14 @@ func TestScriptsUseOnlyTheSharedNames(t *testing.T) {
 		}
 	}
 	require.True(t, strings.HasPrefix(newScript(resolveSrc).src, readOnlyFlag), "the shebang stays first")
+	// every account or organization change appends its outbox entry in
+	// its own script (outbox.lua)
+	for name, src := range map[string]string{"create_account.lua": createAccountSrc, "update_account.lua": updateAccountSrc,
+		"migrate_account.lua": migrateAccountSrc, "create_organization.lua": createOrganizationSrc} {
+		assert.Contains(t, src, "\noutbox(p, ", "%s appends no outbox entry", name)
+	}
+	for _, sc := range []*script{createAccountScript, updateAccountScript, migrateAccountScript, createOrganizationScript} {
+		assert.Contains(t, sc.src, "local function outbox(")
+	}
 	assert.True(t, slices.Contains(accountFields, fParent))
 }

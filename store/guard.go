@@ -6,8 +6,12 @@ import (
 	"time"
 )
 
-//go:embed lua/guard.lua
-var guardSrc string
+var (
+	//go:embed lua/guard.lua
+	guardSrc string
+	//go:embed lua/outbox.lua
+	outboxSrc string
+)
 
 // Guard is the caller a write was decided for, as the policy saw it: the
 // write script makes the change only if the caller's status, auth token and

@@ -36,6 +36,11 @@ type Account struct {
 	ParentSid       string // empty for a top-level account
 	DateCreated     time.Time
 	DateUpdated     time.Time
+
+	// Pending is the id of the outbox entry of the account's latest
+	// change, until the mirror has delivered it to RestComm's database
+	// ("" when it has, or when the namespace is not mirrored; outbox.go).
+	Pending string
 }
 
 // Organization is one RestComm organization.

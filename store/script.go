@@ -44,9 +44,11 @@ func newScript(src string) *script {
 	return &script{src: src, sha: hex.EncodeToString(sum[:]), readOnly: readOnly}
 }
 
-// writeScript is a write script that first checks its guard (guard.lua).
+// writeScript is a write script that first checks its guard (guard.lua)
+// and appends its change to the outbox (outbox.lua) in a mirrored
+// namespace.
 func writeScript(src string) *script {
-	sc := newScript(guardSrc + src)
+	sc := newScript(guardSrc + outboxSrc + src)
 	sc.waits = true
 	return sc
 }

@@ -21,6 +21,12 @@
 //	P orgacc:<sid>        zset   SIDs of the accounts in an organization
 //	P meta                hash   the namespace marker: seeded when, by what (meta.go)
 //	P waitbarrier         string a write WaitReplicated waits for (wait.go; expires)
+//	P outbox              stream the changes not yet mirrored to RestComm's database,
+//	                      with the consumer group "mirror" (outbox.go); exists only
+//	                      in a mirrored namespace
+//	P outbox:dead         stream entries the mirror could never deliver, with the reason
+//	P mirror              hash   the mirror's counts (delivered, dead) and last delivery
+//	P mirror:lease        string the delivery worker holding the lease (expires)
 //
 // Sorted sets with equal scores return members in byte order, which is the
 // order RestComm's lists come in (ascending SID).
@@ -79,7 +85,8 @@ type Store struct {
 	prefix string // "{tag}:"
 	anchor string // a key of the namespace, used to route scripts
 
-	wait waitFor // replicas a write waits for (WithWait, wait.go)
+	wait   waitFor // replicas a write waits for (WithWait, wait.go)
+	sealer *Sealer // seals passwords for the outbox (WithSealer, seal.go)
 }
 
 // New returns a Store over rdb. keyPrefix becomes the Redis Cluster hash tag
@@ -169,6 +176,8 @@ func accountFrom(reply any) (*Account, error) {
 			a.DateCreated = parseUnix(v)
 		case fUpdated:
 			a.DateUpdated = parseUnix(v)
+		case fPending:
+			a.Pending = v
 		}
 	}
 	return a, nil

@@ -1,7 +1,8 @@
 -- Creates one account and its index entries atomically: the account hash,
 -- the e-mail index, the friendly-name index, the parent's children and the
 -- organization's members. Nothing is written when a check fails.
--- Arguments: the guard (guard.lua) and the account's fields (ACCOUNT).
+-- Arguments: the guard (guard.lua), the account's fields (ACCOUNT) and,
+-- optionally, A.secret: its sealed password, for the outbox (outbox.lua).
 local p = ARGV[1]
 local acct = p .. 'acct:' .. A.sid
 local email = p .. 'email:' .. A.email
@@ -30,4 +31,5 @@ redis.call('ZADD', p .. 'orgacc:' .. A.org, 0, A.sid)
 if A.parent ~= '' then
   redis.call('ZADD', p .. 'children:' .. A.parent, 0, A.sid)
 end
+outbox(p, {F.op, 'create', F.sid, A.sid, F.org, A.org, F.status, A.status}, {A.sid})
 return redis.call('HGETALL', acct)

@@ -14,4 +14,5 @@ end
 redis.call('HSET', org, unpack(fields))
 redis.call('SET', domain, A.sid)
 redis.call('ZADD', p .. 'orgs', 0, A.sid)
+outbox(p, {F.op, 'organization', F.sid, A.sid, F.status, A.status})
 return redis.call('HGETALL', org)

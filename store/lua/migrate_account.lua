@@ -9,6 +9,7 @@ if not cur then return redis.error_reply('NOTFOUND') end
 if redis.call('EXISTS', p .. 'org:' .. org) == 0 then return redis.error_reply('NOORG') end
 if cur == org then return redis.error_reply('SAMEORG') end
 
+local moved = {sid}
 local function move(s, from)
   redis.call('ZREM', p .. 'orgacc:' .. from, s)
   redis.call('ZADD', p .. 'orgacc:' .. org, 0, s)
@@ -18,6 +19,10 @@ move(sid, cur)
 redis.call('HSET', acct, F.req, A.request)
 for _, kid in ipairs(redis.call('ZRANGE', p .. 'children:' .. sid, 0, -1)) do
   local from = redis.call('HGET', p .. 'acct:' .. kid, F.org)
-  if from and from ~= org then move(kid, from) end
+  if from and from ~= org then
+    move(kid, from)
+    table.insert(moved, kid)
+  end
 end
+outbox(p, {F.op, 'migrate', F.sid, sid, F.org, org}, moved)
 return redis.call('HGETALL', acct)

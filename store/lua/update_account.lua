@@ -3,7 +3,8 @@
 -- updates of different fields never overwrite each other.
 -- Arguments: the guard (guard.lua), A.target, A.now (Unix seconds), and
 -- each field the update changes, present only when given: A.fname,
--- A.token (a new password's), A.role, A.status (validated, lower-cased).
+-- A.token (a new password's), A.role, A.status (validated, lower-cased);
+-- with a new password, optionally A.secret (sealed, for the outbox).
 local p, sid, now = ARGV[1], A.target, A.now
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HMGET', acct, F.status, F.fname)
@@ -27,10 +28,11 @@ end
 if A.token then table.insert(set, F.token); table.insert(set, A.token) end
 if A.role then table.insert(set, F.role); table.insert(set, A.role) end
 
+local queue = {sid} -- the accounts written: sid, and with a status change its subtree
 if newstatus ~= status then
   -- RestComm sets every descendant to the new status, whatever its own
   -- status was (re-activating a parent re-activates closed children).
-  local queue, seen, i = {sid}, {[sid] = true}, 1
+  local seen, i = {[sid] = true}, 1
   while i <= #queue do
     local kids = redis.call('ZRANGE', p .. 'children:' .. queue[i], 0, -1)
     for _, kid in ipairs(kids) do
@@ -44,4 +46,7 @@ if newstatus ~= status then
   end
 end
 redis.call('HSET', acct, unpack(set))
+local entry = {F.op, 'update', F.sid, sid, F.from, status, F.status, newstatus}
+if A.token then table.insert(entry, F.new_password); table.insert(entry, '1') end
+outbox(p, entry, queue)
 return redis.call('HGETALL', acct)

@@ -1,0 +1,40 @@
+-- Settles one outbox entry (A.id) that the mirror delivered or, with
+-- A.reason, could never deliver, in one atomic step: a dead letter keeps
+-- the entry's fields but its sealed password, with the reason and when,
+-- in P outbox:dead; the entry is acknowledged in the consumer group
+-- A.group and deleted (its sealed password with it); each account it
+-- wrote loses its pending mark (F.mp) unless a later change set it; the
+-- counts in P mirror go up. Only the lease holder (A.holder) settles:
+-- another gets LEASE and nothing is written. An entry already settled
+-- changes nothing. Returns 1 when it settled the entry, 0 when it was gone.
+local p, id = ARGV[1], A.id
+local stream = p .. 'outbox'
+if redis.call('GET', p .. 'mirror:lease') ~= A.holder then return redis.error_reply('LEASE') end
+local found = redis.call('XRANGE', stream, id, id)
+redis.call('XACK', stream, A.group, id)
+if #found == 0 then return 0 end
+local fields = found[1][2]
+local sids = ''
+local kept = {'entry', id}
+for i = 1, #fields, 2 do
+  if fields[i] == F.sids then sids = fields[i + 1] end
+  if fields[i] ~= F.secret then
+    table.insert(kept, fields[i]); table.insert(kept, fields[i + 1])
+  end
+end
+local t = redis.call('TIME')
+local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+if A.reason then
+  table.insert(kept, F.reason); table.insert(kept, A.reason)
+  redis.call('XADD', p .. 'outbox:dead', '*', unpack(kept))
+  redis.call('HINCRBY', p .. 'mirror', 'dead', 1)
+else
+  redis.call('HINCRBY', p .. 'mirror', 'delivered', 1)
+end
+redis.call('HSET', p .. 'mirror', 'last_settled', now, 'last_entry', id)
+redis.call('XDEL', stream, id)
+for sid in string.gmatch(sids, '[^,]+') do
+  local key = p .. 'acct:' .. sid
+  if redis.call('HGET', key, F.mp) == id then redis.call('HDEL', key, F.mp) end
+end
+return 1
