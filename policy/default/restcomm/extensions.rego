@@ -26,8 +26,14 @@ package restcomm.authz
 # The overlays' edge refusals, each as a decision at stage 0: the message as
 # plain text (as SecurityFilter answers "Provided Account is not active"),
 # or the error page when there is none. When several apply, the first in
-# Rego's order of values answers.
-edge_denial := sort(edge_denials)[0]
+# Rego's order of values answers. (edge_denied and operation_denied say
+# cheaply whether there is any: without an overlay, most requests.)
+edge_denial := sort(edge_denials)[0] if edge_denied
+
+edge_denied if {
+	some team
+	data.restcomm.overlay[team].deny[_]
+}
 
 edge_denials contains refusal(object.filter(d, {"status", "message"}), 0) if {
 	some team
@@ -36,7 +42,12 @@ edge_denials contains refusal(object.filter(d, {"status", "message"}), 0) if {
 
 # The overlays' refusals after the operation's own rules, earliest stage
 # first.
-operation_denial := sort(operation_denials)[0][1]
+operation_denial := sort(operation_denials)[0][1] if operation_denied
+
+operation_denied if {
+	some team
+	data.restcomm.overlay[team].deny_operation[_]
+}
 
 operation_denials contains [r.stage, r] if {
 	some team
@@ -46,7 +57,7 @@ operation_denials contains [r.stage, r] if {
 
 # checked is the operation's decision with the overlays' refusals after it.
 checked := operation_denial if {
-	operation_denial
+	operation_denied
 	not refused_by(operation, operation_denial.stage)
 } else := operation
 
