@@ -378,3 +378,47 @@ func TestMetricsAcrossConfigReloads(t *testing.T) {
 	assert.Positive(t, testutil.ToFloat64(policyAllowed))
 	assert.Positive(t, testutil.ToFloat64(policyDecisions.WithLabelValues("deny", "401")))
 }
+
+// The gateway's own checks sit at the stages of the one table the policy
+// ships (restcomm/stages/data.json, policy.Stages): each Go constant is
+// the stage of its name there.
+func TestGatewayStagesAreThePolicyTable(t *testing.T) {
+	for name, stage := range map[string]int{
+		"body_length":                     stageBodyLength,
+		"content_type":                    stageContentType,
+		"accept":                          stageAccept,
+		"read_form":                       stageReadForm,
+		"list_query":                      stageListQuery,
+		"list_filter":                     stageListFilter,
+		"field_limits":                    stageFieldLimits,
+		"create_email_missing":            stageEmailMissing,
+		"create_password_missing":         stagePasswordMissing,
+		"create_email_invalid":            stageEmailInvalid,
+		"create_login_invalid":            stageLoginInvalid,
+		"create_status_invalid":           stageStatusInvalid,
+		"create_organization_sid_invalid": stageOrgSidInvalid,
+		"create_organization_missing":     stageOrgMissing,
+		"create_weak_password":            stageWeakPassword,
+		"create_duplicate":                stageDuplicate,
+		"create_column_width":             stageColumnWidth,
+		"update_closed":                   stageClosed,
+		"update_status":                   stageUpdateStatus,
+		"update_friendly_name":            stageUpdateName,
+		"update_password":                 stageUpdatePassword,
+		"update_role_width":               stageUpdateRoleWidth,
+		"migrate_form":                    stageMigrateForm,
+		"migrate_field_limits":            stageMigrateLimits,
+		"migrate_organization":            stageMigrateOrg,
+		"migrate_same_organization":       stageSameOrg,
+		"organization_status_filter":      stageOrgStatusFilter,
+		"organization_sid_shape":          stageOrgSidShape,
+		"organization_domain_pattern":     stageDomainPattern,
+		"organization_domain_taken":       stageDomainTaken,
+	} {
+		assert.Equal(t, policy.Stage(name), stage, name)
+	}
+	// The policy's refusals come after the SecurityFilter and before the
+	// gateway's checks of a request that no endpoint serves.
+	assert.Less(t, policy.Stage("security_filter"), stageBodyLength)
+	assert.Less(t, stageAccept, policy.Stage("permission"))
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -79,6 +80,9 @@ type builtinPolicy struct {
 	// data are the places of its data documents (data.restcomm.roles, …):
 	// an overlay may override the data there, not define rules.
 	data []ast.Ref
+	// stages is the table of stages by name (data.restcomm.stages), which
+	// the gateway's Go code shares: an overlay may not change it.
+	stages map[string]int
 
 	testsOnce sync.Once
 	tests     []TestResult
@@ -119,8 +123,53 @@ var loadBuiltin = sync.OnceValues(func() (*builtinPolicy, error) {
 			}
 		}
 	}
+	if b.stages, err = stagesOf(files.Documents); err != nil {
+		return nil, err
+	}
 	return b, nil
 })
+
+// stagesRef is where the table of stages is.
+var stagesRef = ast.MustParseRef("data.restcomm.stages")
+
+func stagesOf(docs map[string]any) (map[string]int, error) {
+	raw, _, _ := lookup(docs, stagesRef)
+	table, ok := raw.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("policy: built-in: %s is not an object", stagesRef)
+	}
+	stages := make(map[string]int, len(table))
+	for name, v := range table {
+		n, err := wholeNumber(v)
+		if err != nil {
+			return nil, fmt.Errorf("policy: built-in: %s.%s: %w", stagesRef, name, err)
+		}
+		stages[name] = n
+	}
+	return stages, nil
+}
+
+// Stages is the table of stages by name that the built-in policy reports
+// its refusals at (restcomm/stages/data.json): the order of RestComm's
+// checks, the policy's and the gateway's own, which the gateway's code
+// and the policy share.
+func Stages() map[string]int {
+	b, err := loadBuiltin()
+	if err != nil {
+		panic(err) // the built-in policy is fixed at build time
+	}
+	return maps.Clone(b.stages)
+}
+
+// Stage is the stage of the given name in Stages; a name that is not there
+// is a programming error, and panics.
+func Stage(name string) int {
+	n, ok := Stages()[name]
+	if !ok {
+		panic("policy: no stage named " + name)
+	}
+	return n
+}
 
 // testResults are the built-in policy's own tests, run once on the
 // built-in policy alone: they prove the rules an overlay plugs into. An
@@ -274,12 +323,12 @@ func (b *builtinPolicy) checkOverlayRule(r *ast.Rule, path, ground ast.Ref, test
 			return fmt.Sprintf("%s: %s is an extension point, defined only as a rule of a package directly below "+
 				"restcomm.overlay (data.restcomm.overlay.<name>.%s); here it would never be consulted", path, string(s), string(s))
 		}
-		return checkExtensionRule(r, string(s), kind)
+		return b.checkExtensionRule(r, string(s), kind)
 	}
 	return ""
 }
 
-func checkExtensionRule(r *ast.Rule, name string, kind ast.RuleKind) string {
+func (b *builtinPolicy) checkExtensionRule(r *ast.Rule, name string, kind ast.RuleKind) string {
 	if len(r.Head.Args) > 0 {
 		return fmt.Sprintf("%s is an extension point, not a function", name)
 	}
@@ -304,7 +353,7 @@ func checkExtensionRule(r *ast.Rule, name string, kind ast.RuleKind) string {
 			if !slices.Contains(fields, string(ks)) {
 				return fmt.Sprintf("a value of %s has only the fields %s, not %s", name, strings.Join(fields, ", "), string(ks))
 			}
-			if p := checkRefusalField(string(ks), v.Get(k).Value); p != "" {
+			if p := b.checkRefusalField(string(ks), v.Get(k).Value); p != "" {
 				return fmt.Sprintf("a value of %s: %s", name, p)
 			}
 			hasStatus = hasStatus || ks == "status"
@@ -319,8 +368,14 @@ func checkExtensionRule(r *ast.Rule, name string, kind ast.RuleKind) string {
 }
 
 // checkRefusalField checks a field of a refusal given as a constant.
-func checkRefusalField(field string, v ast.Value) string {
+func (b *builtinPolicy) checkRefusalField(field string, v ast.Value) string {
 	if !ast.IsConstant(v) {
+		return ""
+	}
+	if name, ok := v.(ast.String); ok && field == "stage" {
+		if _, ok := b.stages[string(name)]; !ok {
+			return fmt.Sprintf("no stage is named %v (restcomm/stages/data.json of the built-in policy)", v)
+		}
 		return ""
 	}
 	switch field {
@@ -360,6 +415,10 @@ func (b *builtinPolicy) checkData(docs map[string]any) []string {
 		} else if replaced != nil {
 			problems = append(problems, fmt.Sprintf("%s: data there must be an object: it holds %s, a package of the built-in policy", strings.Join(dataDir(replaced), "/"), refPackage(p)))
 		}
+	}
+	if _, found, _ := lookup(docs, stagesRef); found {
+		problems = append(problems, "restcomm/stages: the stages are the built-in policy's and the gateway's, "+
+			"not an overlay's to change")
 	}
 	teams, found, _ := lookup(docs, overlayRoot)
 	if m, ok := teams.(map[string]any); found && ok {

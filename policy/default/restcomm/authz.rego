@@ -7,6 +7,7 @@
 package restcomm.authz
 
 import data.restcomm.permissions.permitted
+import data.restcomm.stages
 
 # --- the decision, in RestComm's order -----------------------------------
 
@@ -58,7 +59,7 @@ throttled := {
 	"status": 429,
 	"message": "",
 	"body": "page",
-	"stage": 0,
+	"stage": stages.security_filter,
 	"headers": {"Retry-After": format_int(max([1, input.throttle.retry_after]), 10)},
 }
 
@@ -102,6 +103,8 @@ status_admits_path if {
 
 # --- operations ---------------------------------------------------------
 
+# An operation the policy does not know is refused at the SecurityFilter
+# (a default is a constant: 0 is stages.security_filter).
 default operation := {"allow": false, "status": 403, "message": "", "body": "page", "stage": 0}
 
 # Everything the gateway does not serve itself passes the gate only; RestComm
@@ -131,25 +134,26 @@ operation := super_admin_only if input.operation == "organizations:create"
 operation := migrate_organization if input.operation == "organizations:migrate"
 
 # Stages place each denial among the gateway's own checks where RestComm
-# reports it (see policy/README.md): 0 is the SecurityFilter, then come the
-# body length (1), content negotiation (2) and routing (3); an endpoint's
-# own steps are 10 and up, in the order its code takes them. The gateway's
+# reports it (see policy/README.md). They have names, in one table that
+# the gateway's Go code reads too (stages/data.json): the SecurityFilter
+# first, then the body length, routing and content negotiation, then an
+# endpoint's own steps in the order its code takes them; the gateway's
 # checks of the request fill the gaps between the stages used here.
 
 # GET /Accounts/{id} (AccountsEndpoint.getAccount)
-read_account := forbidden_at(10) if {
+read_account := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Read:Accounts")
-} else := not_found_at(20) if {
+} else := not_found_at(stages.target_not_found) if {
 	not has_target
-} else := forbidden_at(30) if {
+} else := forbidden_at(stages.hierarchy) if {
 	not may_operate_on_target
 } else := allowed
 
 # GET /Accounts (getAccounts); the organization filters are for Super Admins.
 # The gateway refuses a malformed query at 15 and a bad filter at 30.
-list_accounts := forbidden_at(10) if {
+list_accounts := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Read:Accounts")
-} else := forbidden_at(20) if {
+} else := forbidden_at(stages.list_organization_filter) if {
 	input.request.organization_filter
 	not super_admin
 } else := allowed
@@ -157,17 +161,17 @@ list_accounts := forbidden_at(10) if {
 # POST /Accounts (putAccount and createFrom). The gateway checks the form at
 # 40-100 (missing, invalid e-mail, login, Status, OrganizationSid, password
 # strength, duplicate) and the column widths at 120.
-create_account := forbidden_at(10) if {
+create_account := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Create:Accounts")
 } else := too_deep if {
 	# a caller with two ancestors is on the third level: no fourth level
 	count(input.caller.ancestors) >= 2
-} else := forbidden_at(81) if {
+} else := forbidden_at(stages.create_other_organization) if {
 	# creating in another organization is for Super Admins
 	input.request.organization_sid
 	input.request.organization_sid != input.caller.organization_sid
 	not super_admin
-} else := forbidden_at(110) if {
+} else := forbidden_at(stages.create_caller_not_active) if {
 	# the uninitialized default admin passes the gate but may not create
 	input.caller.status != "active"
 } else := allowed
@@ -175,13 +179,13 @@ create_account := forbidden_at(10) if {
 # POST/PUT /Accounts/{id} (updateAccount and prepareAccountForUpdate). The
 # gateway refuses a closed target at 40 and checks Status (51), FriendlyName
 # (52), Password (53) and the Role's width (55).
-update_account := forbidden_at(10) if {
+update_account := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Modify:Accounts")
-} else := not_found_at(20) if {
+} else := not_found_at(stages.target_not_found) if {
 	not has_target
-} else := forbidden_at(30) if {
+} else := forbidden_at(stages.hierarchy) if {
 	not may_operate_on_target
-} else := deny(403, "Only Administrator allowed", "page", 54) if {
+} else := deny(403, "Only Administrator allowed", "page", stages.update_role_change) if {
 	input.request.role_change
 	input.caller.role != "Administrator"
 } else := allowed
@@ -189,11 +193,11 @@ update_account := forbidden_at(10) if {
 # POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no
 # permission. The gateway checks the Organization parameter at 20 (412) and
 # refuses an account already in it at 50.
-migrate_account := forbidden_at(10) if {
+migrate_account := forbidden_at(stages.roles_allowed) if {
 	not in_super_admin_role
-} else := not_found_at(30) if {
+} else := not_found_at(stages.migrate_not_found) if {
 	not has_target
-} else := deny(400, "", "page", 40) if {
+} else := deny(400, "", "page", stages.migrate_not_direct_child) if {
 	# only a direct child of the caller moves; RestComm fails with 500 on a
 	# top-level target, the gateway refuses it like any other (gateway.md §2)
 	not direct_child
@@ -202,32 +206,32 @@ migrate_account := forbidden_at(10) if {
 # GET /Organizations/{sid}: JAX-RS roles SuperAdmin or Administrator, then
 # the permission; the gateway refuses a {sid} that is not SID-shaped at 15;
 # then its own organization only unless Super Admin.
-read_organization := forbidden_at(10) if {
+read_organization := forbidden_at(stages.roles_allowed) if {
 	not in_super_admin_role
 	input.caller.role != "Administrator"
-} else := forbidden_at(12) if {
+} else := forbidden_at(stages.organization_permission) if {
 	not permitted("RestComm:Read:Organizations")
-} else := forbidden_at(20) if {
+} else := forbidden_at(stages.organization_other) if {
 	not super_admin
 	input.request.organization_sid != input.caller.organization_sid
-} else := not_found_at(25) if {
+} else := not_found_at(stages.organization_not_found) if {
 	not input.organization
 } else := allowed
 
 # GET /Organizations and PUT /Organizations/{domainName}: JAX-RS role
 # SuperAdmin.
-super_admin_only := allowed if in_super_admin_role else := forbidden_at(10)
+super_admin_only := allowed if in_super_admin_role else := forbidden_at(stages.roles_allowed)
 
 # PUT /Organizations/{sid}/Migrate (migrateClientsOrganization): JAX-RS role
 # SuperAdmin, the permission, then a structural Super Admin only; the
 # gateway refuses a {sid} that is not SID-shaped at 15.
-migrate_organization := forbidden_at(10) if {
+migrate_organization := forbidden_at(stages.roles_allowed) if {
 	not in_super_admin_role
-} else := forbidden_at(12) if {
+} else := forbidden_at(stages.organization_permission) if {
 	not permitted("RestComm:Read:Organizations")
-} else := forbidden_at(20) if {
+} else := forbidden_at(stages.organization_super_admin) if {
 	not super_admin
-} else := not_found_at(25) if {
+} else := not_found_at(stages.organization_not_found) if {
 	not input.organization
 } else := allowed
 
@@ -284,23 +288,23 @@ deny(status, message, body, stage) := {
 	"stage": stage,
 }
 
-forbidden := deny(403, "", "page", 0)
+forbidden := deny(403, "", "page", stages.security_filter)
 
 forbidden_at(stage) := deny(403, "", "page", stage)
 
-not_found := deny(404, "", "page", 0)
+not_found := deny(404, "", "page", stages.security_filter)
 
 not_found_at(stage) := deny(404, "", "page", stage)
 
-too_deep := deny(400, "This account is not allowed to have sub-accounts", "typed", 20)
+too_deep := deny(400, "This account is not allowed to have sub-accounts", "typed", stages.create_depth)
 
-not_active := deny(403, "Provided Account is not active", "plain", 0)
+not_active := deny(403, "Provided Account is not active", "plain", stages.security_filter)
 
 unauthenticated := {
 	"allow": false,
 	"status": 401,
 	"message": "",
 	"body": "page",
-	"stage": 0,
+	"stage": stages.security_filter,
 	"headers": {"WWW-Authenticate": `Basic realm="Restcomm realm"`},
 }

@@ -10,10 +10,11 @@
 #                          caller is authenticated, before the status gate,
 #                          served and passed-through operations alike
 #   deny_operation         multi-value; each value {"status": 4xx, "message",
-#                          "body", "stage"} (all but "status" optional; stage
-#                          10 by default) refuses after the operation's own
-#                          rules: the earliest stage wins, RestComm's own
-#                          refusal on a tie
+#                          "body", "stage"} (all but "status" optional; the
+#                          stage a number or a name of stages/data.json,
+#                          "permission" by default) refuses after the
+#                          operation's own rules: the earliest stage wins,
+#                          RestComm's own refusal on a tie
 #   may_operate_on_target  boolean; the caller also reaches input.target
 #   deny_super_admin       boolean; the caller is no Super Admin (in either
 #                          sense) for this request
@@ -22,6 +23,8 @@
 # else, or any rule in a package of the built-in policy. Without an overlay
 # none of them is defined, and the decision is RestComm's.
 package restcomm.authz
+
+import data.restcomm.stages
 
 # The overlays' edge refusals, each as a decision at stage 0: the message as
 # plain text (as SecurityFilter answers "Provided Account is not active"),
@@ -35,7 +38,7 @@ edge_denied if {
 	data.restcomm.overlay[team].deny[_]
 }
 
-edge_denials contains refusal(object.filter(d, {"status", "message"}), 0) if {
+edge_denials contains refusal(object.filter(d, {"status", "message"}), stages.security_filter) if {
 	some team
 	some d in data.restcomm.overlay[team].deny
 }
@@ -52,7 +55,7 @@ operation_denied if {
 operation_denials contains [r.stage, r] if {
 	some team
 	some d in data.restcomm.overlay[team].deny_operation
-	r := refusal(d, 10)
+	r := refusal(d, stages.permission)
 }
 
 # checked is the operation's decision with the overlays' refusals after it.
@@ -69,13 +72,18 @@ refused_by(d, stage) if {
 # refusal is a denial from an overlay's value: its status (403 if it has
 # none), its message, and its body and stage when given, or else "plain"
 # for a message, "page" without one, at the stage given. A value that is
-# not an object is an error: the request is refused (fail closed).
+# not an object, or names no stage, is an error: the request is refused
+# (fail closed).
 refusal(d, stage) := deny(
 	object.get(d, "status", 403),
 	object.get(d, "message", ""),
 	object.get(d, "body", body_for(object.get(d, "message", ""))),
-	object.get(d, "stage", stage),
+	stage_number(object.get(d, "stage", stage)),
 )
+
+stage_number(s) := s if is_number(s)
+
+stage_number(s) := stages[s] if is_string(s)
 
 body_for("") := "page"
 

@@ -77,6 +77,9 @@ test_deny_operation_the_earliest_stage_wins if {
 	tie := decision with input as req("accounts:read", dev, peer)
 		with data.restcomm.overlay as {"t": {"deny_operation": {{"status": 409, "stage": 30}}}}
 	tie.status == 403
+	named := decision with input as req("accounts:read", dev, dev)
+		with data.restcomm.overlay as {"t": {"deny_operation": {{"status": 409, "stage": "hierarchy"}}}}
+	[named.status, named.stage] == [409, 30]
 	two := decision with input as req("accounts:read", dev, dev)
 		with data.restcomm.overlay as {"t": {"deny_operation": {{"status": 409, "stage": 40}}}, "u": {"deny_operation": {{"status": 410, "stage": 35}}}}
 	two.status == 410
