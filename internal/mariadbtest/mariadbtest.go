@@ -32,6 +32,10 @@ type Server struct {
 	dir    string
 	cmd    *exec.Cmd
 	done   chan struct{}
+
+	bin, data string // to start it again (Restart)
+	port      int
+	userArgs  []string
 }
 
 // Where Debian puts them: mariadbd in /usr/sbin (not on a user's PATH),
@@ -87,7 +91,11 @@ func Start(t testing.TB) *Server {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := launch(server, dir, data, userArgs)
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := launch(server, dir, data, port, userArgs)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -98,16 +106,13 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func launch(bin, dir, data string, userArgs []string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+func launch(bin, dir, data string, port int, userArgs []string) (*Server, error) {
 	s := &Server{
 		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Socket: filepath.Join(dir, "mariadb.sock"),
 		dir:    dir,
 		done:   make(chan struct{}),
+		bin:    bin, data: data, port: port, userArgs: userArgs,
 	}
 	logFile := filepath.Join(dir, "error.log")
 	args := append([]string{"--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
@@ -153,6 +158,23 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// Restart starts a stopped server again, on the same address with the same
+// data (for tests of a database outage); a running one is stopped first.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		var n *Server
+		if n, err = launch(s.bin, s.dir, s.data, s.port, s.userArgs); err == nil {
+			s.cmd, s.done = n.cmd, n.done
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger a moment
+	}
+	t.Fatalf("mariadbd did not start again on %s: %v", s.Addr, err)
 }
 
 // Stop stops the server now; Start's cleanup is then a no-op.

@@ -134,6 +134,18 @@ func ReadDB(ctx context.Context, db *sql.DB, name string) (*Source, error) {
 	return src, nil
 }
 
+// Columns lists the columns of RestComm's two tables in the database,
+// lower-cased, by table: what a RestComm release's schema has (before 8.2:
+// no organizations table and no organization_sid column).
+func Columns(ctx context.Context, db *sql.DB) (map[string]map[string]bool, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return tableColumns(ctx, conn)
+}
+
 // tableColumns lists the columns of RestComm's two tables in the current
 // database, lower-cased.
 func tableColumns(ctx context.Context, conn *sql.Conn) (map[string]map[string]bool, error) {

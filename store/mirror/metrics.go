@@ -1,0 +1,117 @@
+package mirror
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the mirror's Prometheus collectors. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	Backlog      prometheus.Gauge
+	OldestAge    prometheus.Gauge
+	Delivered    prometheus.Counter
+	DeadLettered *prometheus.CounterVec
+	Latency      prometheus.Histogram
+	Retries      prometheus.Counter
+	Leader       prometheus.Gauge
+	RYWWaits     *prometheus.CounterVec
+}
+
+// NewMetrics makes the collectors, named restcomm_gateway_mirror_*.
+func NewMetrics() *Metrics {
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "restcomm_gateway", Subsystem: "mirror", Name: name, Help: help}
+	}
+	m := &Metrics{
+		Backlog: prometheus.NewGauge(prometheus.GaugeOpts(opts("backlog",
+			"Account and organization changes not yet delivered to RestComm's database (the outbox's length)."))),
+		OldestAge: prometheus.NewGauge(prometheus.GaugeOpts(opts("oldest_pending_age_seconds",
+			"Age of the oldest change not yet delivered; 0 when none is."))),
+		Delivered: prometheus.NewCounter(prometheus.CounterOpts(opts("delivered_total",
+			"Changes this gateway delivered to RestComm's database (and RestComm's side effects)."))),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts(opts("dead_lettered_total",
+			"Changes this gateway moved to the dead-letter stream, by kind: rejected (by RestComm's schema), "+
+				"refused (by RestComm's API), unsealable (a password sealed under another secret_key).")), []string{"kind"}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "restcomm_gateway", Subsystem: "mirror",
+			Name: "delivery_latency_seconds", Help: "From a change at the gateway to its delivery into RestComm.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
+		Retries: prometheus.NewCounter(prometheus.CounterOpts(opts("retries_total",
+			"Deliveries retried after a transient failure (database or RestComm down)."))),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts(opts("worker",
+			"1 while this gateway holds the delivery lease (it delivers), else 0."))),
+		RYWWaits: prometheus.NewCounterVec(prometheus.CounterOpts(opts("read_your_writes_waits_total",
+			"Requests passed to RestComm that waited for their account's change, by outcome: delivered or timeout.")),
+			[]string{"outcome"}),
+	}
+	for _, k := range []string{kindRejected, kindRefused, kindUnsealable} {
+		m.DeadLettered.WithLabelValues(k)
+	}
+	m.RYWWaits.WithLabelValues("delivered")
+	m.RYWWaits.WithLabelValues("timeout")
+	return m
+}
+
+// Collectors lists them for registration.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Backlog, m.OldestAge, m.Delivered, m.DeadLettered, m.Latency, m.Retries,
+		m.Leader, m.RYWWaits}
+}
+
+func (m *Metrics) delivered(at time.Time) {
+	if m == nil {
+		return
+	}
+	m.Delivered.Inc()
+	if !at.IsZero() {
+		m.Latency.Observe(time.Since(at).Seconds())
+	}
+}
+
+func (m *Metrics) dead(kind string) {
+	if m != nil {
+		m.DeadLettered.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) retry() {
+	if m != nil {
+		m.Retries.Inc()
+	}
+}
+
+func (m *Metrics) leader(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.Leader.Set(1)
+	} else {
+		m.Leader.Set(0)
+	}
+}
+
+func (m *Metrics) backlog(n int64, oldest time.Time) {
+	if m == nil {
+		return
+	}
+	m.Backlog.Set(float64(n))
+	if oldest.IsZero() {
+		m.OldestAge.Set(0)
+	} else {
+		m.OldestAge.Set(time.Since(oldest).Seconds())
+	}
+}
+
+// ReadYourWrites records a request that waited for its account's change.
+func (m *Metrics) ReadYourWrites(delivered bool) {
+	if m == nil {
+		return
+	}
+	if delivered {
+		m.RYWWaits.WithLabelValues("delivered").Inc()
+	} else {
+		m.RYWWaits.WithLabelValues("timeout").Inc()
+	}
+}

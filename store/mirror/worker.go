@@ -1,0 +1,605 @@
+// Package mirror keeps RestComm's own database in step with the gateway:
+// it delivers the outbox of a mirrored namespace (store/outbox.go) into
+// RestComm's MariaDB/MySQL tables, in order, exactly once in effect, and
+// asks RestComm's API for the side effects only RestComm's code performs
+// (closing an account; SIP clients).
+//
+// Every gateway sharing a Redis runs a Worker; the one holding the lease
+// delivers, the others wait to take over (within a few seconds of its
+// death, claiming what it had read and not settled). Entries apply one
+// after another in the order they were made; an entry is delivered by
+// writing the *current* state of the accounts it names (idempotent rows,
+// rows.go), then running its side effect, then settling it (acknowledged
+// and deleted). A transient failure (MariaDB or RestComm down) is retried
+// with exponential backoff and jitter, nothing skipped; an entry that can
+// never apply is dead-lettered with its reason and the next goes on.
+package mirror
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+// Config is what a Worker needs.
+type Config struct {
+	Store *store.Store // the namespace whose outbox it delivers
+	DB    *sql.DB      // RestComm's database
+	// Upstream is RestComm's base URL (http://restcomm:8080), reached
+	// directly, for the side effects; empty skips them (logged).
+	Upstream string
+	HTTP     *http.Client   // default: 30 s timeout, no redirects
+	TimeZone *time.Location // RestComm's JVM time zone, for DATETIMEs; default UTC
+	// Sealer opens the sealed passwords of SIP client side effects; nil
+	// skips them (logged once per account).
+	Sealer *store.Sealer
+	// Holder names this worker in the lease and the consumer group;
+	// unique per gateway process.
+	Holder string
+	// LeaseTTL: another worker takes over within about this long after
+	// this one died; default 5 s. The lease is renewed every third of it.
+	LeaseTTL time.Duration
+	Batch    int // entries read at once (and written in one transaction when they can); default 100
+	// MinBackoff and MaxBackoff bound the wait between retries; default
+	// 100 ms and 5 s.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *zap.Logger
+	Metrics                *Metrics
+}
+
+// Worker delivers one namespace's outbox.
+type Worker struct {
+	cfg     Config
+	st      *store.Store
+	rows    *rows
+	up      *upstream
+	log     *zap.Logger
+	leading atomic.Bool
+	skipped map[string]bool // accounts whose skipped side effect was logged
+	// dies: on shutdown, keep the lease and leave what was read unsettled,
+	// as a killed process would (tests)
+	dies bool
+}
+
+// New checks cfg and makes a Worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Store == nil || cfg.DB == nil || cfg.Holder == "" {
+		return nil, errors.New("mirror: a store, a database and a holder name are required")
+	}
+	if cfg.TimeZone == nil {
+		cfg.TimeZone = time.UTC
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(5*time.Second, cfg.MinBackoff)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	w := &Worker{cfg: cfg, st: cfg.Store, rows: &rows{db: cfg.DB, loc: cfg.TimeZone}, log: cfg.Logger,
+		skipped: map[string]bool{}}
+	if cfg.Upstream != "" {
+		c := cfg.HTTP
+		if c == nil {
+			c = httpClient()
+		}
+		w.up = &upstream{base: cfg.Upstream, client: c}
+	}
+	return w, nil
+}
+
+// Leading reports whether this worker holds the lease now.
+func (w *Worker) Leading() bool { return w.leading.Load() }
+
+// Run makes the namespace mirrored and delivers whenever this worker holds
+// the lease, until ctx ends; it then gives the lease up.
+func (w *Worker) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { w.watchBacklog(ctx) })
+	defer wg.Wait()
+	if w.up == nil {
+		w.log.Warn("mirror: no upstream RestComm configured; closes and SIP clients are not mirrored, only rows")
+	}
+	bo := w.backoff()
+	for ctx.Err() == nil {
+		if err := w.st.EnableOutbox(ctx); err != nil {
+			w.log.Warn("mirror: cannot create the outbox", zap.Error(err))
+			sleep(ctx, bo.next())
+			continue
+		}
+		ok, err := w.st.TakeLease(ctx, w.cfg.Holder, w.cfg.LeaseTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("mirror: cannot take the delivery lease", zap.Error(err))
+			}
+			sleep(ctx, bo.next())
+			continue
+		}
+		bo.reset()
+		if !ok {
+			sleep(ctx, w.cfg.LeaseTTL/5)
+			continue
+		}
+		w.lead(ctx)
+	}
+}
+
+// lead delivers while the lease is held.
+func (w *Worker) lead(ctx context.Context) {
+	lctx, lost := context.WithCancel(ctx)
+	w.leading.Store(true)
+	w.cfg.Metrics.leader(true)
+	w.log.Info("mirror: this gateway delivers the outbox", zap.String("holder", w.cfg.Holder))
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renew(lctx, lost)
+	}()
+	err := w.deliverAll(lctx)
+	lost()
+	<-renewed
+	w.leading.Store(false)
+	w.cfg.Metrics.leader(false)
+	if ctx.Err() != nil && !w.dies { // shutting down: let another take over at once
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = w.st.DropLease(dctx, w.cfg.Holder)
+		cancel()
+		return
+	}
+	w.log.Warn("mirror: stopped delivering", zap.Error(err))
+}
+
+// renew keeps the lease; it calls lost when the lease is gone or could
+// not be renewed for most of its life (it may have expired).
+func (w *Worker) renew(ctx context.Context, lost context.CancelFunc) {
+	every := w.cfg.LeaseTTL / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, every)
+		ok, err := w.st.TakeLease(rctx, w.cfg.Holder, w.cfg.LeaseTTL)
+		cancel()
+		switch {
+		case err == nil && ok:
+			last = time.Now()
+		case err == nil:
+			w.log.Warn("mirror: the delivery lease was taken over")
+			lost()
+			return
+		case time.Since(last) > w.cfg.LeaseTTL*2/3:
+			w.log.Warn("mirror: the delivery lease could not be renewed", zap.Error(err))
+			lost()
+			return
+		}
+	}
+}
+
+// deliverAll claims the entries a previous holder read and did not
+// settle, then delivers new ones as they come, until ctx ends.
+func (w *Worker) deliverAll(ctx context.Context) error {
+	bo := w.backoff()
+	for start := "0-0"; ; {
+		entries, next, err := w.st.ClaimOutbox(ctx, w.cfg.Holder, start, w.cfg.Batch)
+		if err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			w.log.Info("mirror: claimed undelivered entries", zap.Int("entries", len(entries)))
+			if err := w.deliver(ctx, entries); err != nil {
+				return err
+			}
+		}
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	for ctx.Err() == nil {
+		entries, err := w.st.ReadOutbox(ctx, w.cfg.Holder, w.cfg.Batch, time.Second)
+		if err != nil {
+			if strings.Contains(err.Error(), "NOGROUP") {
+				return err // the outbox was removed: made again by Run
+			}
+			if ctx.Err() == nil {
+				w.log.Warn("mirror: cannot read the outbox", zap.Error(err))
+			}
+			sleep(ctx, bo.next())
+			continue
+		}
+		bo.reset()
+		if err := w.deliver(ctx, entries); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// deliver delivers entries in order. It returns only when all are
+// settled, or with ctx's error or store.ErrLeaseLost.
+func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error {
+	bo := w.backoff()
+	attempt := 0
+	for len(entries) > 0 {
+		n := w.batchable(entries)
+		var settled []store.Settlement
+		var kinds []string
+		var err error
+		if n > 1 {
+			err = w.deliverRows(ctx, entries[:n])
+			if _, perm := isPermanent(err); perm {
+				n, err = 1, nil // one of them cannot apply: one by one, to find it
+			} else if err == nil {
+				for _, e := range entries[:n] {
+					settled, kinds = append(settled, store.Settlement{ID: e.ID}), append(kinds, "")
+				}
+			}
+		}
+		if n == 1 && err == nil {
+			err = w.deliverOne(ctx, &entries[0], attempt)
+			s := store.Settlement{ID: entries[0].ID}
+			kind := ""
+			if p, perm := isPermanent(err); perm {
+				s.Reason, kind, err = p.reason, p.kind, nil
+				w.log.Error("mirror: change dead-lettered", zap.String("entry", s.ID),
+					zap.String("op", entries[0].Op), zap.String("sid", entries[0].Sid), zap.String("reason", s.Reason))
+			}
+			settled, kinds = []store.Settlement{s}, []string{kind}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			attempt++
+			w.cfg.Metrics.retry()
+			d := bo.next()
+			w.log.Warn("mirror: delivery failed; retrying", zap.String("entry", entries[0].ID),
+				zap.Int("attempt", attempt), zap.Duration("in", d), zap.Error(err))
+			sleep(ctx, d)
+			continue
+		}
+		if err := w.settle(ctx, settled); err != nil {
+			return err
+		}
+		for i := range settled {
+			if kinds[i] == "" {
+				w.cfg.Metrics.delivered(entries[i].Time())
+			} else {
+				w.cfg.Metrics.dead(kinds[i])
+			}
+		}
+		entries = entries[n:]
+		attempt = 0
+		bo.reset()
+	}
+	return nil
+}
+
+// settle settles delivered entries, retrying while Redis fails.
+func (w *Worker) settle(ctx context.Context, settled []store.Settlement) error {
+	bo := w.backoff()
+	for {
+		err := w.st.SettleOutbox(ctx, w.cfg.Holder, settled)
+		if err == nil || errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
+			if ctx.Err() != nil && err != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		w.log.Warn("mirror: cannot settle delivered entries", zap.Error(err))
+		sleep(ctx, bo.next())
+	}
+}
+
+// batchable is how many leading entries are rows only (no side effect to
+// run), at least 1: those are written in one transaction.
+func (w *Worker) batchable(entries []store.OutboxEntry) int {
+	n := 0
+	for n < len(entries) && !w.sideEffect(&entries[n]) {
+		n++
+	}
+	return max(n, 1)
+}
+
+// sideEffect reports whether delivering e asks RestComm's API for more
+// than rows.
+func (w *Worker) sideEffect(e *store.OutboxEntry) bool {
+	return e.Closes() || e.Secret != "" && (e.Op == store.OpCreate || e.Op == store.OpUpdate && e.NewPassword)
+}
+
+// deliverRows writes the current state of what the entries changed, in
+// one transaction.
+func (w *Worker) deliverRows(ctx context.Context, entries []store.OutboxEntry) error {
+	var sids, orgs []string
+	for i := range entries {
+		e := &entries[i]
+		if e.Op == store.OpOrganization {
+			orgs = append(orgs, e.Sid)
+		}
+		sids = append(sids, e.Sids...)
+		w.noSecretNote(e)
+	}
+	accts, err := w.accounts(ctx, unique(sids))
+	if err != nil {
+		return err
+	}
+	var os []*store.Organization
+	for _, sid := range unique(orgs) {
+		o, err := w.st.Organization(ctx, sid)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		os = append(os, o)
+	}
+	return w.write(ctx, os, accts, true)
+}
+
+// write writes organizations then accounts in one transaction.
+func (w *Worker) write(ctx context.Context, orgs []*store.Organization, accts []*store.Account, keepClosed bool) error {
+	return w.rows.inTx(ctx, func(tx *sql.Tx) error {
+		for _, o := range orgs {
+			if err := w.rows.upsertOrganization(ctx, tx, o); err != nil {
+				return err
+			}
+		}
+		if len(accts) == 0 {
+			return nil
+		}
+		return w.rows.upsertAccounts(ctx, tx, accts, keepClosed)
+	})
+}
+
+// accounts reads the current state of accounts; those gone are left out.
+func (w *Worker) accounts(ctx context.Context, sids []string) ([]*store.Account, error) {
+	if len(sids) == 0 {
+		return nil, nil
+	}
+	as, err := w.st.AccountsBySid(ctx, sids)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	out := as[:0]
+	for _, a := range as {
+		if a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// deliverOne delivers one entry, its side effect included. A permanent
+// error is for the dead-letter stream.
+func (w *Worker) deliverOne(ctx context.Context, e *store.OutboxEntry, attempt int) error {
+	switch {
+	case e.Closes():
+		return w.deliverClose(ctx, e, attempt)
+	case w.sideEffect(e) && w.up != nil:
+		return w.deliverClient(ctx, e, attempt)
+	case w.sideEffect(e):
+		w.note(e.Sid, "mirror: no upstream RestComm: SIP client not mirrored", zap.String("op", e.Op))
+	}
+	return w.deliverRows(ctx, []store.OutboxEntry{*e})
+}
+
+// deliverClose mirrors a close so that RestComm runs its own: the rows
+// first, the closed ones keeping the status RestComm has; then RestComm is
+// asked to close the account, as its nearest active Administrator ancestor
+// (or itself), and cascades; then the rows as the gateway has them. A
+// close RestComm refuses still ends with the rows closed (RestComm then
+// refuses the accounts, as the gateway does), and is dead-lettered: its
+// side effects did not run.
+func (w *Worker) deliverClose(ctx context.Context, e *store.OutboxEntry, attempt int) error {
+	accts, err := w.accounts(ctx, e.Sids)
+	if err != nil {
+		return err
+	}
+	var refused error
+	if w.up == nil {
+		w.note(e.Sid, "mirror: no upstream RestComm: close written to the rows only, RestComm's side effects not run")
+	} else {
+		target := find(accts, e.Sid)
+		if target == nil {
+			return nil // gone from the gateway: nothing to mirror
+		}
+		caller, err := w.nearestAdministrator(ctx, target)
+		if err != nil {
+			return err
+		}
+		if caller == nil {
+			caller = target // RestComm lets an account close itself
+		}
+		// the rows, the caller's among them (its token must be RestComm's)
+		if err := w.write(ctx, nil, appendMissing(accts, caller), true); err != nil {
+			return err
+		}
+		err = w.up.closeAccount(ctx, e.Sid, caller, attempt)
+		if _, perm := isPermanent(err); perm {
+			refused = err
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := w.write(ctx, nil, accts, false); err != nil {
+		return err
+	}
+	return refused
+}
+
+// deliverClient writes the rows of a create or a password change, then
+// creates the SIP client or sets its password through RestComm's Clients
+// API, as the account (or, when RestComm would not let it in, its nearest
+// active Administrator ancestor).
+func (w *Worker) deliverClient(ctx context.Context, e *store.OutboxEntry, attempt int) error {
+	accts, err := w.accounts(ctx, e.Sids)
+	if err != nil {
+		return err
+	}
+	a := find(accts, e.Sid)
+	if a == nil {
+		return nil
+	}
+	caller := a
+	if a.Status != store.StatusActive && a.Status != store.StatusUninitialized {
+		if caller, err = w.nearestAdministrator(ctx, a); err != nil {
+			return err
+		}
+	}
+	if err := w.write(ctx, nil, appendMissing(accts, caller), true); err != nil {
+		return err
+	}
+	if w.cfg.Sealer == nil {
+		w.note(e.Sid, "mirror: this gateway has no secret_key: SIP client not mirrored", zap.String("op", e.Op))
+		return nil
+	}
+	if a.Status == store.StatusClosed {
+		return nil // closed since: RestComm will delete its clients anyway
+	}
+	if caller == nil {
+		return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
+			a.Sid, a.Status)
+	}
+	password, err := w.cfg.Sealer.Open(e.Sid, e.Secret)
+	if err != nil {
+		return permanent(kindUnsealable, "SIP client of %s: %v", e.Sid, err)
+	}
+	if e.Op == store.OpCreate {
+		return w.up.createClient(ctx, a, caller, password, attempt)
+	}
+	return w.up.updateClientPassword(ctx, a, caller, password, attempt)
+}
+
+// nearestAdministrator is the nearest ancestor of a that is an active
+// Administrator at the gateway (and so in RestComm's table), or nil.
+func (w *Worker) nearestAdministrator(ctx context.Context, a *store.Account) (*store.Account, error) {
+	for p, depth := a.ParentSid, 0; p != "" && depth < 16; depth++ {
+		anc, err := w.accounts(ctx, []string{p})
+		if err != nil || len(anc) == 0 {
+			return nil, err
+		}
+		if anc[0].Status == store.StatusActive && anc[0].Role == "Administrator" {
+			return anc[0], nil
+		}
+		p = anc[0].ParentSid
+	}
+	return nil, nil
+}
+
+// noSecretNote logs, once per account, a SIP client side effect skipped
+// for want of a sealed password (no secret_key where the change was made).
+func (w *Worker) noSecretNote(e *store.OutboxEntry) {
+	if e.Secret == "" && (e.Op == store.OpCreate || e.Op == store.OpUpdate && e.NewPassword) {
+		w.note(e.Sid, "mirror: change made without secret_key: SIP client not mirrored", zap.String("op", e.Op))
+	}
+}
+
+// note logs msg once per account.
+func (w *Worker) note(sid, msg string, fields ...zap.Field) {
+	if w.skipped[sid] {
+		return
+	}
+	if len(w.skipped) >= 100_000 {
+		clear(w.skipped)
+	}
+	w.skipped[sid] = true
+	w.log.Info(msg, append(fields, zap.String("sid", sid))...)
+}
+
+// watchBacklog keeps the backlog metrics current, on every gateway.
+func (w *Worker) watchBacklog(ctx context.Context) {
+	if w.cfg.Metrics == nil {
+		return
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		if st, err := w.st.OutboxStatus(sctx); err == nil {
+			w.cfg.Metrics.backlog(st.Backlog, st.Oldest)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func find(accts []*store.Account, sid string) *store.Account {
+	for _, a := range accts {
+		if a.Sid == sid {
+			return a
+		}
+	}
+	return nil
+}
+
+func appendMissing(accts []*store.Account, a *store.Account) []*store.Account {
+	if a == nil || find(accts, a.Sid) != nil {
+		return accts
+	}
+	return append(accts[:len(accts):len(accts)], a)
+}
+
+func unique(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// backoff is exponential with jitter: each wait is drawn from the upper
+// half of a doubling bound, from MinBackoff up to MaxBackoff.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func (w *Worker) backoff() *backoff { return &backoff{min: w.cfg.MinBackoff, max: w.cfg.MaxBackoff} }
+
+func (b *backoff) next() time.Duration {
+	b.cur = min(max(b.min, 2*b.cur), b.max)
+	return b.cur/2 + rand.N(b.cur/2+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
