@@ -52,10 +52,14 @@ func editFile(t *testing.T, file, old, new string) {
 	writeFile(t, file, strings.Replace(string(b), old, new, 1))
 }
 
+// writeFile writes a policy file as a good editor does, in one step, so
+// that a watching gateway never reads it half written.
 func writeFile(t *testing.T, file, content string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o755))
-	require.NoError(t, os.WriteFile(file, []byte(content), 0o644))
+	tmp := file + ".tmp" // not a policy file
+	require.NoError(t, os.WriteFile(tmp, []byte(content), 0o644))
+	require.NoError(t, os.Rename(tmp, file))
 }
 
 // reloadDeadline is how soon an edit must be in force (or refused): the

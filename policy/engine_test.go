@@ -42,7 +42,16 @@ func edit(t *testing.T, file, old, new string) {
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	require.Contains(t, string(b), old)
-	require.NoError(t, os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644))
+	replace(t, file, strings.Replace(string(b), old, new, 1))
+}
+
+// replace writes a policy file as a good editor does, in one step, so
+// that a reload never reads it half written.
+func replace(t *testing.T, file, content string) {
+	t.Helper()
+	tmp := file + ".tmp" // not a policy file
+	require.NoError(t, os.WriteFile(tmp, []byte(content), 0o644))
+	require.NoError(t, os.Rename(tmp, file))
 }
 
 // reloads records what an Engine reports.
@@ -110,7 +119,7 @@ func addReader(t *testing.T, mode policy.Mode, dir string) {
 		return
 	}
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "restcomm/roles"), 0o755))
-	write(t, filepath.Join(dir, "restcomm/roles/data.json"), `{"Reader": ["RestComm:Read:Accounts"]}`)
+	replace(t, filepath.Join(dir, "restcomm/roles/data.json"), `{"Reader": ["RestComm:Read:Accounts"]}`)
 }
 
 // An edit of each mode's directory: a syntax error, and a rule that fails
