@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    redis_password          <password>
 //	    redis_sentinel_password <password>
 //	    redis_timeout           <duration>
+//	    redis_read_replicas
 //	    redis_wait_replicas     <n> [<timeout>]
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
@@ -88,6 +89,11 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseWaitReplicas(d, &g.Redis); err != nil {
 				return err
 			}
+		case "redis_read_replicas":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			g.Redis.ReadFromReplicas = true
 		case "key_prefix":
 			if err := oneArg(d, &g.KeyPrefix); err != nil {
 				return err

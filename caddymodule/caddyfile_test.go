@@ -33,19 +33,20 @@ func TestCaddyfileAdapt(t *testing.T) {
 
 func TestCaddyfileErrors(t *testing.T) {
 	for name, cfg := range map[string]string{
-		"unknown subdirective": "restcomm {\n\tredis_url redis://x\n}",
-		"missing redis url":    "restcomm {\n\tredis\n}",
-		"two policy dirs":      "restcomm {\n\tpolicy_dir /a /b\n}",
-		"bad timeout":          "restcomm {\n\tredis_timeout soon\n}",
-		"inline argument":      "restcomm redis://x",
-		"decision_log maybe":   "restcomm {\n\tdecision_log maybe\n}",
-		"decision_log twice":   "restcomm {\n\tdecision_log on off\n}",
-		"seed maybe":           "restcomm {\n\tseed maybe\n}",
-		"seed without value":   "restcomm {\n\tseed\n}",
-		"wait no replicas":     "restcomm {\n\tredis_wait_replicas\n}",
-		"wait bad replicas":    "restcomm {\n\tredis_wait_replicas two\n}",
-		"wait bad timeout":     "restcomm {\n\tredis_wait_replicas 1 0s\n}",
-		"wait too many args":   "restcomm {\n\tredis_wait_replicas 1 1s 2\n}",
+		"unknown subdirective":           "restcomm {\n\tredis_url redis://x\n}",
+		"missing redis url":              "restcomm {\n\tredis\n}",
+		"two policy dirs":                "restcomm {\n\tpolicy_dir /a /b\n}",
+		"bad timeout":                    "restcomm {\n\tredis_timeout soon\n}",
+		"read replicas with an argument": "restcomm {\n\tredis_read_replicas yes\n}",
+		"inline argument":                "restcomm redis://x",
+		"decision_log maybe":             "restcomm {\n\tdecision_log maybe\n}",
+		"decision_log twice":             "restcomm {\n\tdecision_log on off\n}",
+		"seed maybe":                     "restcomm {\n\tseed maybe\n}",
+		"seed without value":             "restcomm {\n\tseed\n}",
+		"wait no replicas":               "restcomm {\n\tredis_wait_replicas\n}",
+		"wait bad replicas":              "restcomm {\n\tredis_wait_replicas two\n}",
+		"wait bad timeout":               "restcomm {\n\tredis_wait_replicas 1 0s\n}",
+		"wait too many args":             "restcomm {\n\tredis_wait_replicas 1 1s 2\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := new(Gateway)

@@ -93,6 +93,9 @@ type RedisConfig struct {
 	Password string `json:"password,omitempty"`
 	// SentinelPassword authenticates to the Sentinels.
 	SentinelPassword string `json:"sentinel_password,omitempty"`
+	// ReadFromReplicas sends lookups and lists to replicas (Sentinel,
+	// Cluster); off by default. Reads may lag by the replication lag.
+	ReadFromReplicas bool `json:"read_from_replicas,omitempty"`
 	// Timeout bounds the Redis work of each request, however many commands
 	// and retries it takes; 1s by default. When Redis does not answer in
 	// time the gateway answers 503.
@@ -125,6 +128,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		Username:         repl.ReplaceAll(g.Redis.Username, ""),
 		Password:         repl.ReplaceAll(g.Redis.Password, ""),
 		SentinelPassword: repl.ReplaceAll(g.Redis.SentinelPassword, ""),
+		ReadFromReplicas: g.Redis.ReadFromReplicas,
 		ReadTimeout:      time.Duration(g.Redis.Timeout),
 		WriteTimeout:     time.Duration(g.Redis.Timeout),
 	}

@@ -19,6 +19,13 @@ type ClientOptions struct {
 	// Username and Password override those in the URLs; SentinelPassword
 	// authenticates to the Sentinels.
 	Username, Password, SentinelPassword string
+	// ReadFromReplicas sends read-only commands (lookups, lists: every read
+	// script runs as EVALSHA_RO) to replicas: with Sentinel, to a random
+	// replica of the master; with Cluster, to a replica of the slot's
+	// master. Writes always go to the master. A single node has no
+	// replicas to use: the option changes nothing there. Reads may then be
+	// as old as the replication lag (README, "Reading from replicas").
+	ReadFromReplicas bool
 	// Timeouts; zero values get short defaults fit for a request path.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
 	PoolSize                               int
@@ -47,6 +54,10 @@ func (o ClientOptions) NewClient() (redis.UniversalClient, error) {
 		WriteTimeout:          pick(o.WriteTimeout, time.Second),
 		PoolSize:              o.PoolSize,
 		ContextTimeoutEnabled: true, // a cancelled HTTP request frees its connection
+		// Cluster: read-only commands to replicas; Sentinel: RouteRandomly
+		// makes go-redis's failover client send them to replicas
+		ReadOnly:      o.ReadFromReplicas,
+		RouteRandomly: o.ReadFromReplicas,
 	}
 	for _, raw := range o.URLs[1:] {
 		opt, err := redis.ParseURL(raw)

@@ -3,8 +3,12 @@ package redistest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,3 +151,29 @@ func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen server (SIGCONT).
 func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// StartSentinel runs a Sentinel monitoring master under name, with a
+// quorum of 1, for the duration of the test.
+func StartSentinel(t testing.TB, master *Server, name string) *Server {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("sentinel: %v", err)
+	}
+	host, mport, _ := net.SplitHostPort(master.Addr)
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	text := fmt.Sprintf("sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 5000\n", name, host, mport, name)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatalf("sentinel: %v", err)
+	}
+	s := &Server{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		bin:  master.bin,
+		args: []string{conf, "--sentinel", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--logfile", "", "--daemonize", "no"},
+	}
+	if err := s.launch(); err != nil {
+		t.Fatalf("sentinel: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}

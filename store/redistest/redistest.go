@@ -117,7 +117,7 @@ func (s *Server) launch() error {
 		for sc.Scan() {
 			line := sc.Text()
 			log.WriteString(line + "\n")
-			if strings.Contains(line, "Ready to accept connections") {
+			if strings.Contains(line, "Ready to accept connections") || strings.Contains(line, "+monitor master") { // a server; a Sentinel
 				ready <- nil
 				for sc.Scan() { // keep draining so the server never blocks on its log
 				}
