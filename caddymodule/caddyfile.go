@@ -41,6 +41,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	    seed                    auto|off
+//	    mirror {                (mirror.go: parseMirror)
+//	        database         mysql://user:{env.PASSWORD}@host:3306/restcomm
+//	        upstream         http://restcomm:8080
+//	        time_zone        UTC
+//	        secret_key       {env.KEY}
+//	        read_your_writes 2s
+//	    }
 //	}
 //
 // Every subdirective is optional; unknown ones are errors. Secrets are best
@@ -129,6 +136,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if g.Seed != seedAuto && g.Seed != seedOff {
 				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
 			}
+		case "mirror":
+			m, err := parseMirror(d)
+			if err != nil {
+				return err
+			}
+			g.Mirror = m
 		default:
 			return d.Errf("unrecognized restcomm subdirective %q", d.Val())
 		}

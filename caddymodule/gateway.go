@@ -66,6 +66,10 @@ type Gateway struct {
 	// had seen it seeded.
 	Seed string `json:"seed,omitempty"`
 
+	// Mirror writes every account and organization change into RestComm's
+	// own database (mirror.go); nil: no mirror.
+	Mirror *MirrorConfig `json:"mirror,omitempty"`
+
 	logger *zap.Logger
 	logs   *logSampler // repeated errors, sampled (logsample.go)
 	store  *store.Store
@@ -77,6 +81,8 @@ type Gateway struct {
 	decisionLogger *zap.Logger // nil unless DecisionLog
 	seed           *seeder
 	redisTimeout   time.Duration // each request's Redis time
+	mirrorKey      string        // the delivery worker's key in mirrorPool (mirror.go)
+	readYourWrites time.Duration // how long a proxied request waits for its account's pending change
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -152,6 +158,9 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionDurability(repl); err != nil { // durability.go
 		return err
 	}
+	if err := g.provisionMirror(ctx, repl, prefix); err != nil { // mirror.go
+		return err
+	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -187,6 +196,7 @@ func (g *Gateway) Cleanup() error {
 		errs = append(errs, err)
 		g.pool = ""
 	}
+	errs = append(errs, g.cleanupMirror()) // mirror.go
 	if g.engineKey != "" {
 		_, err := enginePool.Delete(g.engineKey)
 		errs = append(errs, err)

@@ -45,6 +45,7 @@ func (g *Gateway) proxy(x *exchange, next caddyhttp.Handler) error {
 		r.Header.Set(headerOrganizationSid, a.OrganizationSid)
 	}
 	g.setPlaceholders(x)
+	g.awaitMirror(x) // read your writes (mirror.go)
 	w := &startedWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: x.w}}
 	err := next.ServeHTTP(w, r)
 	if err == nil || w.started {

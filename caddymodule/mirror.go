@@ -1,0 +1,304 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/mirror"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+// MirrorConfig turns on the mirror: every account and organization change
+// is written into RestComm's own database through the outbox in Redis
+// (store/outbox.go, store/mirror), so that RestComm, which authenticates
+// every request passed to it against that database, knows what the
+// gateway knows. One gateway at a time delivers (a lease); every gateway
+// sharing the Redis appends its changes.
+type MirrorConfig struct {
+	// Database is RestComm's MariaDB/MySQL database,
+	// mysql://user:{env.PASSWORD}@host:3306/restcomm. Its password must
+	// be an {env.*} placeholder.
+	Database string `json:"database"`
+	// Upstream is RestComm itself (http://restcomm:8080), reached
+	// directly, not through a gateway: for the side effects only its own
+	// code performs (a close's cascade, SIP clients). Empty: only rows.
+	Upstream string `json:"upstream,omitempty"`
+	// TimeZone is RestComm's JVM time zone, in which its DATETIME columns
+	// are written; UTC by default.
+	TimeZone string `json:"time_zone,omitempty"`
+	// SecretKey, an {env.*} placeholder, seals the plaintext password of
+	// a create or a password change in the outbox (AES-256-GCM), for
+	// RestComm's SIP client. Without it those side effects are skipped.
+	SecretKey string `json:"secret_key,omitempty"`
+	// ReadYourWrites is how long a request passed upstream, by or for an
+	// account whose change is not yet delivered, waits for it before it
+	// goes on; 0 does not wait.
+	ReadYourWrites caddy.Duration `json:"read_your_writes,omitempty"`
+}
+
+// mirrorMetrics are the mirror's collectors, shared across reloads.
+var mirrorMetrics = mirror.NewMetrics()
+
+// mirrorPool shares one delivery worker among the configs with the same
+// mirror settings, so that a reload neither stops delivery nor runs two
+// workers in one process.
+var mirrorPool = caddy.NewUsagePool()
+
+// mirrorHandle is a running worker.
+type mirrorHandle struct {
+	worker   *mirror.Worker
+	stop     context.CancelFunc
+	done     chan struct{}
+	close    func()
+	redisKey string
+}
+
+func (h *mirrorHandle) Destruct() error {
+	h.stop()
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+	}
+	h.close()
+	_, err := redisPool.Delete(h.redisKey)
+	return err
+}
+
+// provisionMirror starts (or joins) the delivery worker and makes the
+// store seal passwords for the outbox. Without a mirror it does nothing.
+func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefix string) error {
+	m := g.Mirror
+	if m == nil {
+		return nil
+	}
+	if err := m.secretsArePlaceholders(); err != nil {
+		return err
+	}
+	database := resolveDatabaseURL(m.Database, repl)
+	if _, err := restcommdb.Config(database); err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	loc, err := time.LoadLocation(strings.TrimSpace(repl.ReplaceAll(m.TimeZone, "")))
+	if err != nil {
+		return fmt.Errorf("mirror: time_zone: %w", err)
+	}
+	var sealer *store.Sealer
+	if m.SecretKey != "" {
+		key := repl.ReplaceAll(m.SecretKey, "")
+		if sealer, err = store.NewSealer(key); err != nil {
+			return fmt.Errorf("mirror: secret_key (is %s set?): %w", m.SecretKey, err)
+		}
+		g.store = g.store.WithSealer(sealer)
+	}
+	g.readYourWrites = time.Duration(m.ReadYourWrites)
+	for _, c := range mirrorMetrics.Collectors() {
+		if err := ctx.GetMetricsRegistry().Register(c); err != nil {
+			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
+				return err
+			}
+		}
+	}
+	upstream := repl.ReplaceAll(m.Upstream, "")
+	raw, _ := json.Marshal([]string{g.pool, prefix, database, upstream, loc.String(), repl.ReplaceAll(m.SecretKey, "")})
+	sum := sha256.Sum256(raw)
+	key := hex.EncodeToString(sum[:])
+	logger := g.logger.Named("mirror")
+	_, _, err = mirrorPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		// the worker keeps its own hold on the Redis client
+		if _, _, err := redisPool.LoadOrNew(g.pool, func() (caddy.Destructor, error) {
+			return nil, errors.New("mirror: the Redis client is gone")
+		}); err != nil {
+			return nil, err
+		}
+		db, err := mirror.OpenDatabase(database)
+		if err != nil {
+			_, _ = redisPool.Delete(g.pool)
+			return nil, err
+		}
+		w, err := mirror.New(mirror.Config{Store: store.New(g.redis.client, prefix), DB: db, Upstream: upstream,
+			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: mirrorMetrics})
+		if err != nil {
+			_ = db.Close()
+			_, _ = redisPool.Delete(g.pool)
+			return nil, err
+		}
+		wctx, stop := context.WithCancel(context.Background())
+		h := &mirrorHandle{worker: w, stop: stop, done: make(chan struct{}), close: func() { _ = db.Close() }, redisKey: g.pool}
+		go func() {
+			defer close(h.done)
+			w.Run(wctx)
+		}()
+		logger.Info("mirror started", zap.String("database", restcommdb.Redacted(database)),
+			zap.String("upstream", upstream), zap.String("time_zone", loc.String()),
+			zap.Bool("sip_clients", sealer != nil), zap.Duration("read_your_writes", g.readYourWrites))
+		return h, nil
+	})
+	if err != nil {
+		return fmt.Errorf("mirror: %w", err)
+	}
+	g.mirrorKey = key
+	return nil
+}
+
+// cleanupMirror lets go of the worker; the last config to do so stops it.
+func (g *Gateway) cleanupMirror() error {
+	if g.mirrorKey == "" {
+		return nil
+	}
+	_, err := mirrorPool.Delete(g.mirrorKey)
+	g.mirrorKey = ""
+	return err
+}
+
+// awaitMirror is read your writes: a request passed upstream by or for an
+// account whose change RestComm's database does not have yet waits for
+// it, up to read_your_writes, then goes on either way.
+func (g *Gateway) awaitMirror(x *exchange) {
+	if g.readYourWrites <= 0 {
+		return
+	}
+	var sids []string
+	for _, r := range []*store.Resolved{x.caller, x.pathAccount} {
+		if r != nil && r.Account != nil && r.Account.Pending != "" {
+			sids = append(sids, r.Account.Sid)
+		}
+	}
+	if len(sids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(x.r.Context(), g.readYourWrites)
+	defer cancel()
+	delivered, err := g.store.AwaitMirrored(ctx, 5*time.Millisecond, sids...)
+	if err != nil && ctx.Err() == nil {
+		g.logs.warn(g.logger, "mirror-wait", "read your writes: cannot read the pending change", zap.Error(err))
+	}
+	mirrorMetrics.ReadYourWrites(delivered)
+}
+
+// secretsArePlaceholders refuses a database password or secret key
+// written into the configuration: they must come from the environment, so
+// that the adapted JSON never holds them.
+func (m *MirrorConfig) secretsArePlaceholders() error {
+	if m.Database == "" {
+		return errors.New("mirror: database is required (mysql://user:{env.PASSWORD}@host:3306/restcomm)")
+	}
+	if pw := urlPassword(m.Database); pw != "" && !isEnvPlaceholder(pw) {
+		return errors.New("mirror: give the database password as an {env.NAME} placeholder, not in the configuration")
+	}
+	if m.SecretKey != "" && !isEnvPlaceholder(m.SecretKey) {
+		return errors.New("mirror: give secret_key as an {env.NAME} placeholder, not in the configuration")
+	}
+	return nil
+}
+
+// resolveDatabaseURL resolves the placeholders of a database URL, the
+// password's percent-encoded, so that the environment holds the password
+// as it is, whatever its characters.
+func resolveDatabaseURL(raw string, repl *caddy.Replacer) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return repl.ReplaceAll(raw, "")
+	}
+	user, pw, hasPw := strings.Cut(rest[:at], ":")
+	user = repl.ReplaceAll(user, "")
+	if u, err := url.PathUnescape(user); err == nil {
+		user = u
+	}
+	info := url.User(user)
+	if hasPw {
+		info = url.UserPassword(user, repl.ReplaceAll(pw, ""))
+	}
+	return scheme + "://" + info.String() + "@" + repl.ReplaceAll(rest[at+1:], "")
+}
+
+// urlPassword is the password of scheme://user:password@host/…, as
+// written (placeholders unresolved).
+func urlPassword(u string) string {
+	_, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return ""
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
+}
+
+func isEnvPlaceholder(s string) bool {
+	return strings.HasPrefix(s, "{env.") && strings.HasSuffix(s, "}") && strings.Count(s, "{") == 1
+}
+
+// instanceName names this gateway process in the lease and the outbox's
+// consumer group: host, process id and a random suffix.
+var instanceName = sync.OnceValue(func() string {
+	host, _ := os.Hostname()
+	var r [3]byte
+	_, _ = rand.Read(r[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(r[:]))
+})
+
+// parseMirror reads the mirror block:
+//
+//	mirror {
+//	    database         mysql://user:{env.RESTCOMM_DB_PASSWORD}@db:3306/restcomm
+//	    upstream         http://restcomm:8080
+//	    time_zone        UTC
+//	    secret_key       {env.RESTCOMM_MIRROR_KEY}
+//	    read_your_writes 2s
+//	}
+func parseMirror(d *caddyfile.Dispenser) (*MirrorConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	m := new(MirrorConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch d.Val() {
+		case "database":
+			err = oneArg(d, &m.Database)
+		case "upstream":
+			err = oneArg(d, &m.Upstream)
+		case "time_zone":
+			err = oneArg(d, &m.TimeZone)
+		case "secret_key":
+			err = oneArg(d, &m.SecretKey)
+		case "read_your_writes":
+			var s string
+			if err = oneArg(d, &s); err == nil {
+				dur, perr := caddy.ParseDuration(s)
+				if perr != nil || dur < 0 {
+					return nil, d.Errf("read_your_writes: invalid duration %q", s)
+				}
+				m.ReadYourWrites = caddy.Duration(dur)
+			}
+		default:
+			return nil, d.Errf("unrecognized mirror subdirective %q", d.Val())
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := m.secretsArePlaceholders(); err != nil {
+		return nil, d.Err(err.Error())
+	}
+	return m, nil
+}

@@ -1,0 +1,204 @@
+package caddymodule
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/mirror"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "mirror",
+		Usage: "status|verify [--redis <url>]... [--key-prefix <prefix>] [--database <mysql://…>]",
+		Short: "Shows and checks the mirror of the gateway's accounts into RestComm's database",
+		Long: `
+Works with the mirror of the restcomm handler (its "mirror" block): the
+outbox in Redis through which every account and organization change is
+written into RestComm's own database.
+
+"mirror status" prints the backlog (changes not yet delivered), the age of
+the oldest one, how many were delivered and dead-lettered, the gateway
+that delivers now (the lease holder) and the last dead letters with their
+reasons. With --database it also checks that the database answers.
+
+"mirror verify" compares every account and organization in Redis with
+RestComm's tables, row by row and column by column, prints every
+difference, and exits with status 1 when there is any. Changes not yet
+delivered show as differences marked pending.
+
+--redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0;
+--database to $RESTCOMM_DATABASE. They take the URL forms of "accounts
+import" (a password with special characters percent-encoded).
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			var opts store.ClientOptions
+			var prefix, database, zone string
+			var dead int64
+			flags := func(c *cobra.Command) {
+				c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS")
+				c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
+				c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
+				c.Flags().StringVar(&database, "database", "", "RestComm's database, mysql://user:password@host:3306/restcomm; default $RESTCOMM_DATABASE")
+			}
+			status := &cobra.Command{
+				Use:   "status",
+				Short: "Prints the backlog, the counts, the delivering gateway and the last dead letters",
+				Args:  cobra.NoArgs,
+				RunE: func(cmd *cobra.Command, _ []string) error {
+					cmd.SilenceUsage = true
+					ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+					defer stop()
+					return mirrorStatus(ctx, cmd.OutOrStdout(), opts, prefix, cmp.Or(database, os.Getenv("RESTCOMM_DATABASE")), dead)
+				},
+			}
+			flags(status)
+			status.Flags().Int64Var(&dead, "dead-letters", 5, "how many of the last dead letters to print")
+			verify := &cobra.Command{
+				Use:   "verify --database <mysql://…>",
+				Short: "Compares Redis with RestComm's database row by row; status 1 on any difference",
+				Args:  cobra.NoArgs,
+				RunE: func(cmd *cobra.Command, _ []string) error {
+					cmd.SilenceUsage = true
+					loc, err := time.LoadLocation(zone)
+					if err != nil {
+						return fmt.Errorf("mirror verify: --time-zone: %w", err)
+					}
+					ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+					defer stop()
+					n, err := mirrorVerify(ctx, cmd.OutOrStdout(), opts, prefix, cmp.Or(database, os.Getenv("RESTCOMM_DATABASE")), loc)
+					if err != nil {
+						return err
+					}
+					if n > 0 {
+						cmd.SilenceErrors = true
+						return fmt.Errorf("%d differences", n)
+					}
+					return nil
+				},
+			}
+			flags(verify)
+			verify.Flags().StringVar(&zone, "time-zone", "UTC", "RestComm's JVM time zone (the mirror's time_zone)")
+			cmd.AddCommand(status, verify)
+		},
+	})
+}
+
+// mirrorStatus is "mirror status".
+func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, database string, dead int64) error {
+	st, closeStore, err := openStore(opts, prefix)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ns := "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
+	s, err := st.OutboxStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("mirror status %s: Redis: %w", ns, err)
+	}
+	printStatus(w, ns, s, time.Now())
+	if dead > 0 && s.DeadLetters > 0 {
+		ds, err := st.DeadLetters(ctx, dead)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "last dead letters (newest first):\n")
+		for _, d := range ds {
+			fmt.Fprintf(w, "  %s  %s %s (entry %s): %s\n", streamClock(d.ID), d.Entry.Op, d.Entry.Sid, d.Entry.ID, d.Reason)
+		}
+	}
+	if database != "" {
+		db, err := mirror.OpenDatabase(database)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.PingContext(ctx); err != nil {
+			fmt.Fprintf(w, "database:      %s does not answer: %v\n", restcommdb.Redacted(database), err)
+		} else {
+			fmt.Fprintf(w, "database:      %s answers\n", restcommdb.Redacted(database))
+		}
+	}
+	return nil
+}
+
+func printStatus(w io.Writer, ns string, s *store.OutboxStatus, now time.Time) {
+	if !s.Enabled {
+		fmt.Fprintf(w, "%s: not mirrored (no gateway with a mirror block has run on it)\n", ns)
+		return
+	}
+	fmt.Fprintf(w, "%s: mirrored\n", ns)
+	if s.Holder != "" {
+		fmt.Fprintf(w, "worker:        %s (lease %s left)\n", s.Holder, s.LeaseLeft.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "worker:        none (no gateway holds the lease: none runs with a mirror block)\n")
+	}
+	fmt.Fprintf(w, "backlog:       %d changes not yet delivered", s.Backlog)
+	if s.Unsettled > 0 {
+		fmt.Fprintf(w, " (%d being delivered)", s.Unsettled)
+	}
+	fmt.Fprintln(w)
+	if !s.Oldest.IsZero() {
+		fmt.Fprintf(w, "oldest:        %s old (made %s)\n", now.Sub(s.Oldest).Round(time.Millisecond), s.Oldest.UTC().Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(w, "delivered:     %d\n", s.Delivered)
+	fmt.Fprintf(w, "dead-lettered: %d (%d in the dead-letter stream)\n", s.Dead, s.DeadLetters)
+	if !s.LastSettled.IsZero() {
+		fmt.Fprintf(w, "last settled:  %s ago\n", now.Sub(s.LastSettled).Round(time.Millisecond))
+	}
+}
+
+func streamClock(id string) string {
+	e := store.OutboxEntry{ID: id}
+	return e.Time().UTC().Format(time.RFC3339)
+}
+
+// mirrorVerify is "mirror verify": it prints every difference and returns
+// their number.
+func mirrorVerify(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, database string, loc *time.Location) (int, error) {
+	if database == "" {
+		return 0, fmt.Errorf("mirror verify: --database (or $RESTCOMM_DATABASE) is required")
+	}
+	st, closeStore, err := openStore(opts, prefix)
+	if err != nil {
+		return 0, err
+	}
+	defer closeStore()
+	db, err := mirror.OpenDatabase(database)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	s, err := st.OutboxStatus(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("mirror verify: Redis: %w", err)
+	}
+	diffs, err := mirror.Verify(ctx, st, db, loc)
+	if err != nil {
+		return 0, fmt.Errorf("mirror verify: %w", err)
+	}
+	for _, d := range diffs {
+		fmt.Fprintln(w, d)
+	}
+	switch {
+	case len(diffs) == 0:
+		fmt.Fprintf(w, "no difference between the gateway and %s\n", restcommdb.Redacted(database))
+	default:
+		fmt.Fprintf(w, "%d differences", len(diffs))
+		if s.Backlog > 0 {
+			fmt.Fprintf(w, " (%d changes not yet delivered)", s.Backlog)
+		}
+		fmt.Fprintln(w)
+	}
+	return len(diffs), nil
+}
