@@ -56,7 +56,9 @@ const (
 	stageColumnWidth     = 120 // RestComm's database error on insert
 
 	// POST|PUT /Accounts/{id}: 10 permission, 20 not found, 30 hierarchy,
-	// 54 Role by a non-Administrator (policy)
+	// 54 Role by a non-Administrator (policy); the gateway's own 404 for a
+	// missing target (never trusting the policy to give it) at 20
+	stageTargetNotFound  = 20
 	stageClosed          = 40
 	stageUpdateStatus    = 51
 	stageUpdateName      = 52
@@ -65,10 +67,11 @@ const (
 
 	// POST /Accounts/migrate/{id}: 10 not Super Admin, 30 not found, 40
 	// not a direct child (policy)
-	stageMigrateForm   = 11 // the form is read after @RolesAllowed
-	stageMigrateLimits = 19
-	stageMigrateOrg    = 20
-	stageSameOrg       = 50
+	stageMigrateForm     = 11 // the form is read after @RolesAllowed
+	stageMigrateLimits   = 19
+	stageMigrateOrg      = 20
+	stageMigrateNotFound = 30
+	stageSameOrg         = 50
 )
 
 // readAccount serves GET /Accounts/{id} (AccountsEndpoint.getAccount).
@@ -306,7 +309,9 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		t = x.target.Account
 	}
 	if t == nil { // the shipped policy answers 404 itself; never trust it to
-		v.fail(pageProblem(http.StatusNotFound, "", 20))
+		v.fail(pageProblem(http.StatusNotFound, "", stageTargetNotFound))
+		v.refused(x) // whatever came earlier, or the 404: nothing below has a target
+		return nil
 	}
 	if v.p != nil && v.p.stage < stageClosed {
 		v.refused(x)
@@ -400,7 +405,11 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 		t = x.target.Account
 	}
 	if t == nil { // the shipped policy answers 404 itself; never trust it to
-		v.fail(pageProblem(http.StatusNotFound, "", 30))
+		v.fail(pageProblem(http.StatusNotFound, "", stageMigrateNotFound))
+	}
+	if t == nil || org == nil { // refused above: nothing to compare
+		v.refused(x)
+		return nil
 	}
 	if v.open(stageSameOrg) && t.OrganizationSid == org.Sid {
 		v.fail(textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg))

@@ -29,6 +29,7 @@ const (
 const (
 	stageOrgStatusFilter = 20
 	stageOrgSidShape     = 15
+	stageOrgNotFound     = 25 // the gateway's own 404; the policy gives it too
 	stageDomainPattern   = 20
 	stageDomainTaken     = 30
 )
@@ -104,7 +105,7 @@ func (x *exchange) organizationChecks() *verdict {
 		v.fail(pageProblem(http.StatusBadRequest, "", stageOrgSidShape))
 	}
 	if x.req.org == nil { // the shipped policy answers 404 itself; never trust it to
-		v.fail(pageProblem(http.StatusNotFound, "", 25))
+		v.fail(pageProblem(http.StatusNotFound, "", stageOrgNotFound))
 	}
 	return v
 }

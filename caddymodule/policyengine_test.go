@@ -418,6 +418,9 @@ func TestGatewayStagesAreThePolicyTable(t *testing.T) {
 		"organization_sid_shape":          stageOrgSidShape,
 		"organization_domain_pattern":     stageDomainPattern,
 		"organization_domain_taken":       stageDomainTaken,
+		"target_not_found":                stageTargetNotFound,
+		"migrate_not_found":               stageMigrateNotFound,
+		"organization_not_found":          stageOrgNotFound,
 	} {
 		assert.Equal(t, policy.Stage(name), stage, name)
 	}
