@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/password"
 	"github.com/restcomm/restcomm-gateway/caddymodule/render"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -112,9 +113,9 @@ func (g *Gateway) listAccounts(x *exchange) error {
 		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
 	}
 	if v.open(stageListQuery) {
-		v.fail(q.tooLong(stageListQuery, "OrganizationSid", "DomainName"))
+		v.fail(tooLong(q, stageListQuery, "OrganizationSid", "DomainName"))
 	}
-	orgSid, domain := javaTrim(q["OrganizationSid"]), javaTrim(q["DomainName"])
+	orgSid, domain := javacompat.Trim(q["OrganizationSid"]), javacompat.Trim(q["DomainName"])
 	rawSid := q["OrganizationSid"]
 	if orgSid != "" && !validSid(rawSid) && v.open(stageListFilter) {
 		// RestComm: new Sid(value) throws, 500 (gateway.md §2: 400)
@@ -172,32 +173,32 @@ func (g *Gateway) createAccount(x *exchange) error {
 	}
 	parent := x.caller.Account
 	if v.open(stageFieldLimits) {
-		v.fail(form.tooLong(stageFieldLimits, "EmailAddress", "Password", "Status", "OrganizationSid"))
+		v.fail(tooLong(form, stageFieldLimits, "EmailAddress", "Password", "Status", "OrganizationSid"))
 	}
 
-	email, hasEmail := form.get("EmailAddress")
-	pass, hasPass := form.get("Password")
+	email, hasEmail := form.Get("EmailAddress")
+	pass, hasPass := form.Get("Password")
 	if !hasEmail && v.open(stageEmailMissing) {
 		v.fail(textProblem(http.StatusBadRequest, msgEmailNull, stageEmailMissing))
 	}
 	if !hasPass && v.open(stagePasswordMissing) {
 		v.fail(textProblem(http.StatusBadRequest, msgPasswordNull, stagePasswordMissing))
 	}
-	if v.open(stageEmailInvalid) && !validEmail(email) {
+	if v.open(stageEmailInvalid) && !javacompat.ValidEmail(email) {
 		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgEmailInvalid, email), stageEmailInvalid))
 	}
-	if login := clientLogin(email); v.open(stageLoginInvalid) && !validClientLogin(login) {
+	if login := javacompat.ClientLogin(email); v.open(stageLoginInvalid) && !javacompat.ValidClientLogin(login) {
 		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgLoginInvalid, login), stageLoginInvalid))
 	}
 	status := store.StatusActive
-	if s, ok := form.get("Status"); ok {
+	if s, ok := form.Get("Status"); ok {
 		status = password.ToLower(s)
 		if v.open(stageStatusInvalid) && !store.ValidStatus(status) {
 			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageStatusInvalid))
 		}
 	}
 	orgSid := parent.OrganizationSid
-	if s, ok := form.get("OrganizationSid"); ok {
+	if s, ok := form.Get("OrganizationSid"); ok {
 		switch {
 		case !validSid(s):
 			if v.open(stageOrgSidInvalid) {
@@ -234,17 +235,17 @@ func (g *Gateway) createAccount(x *exchange) error {
 			v.fail(textProblem(http.StatusConflict, msgDuplicate, stageDuplicate))
 		}
 	}
-	name, hasName := form.get("FriendlyName")
+	name, hasName := form.Get("FriendlyName")
 	if !hasName {
 		name = email
 	}
 	role := newAccountRole(parent.Role, form)
 	if v.open(stageColumnWidth) {
 		switch {
-		case javaLength(name) > fieldLimits["FriendlyName"]:
-			v.fail(params{"FriendlyName": name}.tooLong(stageColumnWidth, "FriendlyName"))
-		case javaLength(role) > fieldLimits["Role"]:
-			v.fail(params{"Role": role}.tooLong(stageColumnWidth, "Role"))
+		case javacompat.Length(name) > fieldLimits["FriendlyName"]:
+			v.fail(tooLong(javacompat.Params{"FriendlyName": name}, stageColumnWidth, "FriendlyName"))
+		case javacompat.Length(role) > fieldLimits["Role"]:
+			v.fail(tooLong(javacompat.Params{"Role": role}, stageColumnWidth, "Role"))
 		}
 	}
 	if v.refused(x) {
@@ -287,8 +288,8 @@ func (g *Gateway) createAccount(x *exchange) error {
 // when none is given, the new account gets the caller's role. (The policy
 // has no output through which it could return a role; this mirrors
 // PermissionEvaluator.hasAccountRole exactly.)
-func newAccountRole(callerRole string, form params) string {
-	if r, ok := form.get("Role"); ok && callerRole == administratorRole {
+func newAccountRole(callerRole string, form javacompat.Params) string {
+	if r, ok := form.Get("Role"); ok && callerRole == administratorRole {
 		return r
 	}
 	return callerRole
@@ -318,14 +319,14 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		return nil
 	}
 	if v.open(stageFieldLimits) {
-		v.fail(form.tooLong(stageFieldLimits, "Password", "Status"))
+		v.fail(tooLong(form, stageFieldLimits, "Password", "Status"))
 	}
 	if v.open(stageClosed) && t.Status == store.StatusClosed {
 		v.fail(pageProblem(http.StatusBadRequest, msgClosed, stageClosed))
 	}
 	var u store.AccountUpdate
 	var opts []store.ChangeOption // the new password, for the mirror (store/seal.go)
-	if s, ok := form.get("Status"); ok {
+	if s, ok := form.Get("Status"); ok {
 		s = password.ToLower(s)
 		if v.open(stageUpdateStatus) && !store.ValidStatus(s) {
 			// RestComm: an unmapped IllegalArgumentException, 500
@@ -334,13 +335,13 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		}
 		u.Status = &s
 	}
-	if name, ok := form.get("FriendlyName"); ok {
+	if name, ok := form.Get("FriendlyName"); ok {
 		if v.open(stageUpdateName) {
-			v.fail(form.tooLong(stageUpdateName, "FriendlyName"))
+			v.fail(tooLong(form, stageUpdateName, "FriendlyName"))
 		}
 		u.FriendlyName = &name
 	}
-	if pass, ok := form.get("Password"); ok {
+	if pass, ok := form.Get("Password"); ok {
 		if v.open(stageUpdatePassword) && !password.Strong(pass) {
 			v.fail(pageProblem(http.StatusBadRequest, msgTooWeak, stageUpdatePassword))
 		}
@@ -348,9 +349,9 @@ func (g *Gateway) updateAccount(x *exchange) error {
 		u.AuthToken = &token
 		opts = append(opts, store.WithPassword(pass))
 	}
-	if role, ok := form.get("Role"); ok { // who may send it is the policy's (stage 54)
+	if role, ok := form.Get("Role"); ok { // who may send it is the policy's (stage 54)
 		if v.open(stageUpdateRoleWidth) {
-			v.fail(form.tooLong(stageUpdateRoleWidth, "Role"))
+			v.fail(tooLong(form, stageUpdateRoleWidth, "Role"))
 		}
 		u.Role = &role
 	}
@@ -388,7 +389,7 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 	defer done()
 	v.fail(bodyProblem(st, stageMigrateForm))
 	if v.open(stageMigrateLimits) {
-		v.fail(form.tooLong(stageMigrateLimits, "Organization"))
+		v.fail(tooLong(form, stageMigrateLimits, "Organization"))
 	}
 	var org *store.Organization
 	if v.open(stageMigrateOrg) {

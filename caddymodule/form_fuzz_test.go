@@ -13,13 +13,14 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
 )
 
 // checkParams asserts what every reading of a form or query yields: keys
 // that are not empty, keys and values that are valid UTF-8 (Java's strings
 // cannot hold anything else).
-func checkParams(t *testing.T, from string, p params) {
+func checkParams(t *testing.T, from string, p javacompat.Params) {
 	t.Helper()
 	for k, v := range p {
 		if k == "" {
@@ -32,12 +33,12 @@ func checkParams(t *testing.T, from string, p params) {
 }
 
 // readFormBody runs readForm on a request with that Content-Type and body.
-func readFormBody(contentType string, body []byte) (params, bodyState) {
+func readFormBody(contentType string, body []byte) (javacompat.Params, bodyState) {
 	r := httptest.NewRequest(http.MethodPost, restpath.Prefix+"Accounts", bytes.NewReader(body))
 	if contentType != "" {
 		r.Header.Set("Content-Type", contentType)
 	}
-	var p params
+	var p javacompat.Params
 	st := readForm(httptest.NewRecorder(), r, &p)
 	return p, st
 }
@@ -73,7 +74,7 @@ func FuzzReadForm(f *testing.F) {
 		p, st := readFormBody(contentType, body)
 		if st != bodyOK {
 			if p != nil {
-				t.Fatalf("state %d with params %v", st, p)
+				t.Fatalf("state %d with javacompat.Params %v", st, p)
 			}
 			if bodyProblem(st, 0) == nil {
 				t.Fatalf("state %d has no response", st)
@@ -84,7 +85,7 @@ func FuzzReadForm(f *testing.F) {
 
 		// Which state, decided independently of readForm.
 		mt, ps, err := mime.ParseMediaType(contentType)
-		cs, known := lookupCharset(ps["charset"])
+		cs, known := javacompat.LookupCharset(ps["charset"])
 		var want bodyState
 		switch {
 		case contentType == "":
@@ -94,7 +95,7 @@ func FuzzReadForm(f *testing.F) {
 		case !known:
 			want = bodyBadCharset
 		default:
-			if _, err := parseParams(cs(body), cs); err != nil {
+			if _, err := javacompat.ParseParams(cs(body), cs); err != nil {
 				want = bodyMalformed
 			} else {
 				want = bodyOK
@@ -114,7 +115,7 @@ func FuzzReadForm(f *testing.F) {
 			"=x&" + text + "&=y",
 			text + "&" + strings.Join(slicesOfKeys(p), "=ignored&") + "=ignored",
 		} {
-			q, err := parseParams(variant, cs)
+			q, err := javacompat.ParseParams(variant, cs)
 			if err != nil || !maps.Equal(p, q) {
 				t.Fatalf("%q reads %v, but %q reads %v (%v)", text, p, variant, q, err)
 			}
@@ -124,7 +125,7 @@ func FuzzReadForm(f *testing.F) {
 
 // slicesOfKeys lists the ASCII keys of p, escaped: the same bytes in every
 // charset a form may have.
-func slicesOfKeys(p params) []string {
+func slicesOfKeys(p javacompat.Params) []string {
 	keys := make([]string, 0, len(p))
 	for k := range p {
 		if isASCII(k) {
@@ -184,21 +185,21 @@ func FuzzFormRoundTrip(f *testing.F) {
 		vals.Add(k1, v1)
 		vals.Add(k2, v2)
 		vals.Add(k1, "later") // first value wins
-		want := params{k1: v1, k2: v2}
+		want := javacompat.Params{k1: v1, k2: v2}
 		if k1 == k2 {
 			want[k1] = v1
 		}
 		text := vals.Encode()
-		readsAs := func(how, text string, cs charset) {
+		readsAs := func(how, text string, cs javacompat.Charset) {
 			t.Helper()
-			p, err := parseParams(text, cs)
+			p, err := javacompat.ParseParams(text, cs)
 			if err != nil || !maps.Equal(p, want) {
 				t.Fatalf("%s %q: got %q (%v), want %q", how, text, p, err, want)
 			}
 		}
-		readsAs("UTF-8", text, decodeUTF8)
-		readsAs("lower-case hex", lowerHex(text), decodeUTF8)
-		readsAs("%20 for +", strings.ReplaceAll(text, "+", "%20"), decodeUTF8)
+		readsAs("UTF-8", text, javacompat.DecodeUTF8)
+		readsAs("lower-case hex", lowerHex(text), javacompat.DecodeUTF8)
+		readsAs("%20 for +", strings.ReplaceAll(text, "+", "%20"), javacompat.DecodeUTF8)
 		for _, ct := range []string{typeForm, typeForm + "; charset=UTF-8", "application/X-WWW-FORM-URLENCODED;charset=utf8"} {
 			p, st := readFormBody(ct, []byte(text))
 			if st != bodyOK || !maps.Equal(p, want) {
@@ -213,7 +214,7 @@ func FuzzFormRoundTrip(f *testing.F) {
 		ev2, ok4 := latin1Escape(v2)
 		if ok1 && ok2 && ok3 && ok4 {
 			latin := ek1 + "=" + ev1 + "&" + ek2 + "=" + ev2 + "&" + ek1 + "=later"
-			readsAs("ISO-8859-1", latin, decodeLatin1)
+			readsAs("ISO-8859-1", latin, latin1CS)
 			p, st := readFormBody(typeForm+"; charset=ISO-8859-1", []byte(latin))
 			if st != bodyOK || !maps.Equal(p, want) {
 				t.Fatalf("readForm ISO-8859-1 %q: state %d, %q, want %q", latin, st, p, want)

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -380,7 +381,7 @@ func (g *Gateway) serveAPI(x *exchange) error {
 	}
 	// AcceptFilter and Jersey's negotiation: a 406 still comes after a 415
 	// for a body that is not a form, so the endpoint reports it in order.
-	if ct, ok := negotiate(x.r.Header.Get("Accept"), x.path.JSON); ok {
+	if ct, ok := javacompat.Negotiate(x.r.Header.Get("Accept"), x.path.JSON); ok {
 		x.contentType = ct
 	} else {
 		x.unacceptable = pageProblem(http.StatusNotAcceptable, "", stageAccept)
@@ -395,7 +396,7 @@ func (x *exchange) respondOK(body []byte) error {
 	return nil
 }
 
-func (x *exchange) json() bool { return x.contentType == typeJSON }
+func (x *exchange) json() bool { return x.contentType == javacompat.TypeJSON }
 
 // baseURI is Jersey's base URI of the request, for the Link header.
 func baseURI(r *http.Request) string {

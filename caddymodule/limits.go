@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 )
 
 // fieldLimits bounds every form and query field the Accounts and
@@ -28,9 +30,9 @@ const msgTooLong = "%s can not be longer than %d characters."
 
 // tooLong is the 400 for the first of fields (in the order given) whose
 // value in p is longer than its limit, or nil.
-func (p params) tooLong(stage int, fields ...string) *problem {
+func tooLong(p javacompat.Params, stage int, fields ...string) *problem {
 	for _, f := range fields {
-		if v, ok := p[f]; ok && javaLength(v) > fieldLimits[f] {
+		if v, ok := p[f]; ok && javacompat.Length(v) > fieldLimits[f] {
 			return textProblem(http.StatusBadRequest, fmt.Sprintf(msgTooLong, f, fieldLimits[f]), stage)
 		}
 	}

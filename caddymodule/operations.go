@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -39,7 +40,7 @@ type operation struct {
 // the query and the store before the decision, kept for serving it.
 type requestFacts struct {
 	body bodyState
-	form params
+	form javacompat.Params
 	// org is the organization an /Organizations/{sid}[/Migrate] request
 	// names, when it exists.
 	org *store.Organization
@@ -126,7 +127,7 @@ func listFacts(_ *Gateway, x *exchange, in *policy.Input) {
 	if !ok {
 		return
 	}
-	in.Request.OrganizationFilter = javaTrim(q["OrganizationSid"]) != "" || javaTrim(q["DomainName"]) != ""
+	in.Request.OrganizationFilter = javacompat.Trim(q["OrganizationSid"]) != "" || javacompat.Trim(q["DomainName"]) != ""
 }
 
 // createFacts: the OrganizationSid of a create (another organization is for
@@ -146,7 +147,7 @@ func updateFacts(_ *Gateway, x *exchange, in *policy.Input) {
 		return
 	}
 	if form, st := x.formBody(); st == bodyOK {
-		_, in.Request.RoleChange = form.get("Role")
+		_, in.Request.RoleChange = form.Get("Role")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/password"
 	"github.com/restcomm/restcomm-gateway/caddymodule/render"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -43,9 +44,9 @@ func (g *Gateway) listOrganizations(x *exchange) error {
 		v.fail(pageProblem(http.StatusBadRequest, "Malformed query string", stageListQuery))
 	}
 	if v.open(stageListQuery) {
-		v.fail(q.tooLong(stageListQuery, "Status"))
+		v.fail(tooLong(q, stageListQuery, "Status"))
 	}
-	status, filtered := q.get("Status")
+	status, filtered := q.Get("Status")
 	if filtered {
 		status = password.ToLower(status)
 		if v.open(stageOrgStatusFilter) && status != "active" && status != "closed" {
@@ -173,8 +174,8 @@ func (g *Gateway) migrateOrganization(x *exchange) error {
 // organizationParam is AccountsEndpoint.getOrganization: the Organization
 // form parameter names an organization by SID when SID-shaped, else by
 // domain name. nil when it is missing or names nothing.
-func (g *Gateway) organizationParam(ctx context.Context, form params) (*store.Organization, error) {
-	id, ok := form.get("Organization")
+func (g *Gateway) organizationParam(ctx context.Context, form javacompat.Params) (*store.Organization, error) {
+	id, ok := form.Get("Organization")
 	if !ok {
 		return nil, nil
 	}

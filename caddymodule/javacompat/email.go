@@ -1,8 +1,8 @@
-package caddymodule
+package javacompat
 
 import "strings"
 
-// validEmail reports whether RestComm accepts an EmailAddress on create:
+// ValidEmail reports whether RestComm accepts an EmailAddress on create:
 //
 //	InternetAddress emailAddr = new InternetAddress(emailAddress);
 //	emailAddr.validate();
@@ -13,7 +13,7 @@ import "strings"
 // (InternetAddress.parse and checkAddress), quirks included: anything with
 // a '"' skips the character checks, a display name ("Name <a@b.c>") is
 // fine, control characters other than CR, LF and TAB are not refused.
-func validEmail(s string) bool {
+func ValidEmail(s string) bool {
 	addrs, ok := parseAddresses(s)
 	return ok && len(addrs) == 1 && checkAddress(addrs[0], true, true)
 }
@@ -33,7 +33,7 @@ func parseAddresses(s string) (addrs []string, ok bool) {
 		if end < start || end > n {
 			return false // String.substring would throw
 		}
-		addr := javaTrim(s[start:end])
+		addr := Trim(s[start:end])
 		if !checkAddress(addr, routeAddr, false) {
 			return false
 		}
@@ -152,7 +152,7 @@ func parseAddresses(s string) (addrs []string, ok bool) {
 			}
 			inGroup = false
 			end = index + 1
-			addrs = append(addrs, javaTrim(s[start:end]))
+			addrs = append(addrs, Trim(s[start:end]))
 			routeAddr = false
 			start, end = -1, -1
 		case ' ', '\t', '\r', '\n':
@@ -222,15 +222,15 @@ func indexOfAny(s, any string, start int) int {
 	return -1
 }
 
-// clientLogin is the SIP client login RestComm derives from an e-mail
+// ClientLogin is the SIP client login RestComm derives from an e-mail
 // address, data.getFirst("EmailAddress").split("@")[0]: the text before
 // the first '@'.
-func clientLogin(email string) string {
+func ClientLogin(email string) string {
 	login, _, _ := strings.Cut(email, "@")
 	return login
 }
 
-// validClientLogin is ClientLoginConstrains.isValidClientLogin.
-func validClientLogin(login string) bool {
+// ValidClientLogin is ClientLoginConstrains.isValidClientLogin.
+func ValidClientLogin(login string) bool {
 	return !strings.ContainsAny(login, "?=@")
 }
