@@ -268,6 +268,7 @@ func readCaddyfile(t *testing.T, name string) string {
 type gateway struct {
 	site, admin string // loopback host:port
 	tls         *tls.Config
+	pid         int
 }
 
 // startGateway runs the binary with the Caddyfile, its own data directory
@@ -320,6 +321,7 @@ func tryStart(t *testing.T, bin, caddyfile string, env map[string]string) (*gate
 	var logs lockedBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
+	g.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {

@@ -452,3 +452,30 @@ func TestDeadLettersDoNotBlock(t *testing.T) {
 	assert.Equal(t, bad.Sid, diffs[0].Sid)
 	assert.Equal(t, "database missing", "database "+diffs[0].Database)
 }
+
+// The drain rate of changes that are rows only (renames), after an
+// outage: a figure, not a check.
+func TestDrainRateOfRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a figure")
+	}
+	e := newEnv(t)
+	ctx := t.Context()
+	var sids []string
+	for _, a := range e.data.Good() {
+		if a.Status != "closed" {
+			sids = append(sids, a.Sid)
+		}
+	}
+	const n = 3000
+	for i := range n {
+		_, err := e.st.UpdateAccount(ctx, nil, sids[i%len(sids)], store.AccountUpdate{FriendlyName: ptr(fmt.Sprint("drain ", i)), Now: time.Now()})
+		require.NoError(t, err)
+	}
+	start := time.Now()
+	e.worker("w1")
+	e.drained(60 * time.Second)
+	took := time.Since(start)
+	t.Logf("FIGURE drain of %d renames: %v (%.0f entries/s)", n, took.Round(time.Millisecond), n/took.Seconds())
+	e.noDifference()
+}

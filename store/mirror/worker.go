@@ -239,36 +239,37 @@ func (w *Worker) deliverAll(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// deliver delivers entries in order. It returns only when all are
-// settled, or with ctx's error or store.ErrLeaseLost.
+// deliver delivers entries in order, in batches. It returns only when
+// all are settled, or with ctx's error or store.ErrLeaseLost.
 func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error {
 	bo := w.backoff()
 	attempt := 0
+	single := 0 // entries to deliver one at a time, to find the one a batch failed on
 	for len(entries) > 0 {
-		n := w.batchable(entries)
-		var settled []store.Settlement
-		var kinds []string
-		var err error
-		if n > 1 {
-			err = w.deliverRows(ctx, entries[:n])
-			if _, perm := isPermanent(err); perm {
-				n, err = 1, nil // one of them cannot apply: one by one, to find it
-			} else if err == nil {
-				for _, e := range entries[:n] {
-					settled, kinds = append(settled, store.Settlement{ID: e.ID}), append(kinds, "")
+		n := min(len(entries), w.cfg.Batch)
+		if single > 0 {
+			n = 1
+		}
+		settled, kinds, err := w.deliverBatch(ctx, entries[:n], attempt)
+		if _, perm := isPermanent(err); perm && n > 1 {
+			single, err = n, nil // one of them cannot apply: one at a time, to dead-letter it alone
+			continue
+		}
+		if len(settled) > 0 {
+			if err := w.settle(ctx, settled); err != nil {
+				return err
+			}
+			for i := range settled {
+				if kinds[i] == "" {
+					w.cfg.Metrics.delivered(entries[i].Time())
+				} else {
+					w.cfg.Metrics.dead(kinds[i])
 				}
 			}
-		}
-		if n == 1 && err == nil {
-			err = w.deliverOne(ctx, &entries[0], attempt)
-			s := store.Settlement{ID: entries[0].ID}
-			kind := ""
-			if p, perm := isPermanent(err); perm {
-				s.Reason, kind, err = p.reason, p.kind, nil
-				w.log.Error("mirror: change dead-lettered", zap.String("entry", s.ID),
-					zap.String("op", entries[0].Op), zap.String("sid", entries[0].Sid), zap.String("reason", s.Reason))
-			}
-			settled, kinds = []store.Settlement{s}, []string{kind}
+			entries = entries[len(settled):]
+			single = max(0, single-len(settled))
+			attempt = 0
+			bo.reset()
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -280,21 +281,7 @@ func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error
 			w.log.Warn("mirror: delivery failed; retrying", zap.String("entry", entries[0].ID),
 				zap.Int("attempt", attempt), zap.Duration("in", d), zap.Error(err))
 			sleep(ctx, d)
-			continue
 		}
-		if err := w.settle(ctx, settled); err != nil {
-			return err
-		}
-		for i := range settled {
-			if kinds[i] == "" {
-				w.cfg.Metrics.delivered(entries[i].Time())
-			} else {
-				w.cfg.Metrics.dead(kinds[i])
-			}
-		}
-		entries = entries[n:]
-		attempt = 0
-		bo.reset()
 	}
 	return nil
 }
@@ -315,54 +302,208 @@ func (w *Worker) settle(ctx context.Context, settled []store.Settlement) error {
 	}
 }
 
-// batchable is how many leading entries are rows only (no side effect to
-// run), at least 1: those are written in one transaction.
-func (w *Worker) batchable(entries []store.OutboxEntry) int {
-	n := 0
-	for n < len(entries) && !w.sideEffect(&entries[n]) {
-		n++
-	}
-	return max(n, 1)
-}
-
 // sideEffect reports whether delivering e asks RestComm's API for more
 // than rows.
 func (w *Worker) sideEffect(e *store.OutboxEntry) bool {
 	return e.Closes() || e.Secret != "" && (e.Op == store.OpCreate || e.Op == store.OpUpdate && e.NewPassword)
 }
 
-// deliverRows writes the current state of what the entries changed, in
-// one transaction.
-func (w *Worker) deliverRows(ctx context.Context, entries []store.OutboxEntry) error {
-	var sids, orgs []string
-	for i := range entries {
-		e := &entries[i]
-		if e.Op == store.OpOrganization {
-			orgs = append(orgs, e.Sid)
+// step is one entry of a batch, with what its side effect needs.
+type step struct {
+	e      *store.OutboxEntry
+	accts  []*store.Account // the current state of the accounts it wrote
+	target *store.Account   // the account it was asked for (nil: gone)
+	caller *store.Account   // whom RestComm's API is asked as (nil: nobody it would let in)
+}
+
+// deliverBatch delivers a batch: first the current state of everything
+// its entries wrote, and of the accounts its side effects are asked as,
+// in one transaction (accounts the gateway closed keep the status
+// RestComm has: RestComm must see each close happen, through its own
+// API); then each entry's side effect, in order. It returns the entries
+// settled, in order from the first (with the kind of each dead letter,
+// "" for delivered), and the transient error that stopped it, if any. A
+// permanent failure of the rows is returned as such for a batch of more
+// than one entry (the caller then goes one at a time); a single entry is
+// dead-lettered.
+func (w *Worker) deliverBatch(ctx context.Context, batch []store.OutboxEntry, attempt int) ([]store.Settlement, []string, error) {
+	steps, err := w.prepare(ctx, batch)
+	if err == nil {
+		var orgs []*store.Organization
+		var accts []*store.Account
+		seen := map[string]bool{}
+		for _, st := range steps {
+			if st.e.Op == store.OpOrganization {
+				o, err := w.st.Organization(ctx, st.e.Sid)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return nil, nil, fmt.Errorf("redis: %w", err)
+				}
+				if o != nil {
+					orgs = append(orgs, o)
+				}
+			}
+			for _, a := range appendMissing(st.accts, st.caller) {
+				if !seen[a.Sid] {
+					seen[a.Sid] = true
+					accts = append(accts, a)
+				}
+			}
 		}
-		sids = append(sids, e.Sids...)
-		w.noSecretNote(e)
+		err = w.write(ctx, orgs, accts, true)
 	}
-	accts, err := w.accounts(ctx, unique(sids))
 	if err != nil {
-		return err
+		if p, perm := isPermanent(err); perm && len(batch) == 1 {
+			w.deadLettered(&batch[0], p)
+			return []store.Settlement{{ID: batch[0].ID, Reason: p.reason}}, []string{p.kind}, nil
+		}
+		return nil, nil, err
 	}
-	var os []*store.Organization
-	for _, sid := range unique(orgs) {
-		o, err := w.st.Organization(ctx, sid)
-		if errors.Is(err, store.ErrNotFound) {
+	settled := make([]store.Settlement, 0, len(batch))
+	kinds := make([]string, 0, len(batch))
+	for _, st := range steps {
+		err := w.effect(ctx, st, attempt)
+		if p, perm := isPermanent(err); perm {
+			w.deadLettered(st.e, p)
+			settled, kinds = append(settled, store.Settlement{ID: st.e.ID, Reason: p.reason}), append(kinds, p.kind)
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("redis: %w", err)
+			return settled, kinds, err
 		}
-		os = append(os, o)
+		settled, kinds = append(settled, store.Settlement{ID: st.e.ID}), append(kinds, "")
 	}
-	return w.write(ctx, os, accts, true)
+	return settled, kinds, nil
+}
+
+func (w *Worker) deadLettered(e *store.OutboxEntry, p *permanentError) {
+	w.log.Error("mirror: change dead-lettered", zap.String("entry", e.ID), zap.String("op", e.Op),
+		zap.String("sid", e.Sid), zap.String("reason", p.reason))
+}
+
+// prepare reads the current state the batch's entries need, in one round
+// trip for their accounts, and finds whom each side effect is asked as.
+func (w *Worker) prepare(ctx context.Context, batch []store.OutboxEntry) ([]step, error) {
+	var sids []string
+	for i := range batch {
+		sids = append(sids, batch[i].Sids...)
+	}
+	accts, err := w.accounts(ctx, unique(sids))
+	if err != nil {
+		return nil, err
+	}
+	bySid := make(map[string]*store.Account, len(accts))
+	for _, a := range accts {
+		bySid[a.Sid] = a
+	}
+	steps := make([]step, len(batch))
+	for i := range batch {
+		e := &batch[i]
+		st := step{e: e, target: bySid[e.Sid]}
+		for _, sid := range e.Sids {
+			if a := bySid[sid]; a != nil {
+				st.accts = append(st.accts, a)
+			}
+		}
+		if w.up != nil && w.sideEffect(e) && st.target != nil {
+			if st.caller, err = w.callerFor(ctx, e, st.target); err != nil {
+				return nil, err
+			}
+		}
+		steps[i] = st
+	}
+	return steps, nil
+}
+
+// callerFor is whom RestComm's API is asked as for e's side effect: for a
+// close, the nearest active Administrator ancestor, else the account
+// itself (RestComm lets an account close itself); for a SIP client, the
+// account itself when RestComm lets it in (active or uninitialized), else
+// the nearest active Administrator ancestor.
+func (w *Worker) callerFor(ctx context.Context, e *store.OutboxEntry, a *store.Account) (*store.Account, error) {
+	if !e.Closes() && (a.Status == store.StatusActive || a.Status == store.StatusUninitialized) {
+		return a, nil
+	}
+	anc, err := w.nearestAdministrator(ctx, a)
+	if err != nil || anc != nil || !e.Closes() {
+		return anc, err
+	}
+	return a, nil
+}
+
+// effect runs one entry's side effect, its rows being written.
+func (w *Worker) effect(ctx context.Context, st step, attempt int) error {
+	e := st.e
+	switch {
+	case e.Closes():
+		return w.closeEffect(ctx, st, attempt)
+	case !w.sideEffect(e):
+		w.noSecretNote(e)
+		return nil
+	case w.up == nil:
+		w.note(e.Sid, "mirror: no upstream RestComm: SIP client not mirrored", zap.String("op", e.Op))
+		return nil
+	}
+	return w.clientEffect(ctx, st, attempt)
+}
+
+// closeEffect mirrors a close so that RestComm runs its own: RestComm is
+// asked to close the account (its rows still as RestComm had them), as
+// its nearest active Administrator ancestor (or itself), and cascades;
+// then the rows are written as the gateway has them. A close RestComm
+// refuses still ends with the rows closed (RestComm then refuses the
+// accounts, as the gateway does), and is dead-lettered: its side effects
+// did not run.
+func (w *Worker) closeEffect(ctx context.Context, st step, attempt int) error {
+	var refused error
+	switch {
+	case w.up == nil:
+		w.note(st.e.Sid, "mirror: no upstream RestComm: close written to the rows only, RestComm's side effects not run")
+	case st.target == nil:
+		return nil // gone from the gateway: nothing to mirror
+	default:
+		err := w.up.closeAccount(ctx, st.e.Sid, st.caller, attempt)
+		if _, perm := isPermanent(err); perm {
+			refused = err
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := w.write(ctx, nil, st.accts, false); err != nil {
+		return err
+	}
+	return refused
+}
+
+// clientEffect creates the SIP client of a new account, or sets its new
+// password, through RestComm's Clients API.
+func (w *Worker) clientEffect(ctx context.Context, st step, attempt int) error {
+	e, a := st.e, st.target
+	if a == nil || a.Status == store.StatusClosed {
+		return nil // gone, or closed since: RestComm deletes a closed account's clients anyway
+	}
+	if w.cfg.Sealer == nil {
+		w.note(e.Sid, "mirror: this gateway has no secret_key: SIP client not mirrored", zap.String("op", e.Op))
+		return nil
+	}
+	if st.caller == nil {
+		return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
+			a.Sid, a.Status)
+	}
+	password, err := w.cfg.Sealer.Open(e.Sid, e.Secret)
+	if err != nil {
+		return permanent(kindUnsealable, "SIP client of %s: %v", e.Sid, err)
+	}
+	if e.Op == store.OpCreate {
+		return w.up.createClient(ctx, a, st.caller, password, attempt)
+	}
+	return w.up.updateClientPassword(ctx, a, st.caller, password, attempt)
 }
 
 // write writes organizations then accounts in one transaction.
 func (w *Worker) write(ctx context.Context, orgs []*store.Organization, accts []*store.Account, keepClosed bool) error {
+	if len(orgs) == 0 && len(accts) == 0 {
+		return nil
+	}
 	return w.rows.inTx(ctx, func(tx *sql.Tx) error {
 		for _, o := range orgs {
 			if err := w.rows.upsertOrganization(ctx, tx, o); err != nil {
@@ -394,105 +535,14 @@ func (w *Worker) accounts(ctx context.Context, sids []string) ([]*store.Account,
 	return out, nil
 }
 
-// deliverOne delivers one entry, its side effect included. A permanent
-// error is for the dead-letter stream.
+// deliverOne delivers one entry, its side effect included, without
+// settling it; a dead letter's reason is its permanent error.
 func (w *Worker) deliverOne(ctx context.Context, e *store.OutboxEntry, attempt int) error {
-	switch {
-	case e.Closes():
-		return w.deliverClose(ctx, e, attempt)
-	case w.sideEffect(e) && w.up != nil:
-		return w.deliverClient(ctx, e, attempt)
-	case w.sideEffect(e):
-		w.note(e.Sid, "mirror: no upstream RestComm: SIP client not mirrored", zap.String("op", e.Op))
+	settled, kinds, err := w.deliverBatch(ctx, []store.OutboxEntry{*e}, attempt)
+	if err == nil && len(settled) == 1 && kinds[0] != "" {
+		return permanent(kinds[0], "%s", settled[0].Reason)
 	}
-	return w.deliverRows(ctx, []store.OutboxEntry{*e})
-}
-
-// deliverClose mirrors a close so that RestComm runs its own: the rows
-// first, the closed ones keeping the status RestComm has; then RestComm is
-// asked to close the account, as its nearest active Administrator ancestor
-// (or itself), and cascades; then the rows as the gateway has them. A
-// close RestComm refuses still ends with the rows closed (RestComm then
-// refuses the accounts, as the gateway does), and is dead-lettered: its
-// side effects did not run.
-func (w *Worker) deliverClose(ctx context.Context, e *store.OutboxEntry, attempt int) error {
-	accts, err := w.accounts(ctx, e.Sids)
-	if err != nil {
-		return err
-	}
-	var refused error
-	if w.up == nil {
-		w.note(e.Sid, "mirror: no upstream RestComm: close written to the rows only, RestComm's side effects not run")
-	} else {
-		target := find(accts, e.Sid)
-		if target == nil {
-			return nil // gone from the gateway: nothing to mirror
-		}
-		caller, err := w.nearestAdministrator(ctx, target)
-		if err != nil {
-			return err
-		}
-		if caller == nil {
-			caller = target // RestComm lets an account close itself
-		}
-		// the rows, the caller's among them (its token must be RestComm's)
-		if err := w.write(ctx, nil, appendMissing(accts, caller), true); err != nil {
-			return err
-		}
-		err = w.up.closeAccount(ctx, e.Sid, caller, attempt)
-		if _, perm := isPermanent(err); perm {
-			refused = err
-		} else if err != nil {
-			return err
-		}
-	}
-	if err := w.write(ctx, nil, accts, false); err != nil {
-		return err
-	}
-	return refused
-}
-
-// deliverClient writes the rows of a create or a password change, then
-// creates the SIP client or sets its password through RestComm's Clients
-// API, as the account (or, when RestComm would not let it in, its nearest
-// active Administrator ancestor).
-func (w *Worker) deliverClient(ctx context.Context, e *store.OutboxEntry, attempt int) error {
-	accts, err := w.accounts(ctx, e.Sids)
-	if err != nil {
-		return err
-	}
-	a := find(accts, e.Sid)
-	if a == nil {
-		return nil
-	}
-	caller := a
-	if a.Status != store.StatusActive && a.Status != store.StatusUninitialized {
-		if caller, err = w.nearestAdministrator(ctx, a); err != nil {
-			return err
-		}
-	}
-	if err := w.write(ctx, nil, appendMissing(accts, caller), true); err != nil {
-		return err
-	}
-	if w.cfg.Sealer == nil {
-		w.note(e.Sid, "mirror: this gateway has no secret_key: SIP client not mirrored", zap.String("op", e.Op))
-		return nil
-	}
-	if a.Status == store.StatusClosed {
-		return nil // closed since: RestComm will delete its clients anyway
-	}
-	if caller == nil {
-		return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
-			a.Sid, a.Status)
-	}
-	password, err := w.cfg.Sealer.Open(e.Sid, e.Secret)
-	if err != nil {
-		return permanent(kindUnsealable, "SIP client of %s: %v", e.Sid, err)
-	}
-	if e.Op == store.OpCreate {
-		return w.up.createClient(ctx, a, caller, password, attempt)
-	}
-	return w.up.updateClientPassword(ctx, a, caller, password, attempt)
+	return err
 }
 
 // nearestAdministrator is the nearest ancestor of a that is an active
