@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,15 +27,11 @@ func newRequest(method, path string, body io.Reader) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 }
 
-// forwarded counts requests any test handed to the next handler; none of
-// the Accounts and Organizations routes may be.
-var forwarded atomic.Int64
-
 // serve runs one request through the handler; safe for concurrent use.
 func (h *harness) serve(r *http.Request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	next := handlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
-		forwarded.Add(1)
+		h.forwarded.Add(1)
 		w.WriteHeader(http.StatusTeapot)
 		return nil
 	})
@@ -56,6 +51,7 @@ func formRequest(method, path, user, secret, form string) *http.Request {
 // Fifty concurrent creates of one e-mail: exactly one 200, forty-nine 409s,
 // one account, one index entry, one child entry.
 func TestConcurrentCreatesOfOneEmail(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	const n = 50
 	codes := make([]int, n)
@@ -120,13 +116,14 @@ func TestConcurrentCreatesOfOneEmail(t *testing.T) {
 	names, err := rdb.Keys(ctx, "{restcomm}:fname:racer*").Result()
 	require.NoError(t, err)
 	assert.Len(t, names, 1, "one friendly-name index entry")
-	assert.Zero(t, forwarded.Load())
+	assert.Zero(t, h.forwarded.Load())
 }
 
 // Concurrent status changes and renames of one account never lose a field:
 // each round renames and changes the status at the same time, and both
 // changes are there afterwards, with every other field intact.
 func TestConcurrentStatusChangesAndRenames(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	ctx := context.Background()
 	before := account(t, h, fixture.SidCadm)
@@ -177,6 +174,7 @@ func TestConcurrentStatusChangesAndRenames(t *testing.T) {
 // A tree of three levels with 1,000 accounts under one parent closes in one
 // request, and every account in it is refused at once afterwards.
 func TestClosingALargeTree(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	ctx := context.Background()
 	when := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)

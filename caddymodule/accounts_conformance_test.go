@@ -146,6 +146,7 @@ func get(path, as string) call { return call{path: fixture.APIRoot + path, as: a
 
 // Rows 37-48: GET /Accounts and its organization filters.
 func TestConformanceList(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	all9 := []string{fixture.SidGuest, fixture.SidSusp, fixture.SidClosed, fixture.SidTopDev, fixture.SidGrand, fixture.SidDev, fixture.SidCadm, fixture.SidUninit, fixture.SidAdmin}
 	runRows(t, h, []row{
@@ -193,6 +194,7 @@ func sortStrings(s []string) {
 
 // Rows 49-75: POST /Accounts.
 func TestConformanceCreate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	valid := "&Password=RestComm12"
 	before := time.Now().Add(-time.Second)
@@ -284,6 +286,7 @@ func TestConformanceCreate(t *testing.T) {
 
 // Rows 76-96: POST and PUT /Accounts/{id}.
 func TestConformanceUpdate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	var created time.Time
 	runRows(t, h, []row{
@@ -387,6 +390,7 @@ func TestConformanceUpdate(t *testing.T) {
 
 // Rows 97-101: DELETE is 405 after authentication.
 func TestConformanceDelete(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	del := func(path, as string) call {
 		return call{method: http.MethodDelete, path: fixture.APIRoot + path, as: as}
@@ -408,6 +412,7 @@ func TestConformanceDelete(t *testing.T) {
 
 // Rows 102-113: POST /Accounts/migrate/{id}.
 func TestConformanceMigrate(t *testing.T) {
+	t.Parallel()
 	migrate := func(id, as, form string) call {
 		return call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json/migrate/" + id, as: as, form: form,
 			header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}
@@ -460,6 +465,7 @@ func TestConformanceMigrate(t *testing.T) {
 // Row 114: the body limit, checked from Content-Length after
 // authentication.
 func TestConformanceBodyLimit(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	r := newRequest(http.MethodPost, fixture.APIRoot+"/Accounts.json", strings.NewReader("EmailAddress=big@company.com&Password=RestComm12"))
 	r.Header.Set("Content-Type", typeForm)
@@ -481,6 +487,7 @@ func TestConformanceBodyLimit(t *testing.T) {
 // uninitialized administrator by e-mail with email:md5(password), set a new
 // password with sid:auth_token, and from then on only the new one works.
 func TestFirstLoginFlow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/administrator%40company.com", user: "administrator@company.com", secret: fixture.Token})
 	require.Equal(t, 200, w.Code, w.Body.String())

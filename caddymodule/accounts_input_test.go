@@ -17,6 +17,7 @@ import (
 // HEAD is GET without a body; OPTIONS answers 200 with Allow, for every
 // template the gateway serves.
 func TestHeadAndOptions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	for _, path := range []string{"/Accounts.json/" + fixture.SidAdmin, "/Accounts.json", "/Accounts", "/Organizations.json/" + fixture.SidOrg0} {
 		g := h.do(get(path, "ADMIN"))
@@ -42,6 +43,7 @@ func TestHeadAndOptions(t *testing.T) {
 
 // Content negotiation and body type come before the endpoint's checks.
 func TestNegotiationAndBodyType(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	runRows(t, h, []row{
 		{0, call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts", as: "ADMIN", form: "EmailAddress=n1@company.com&Password=RestComm12",
@@ -70,6 +72,7 @@ func TestNegotiationAndBodyType(t *testing.T) {
 // without '=' is present and empty, '+' is a space, the charset of the
 // Content-Type is honoured, invalid bytes become U+FFFD.
 func TestFormReading(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	runRows(t, h, []row{
 		{0, post("/Accounts.json", "ADMIN", "EmailAddress=first%40company.com&EmailAddress=second%40company.com&Password=RestComm12&=ignored"), 200,
@@ -108,6 +111,7 @@ func TestFormReading(t *testing.T) {
 
 // Bad input never gives a 5xx or a panic, and never writes anything.
 func TestBadInputIsRefusedCleanly(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	bodies := []string{
 		"EmailAddress=%zz&Password=RestComm12",
@@ -149,13 +153,14 @@ func TestBadInputIsRefusedCleanly(t *testing.T) {
 	// without .json, braces are just characters
 	w := h.do(get("/Accounts?DomainName=%7Bx%7D", "ADMIN"))
 	assert.Equal(t, 404, w.Code)
-	assert.Zero(t, forwarded.Load())
+	assert.Zero(t, h.forwarded.Load())
 	assert.Empty(t, h.proxied)
 }
 
 // A body over the limit is 413 whatever Content-Length says: chunked, or a
 // Content-Length that lies. Nothing is written.
 func TestOversizedBodiesAre413(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	big := func() io.Reader {
 		return io.MultiReader(strings.NewReader("EmailAddress=huge%40company.com&Password=RestComm12&FriendlyName="),

@@ -160,7 +160,9 @@ func TestChangesWaitForReplicas(t *testing.T) {
 	h := newHarness(t, false, func(g *Gateway) {
 		g.Redis.URLs = []string{master.URL()}
 		g.Redis.WaitReplicas = 1
-		g.Redis.WaitTimeout = caddy.Duration(200 * time.Millisecond)
+		// generous: a loaded machine may take a while to acknowledge
+		g.Redis.WaitTimeout = caddy.Duration(2 * time.Second)
+		g.Redis.Timeout = caddy.Duration(5 * time.Second)
 	})
 	fixture.Load(t, h.store)
 	w := h.do(post("/Accounts.json", "ADMIN", "EmailAddress=replicated@x.com&Password=RestComm12"))

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSidShapes(t *testing.T) {
+	t.Parallel()
 	assert.True(t, sidShaped(fixture.SidOrg0))
 	assert.False(t, sidShaped("blabla"))
 	assert.False(t, sidShaped("ORafbe225ad37541eba518a74248f0ac4-"))

@@ -77,6 +77,7 @@ func (d *dropIn) standInStatus(t *testing.T, path, user, secret string) int {
 // prints for its row; lists come in RestComm's order; every bad row is in
 // the report.
 func TestImportedAccountsServedAsRestCommServedThem(t *testing.T) {
+	t.Parallel()
 	d := startDropIn(t, 1000)
 	good := d.data.Good()
 	rows := map[string]restcommtest.Account{}
@@ -183,6 +184,7 @@ func TestImportedAccountsServedAsRestCommServedThem(t *testing.T) {
 // TestImportedRowPrintsAsRestComm pins, independently of the render
 // package, the XML of one imported row with quotes and non-ASCII text.
 func TestImportedRowPrintsAsRestComm(t *testing.T) {
+	t.Parallel()
 	const script = `CREATE MEMORY TABLE PUBLIC."restcomm_organizations"("sid" VARCHAR(34) NOT NULL PRIMARY KEY,"domain_name" VARCHAR(255) NOT NULL,"date_created" TIMESTAMP NOT NULL,"date_updated" TIMESTAMP NOT NULL,"status" VARCHAR(16))
 CREATE MEMORY TABLE PUBLIC."restcomm_accounts"("sid" VARCHAR(34) NOT NULL PRIMARY KEY,"date_created" TIMESTAMP NOT NULL,"date_updated" TIMESTAMP NOT NULL,"email_address" LONGVARCHAR NOT NULL,"friendly_name" VARCHAR(64) NOT NULL,"parent_sid" VARCHAR(34),"type" VARCHAR(8) NOT NULL,"status" VARCHAR(16) NOT NULL,"auth_token" VARCHAR(32) NOT NULL,"role" VARCHAR(64) NOT NULL,"uri" LONGVARCHAR NOT NULL,"organization_sid" VARCHAR(34))
 INSERT INTO "restcomm_organizations" VALUES('ORafbe225ad37541eba518a74248f0ac4c','default.restcomm.com','2017-04-19 00:00:00.000000','2017-04-19 00:00:00.000000','active')

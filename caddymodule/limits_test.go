@@ -33,6 +33,7 @@ func redisDump(t *testing.T, h *harness) map[string]string {
 // 400 naming the field, and nothing is stored; at the bound it is read as
 // before (and fails, if it does, for another reason).
 func TestEveryFieldHasABound(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	over := func(field string) string {
 		n := fieldLimits[field] + 1
@@ -98,6 +99,7 @@ func TestEveryFieldHasABound(t *testing.T) {
 // A friendly name that is another account's e-mail address does not make
 // the Admin UI's GET /Accounts.json/{email} find the squatter.
 func TestEmailAddressNamesItsAccountNotASquatter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	w := h.do(put("/Accounts.json/"+fixture.SidGrand, "GRAND", "FriendlyName="+url.QueryEscape(fixture.Users["CADM"])))
 	require.Equal(t, http.StatusOK, w.Code)

@@ -33,6 +33,7 @@ func organization(t *testing.T, h *harness, sid string) *store.Organization {
 // GET /Organizations[.json] (OrganizationsEndpoint.getOrganizations): the
 // JAX-RS role SuperAdmin only, no permission; an empty result is 404.
 func TestListOrganizations(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	runRows(t, h, []row{
 		{0, get("/Organizations.json", "ADMIN"), 200, func(t *testing.T, r *http.Response, body string) {
@@ -63,6 +64,7 @@ func TestListOrganizations(t *testing.T) {
 // GET /Organizations/{sid} (OrganizationsEndpoint.getOrganization): Super
 // Admins read any organization, Administrators their own.
 func TestReadOrganization(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	runRows(t, h, []row{
 		{0, get("/Organizations.json/"+fixture.SidOrg1, "ADMIN"), 200, func(t *testing.T, r *http.Response, body string) {
@@ -90,6 +92,7 @@ func TestReadOrganization(t *testing.T) {
 // PUT /Organizations/{domainName} (OrganizationsEndpoint.putOrganization,
 // no DNS provisioning manager).
 func TestCreateOrganization(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	var sid string
 	runRows(t, h, []row{
@@ -129,6 +132,7 @@ func TestCreateOrganization(t *testing.T) {
 // RestComm: upstream data. The gateway applies RestComm's checks, then
 // answers 501; it never forwards the route.
 func TestOrganizationClientMigrationIsNotForwarded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	path := fixture.APIRoot + "/Organizations/" + fixture.SidOrg0 + "/Migrate"
 	runRows(t, h, []row{

@@ -17,6 +17,7 @@ const ownSubtreeDir = "../policy/examples/own-subtree"
 // subtree, resolving the path's account as RestComm does; the default
 // policy leaves the same requests to RestComm.
 func TestOwnSubtreePolicyAtTheEdge(t *testing.T) {
+	t.Parallel()
 	strict := newHarness(t, true, func(g *Gateway) { g.PolicyDir = ownSubtreeDir })
 	plain := newHarness(t, true)
 	// GUEST (top-level, unrelated) takes CADM's SID as its friendly name:

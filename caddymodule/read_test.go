@@ -22,6 +22,7 @@ const wwwAuth = `Basic realm="Restcomm realm"`
 // Spec §16 rows 1-11 and 14-36: authentication, the status gate and
 // GET /Accounts/{id}, through the real handler and a real Redis.
 func TestConformanceAuthenticationAndRead(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	up := strings.ToUpper(fixture.Token)
 	rows := []struct {
@@ -99,6 +100,7 @@ func TestConformanceAuthenticationAndRead(t *testing.T) {
 // password and gets exactly spec §4.4 (status uninitialized) — the README's
 // first request.
 func TestSeededAdministratorIsSpecDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, false)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/administrator%40company.com", user: "administrator@company.com", secret: "RestComm"})
 	require.Equal(t, 200, w.Code, w.Body.String())
@@ -112,6 +114,7 @@ func TestSeededAdministratorIsSpecDocument(t *testing.T) {
 }
 
 func TestErrorPagesAndPlainGate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts/" + fixture.SidAdmin})
 	assert.Equal(t, "text/html;charset=utf-8", w.Header().Get("Content-Type"))
@@ -125,6 +128,7 @@ func TestErrorPagesAndPlainGate(t *testing.T) {
 }
 
 func TestAmbiguousFriendlyNameIs404(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	// GUEST and TOPDEV are unrelated; give CADM's child two twins named alike
 	for _, rename := range []string{fixture.SidDev, fixture.SidSusp} {
@@ -137,6 +141,7 @@ func TestAmbiguousFriendlyNameIs404(t *testing.T) {
 }
 
 func TestRedisDownIs503AndRecovers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	h.redis.Stop()
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
@@ -203,6 +208,7 @@ func readFile(t *testing.T, name string) string {
 // Jersey selects the method first (404, 405), then the body type (415),
 // then the response type (406).
 func TestMethodSelectionOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	textOnly := http.Header{"Accept": {"text/plain"}}
 	w := h.do(call{method: http.MethodDelete, path: fixture.APIRoot + "/Accounts/" + fixture.SidDev, as: "ADMIN", header: textOnly})
@@ -220,6 +226,7 @@ func TestMethodSelectionOrder(t *testing.T) {
 // Even a policy that lets anonymous requests through cannot make the
 // gateway serve an Accounts route without a caller.
 func TestAccountsRoutesAreNeverAnonymous(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(dir+"/restcomm", 0o755))
 	require.NoError(t, os.WriteFile(dir+"/restcomm/authz.rego", []byte("package restcomm.authz\ndecision := {\"allow\": true}\n"), 0o644))

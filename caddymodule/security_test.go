@@ -36,6 +36,7 @@ func addAccount(t *testing.T, h *harness, email, name, role, status, parent stri
 // authorization at all. Tree: ADMIN → DEV (Developer) → A1 (Developer);
 // ADMIN → CADM (B in the review: another subtree, not a Super Admin).
 func TestLogoutSpellingSkipsNoCheck(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	a1 := addAccount(t, h, "a1@x.com", "a1@x.com", "Developer", "active", fixture.SidDev)
 	as := func(c call, user string) call { c.user, c.secret = user, fixture.Token; return c }
@@ -81,6 +82,7 @@ func TestLogoutSpellingSkipsNoCheck(t *testing.T) {
 // of caller; and an id in the shape of an unauthenticated RestComm path
 // (…Logout, ….wav, RE…) gets the same answer as its neutral twin.
 func TestServedOperationsDecideAlikeWhateverTheIDSpelling(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	// targets: Developers below CADM (an Administrator below ADMIN), each
 	// named in one of the spellings, and a twin named in a neutral one
@@ -222,6 +224,7 @@ type httpResult struct {
 // A write is made on the caller as it is when the write happens, not as it
 // was when the request's headers arrived.
 func TestWritesAreDecidedOnTheCallerAsItIsNow(t *testing.T) {
+	t.Parallel()
 	t.Run("suspended while its body was on its way", func(t *testing.T) {
 		h := newHarness(t, true)
 		e := addAccount(t, h, "e@x.com", "e", "Administrator", "active", fixture.SidCadm)
@@ -290,6 +293,7 @@ func TestWritesAreDecidedOnTheCallerAsItIsNow(t *testing.T) {
 // child of it is active (closed is terminal, so none could ever be
 // closed later).
 func TestCloseRacingCreatesLeavesNoActiveChild(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	p := addAccount(t, h, "parent@x.com", "parent", "Administrator", "active", fixture.SidAdmin)
 	const n = 50

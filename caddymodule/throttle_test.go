@@ -23,6 +23,7 @@ func onRedisOf(first *harness) func(*Gateway) {
 // shared by every instance on one Redis; a right password does not lift a
 // block, and another IP is not affected by a login's block.
 func TestFailedLoginsAreThrottledAcrossInstances(t *testing.T) {
+	t.Parallel()
 	one := newHarness(t, true)
 	two := newHarness(t, false, onRedisOf(one))
 	instances := []*harness{one, two}
@@ -65,6 +66,7 @@ func TestFailedLoginsAreThrottledAcrossInstances(t *testing.T) {
 // The thresholds are the policy's data: a policy directory that changes
 // them changes the gateway's counting and blocking.
 func TestThrottleThresholdsArePolicyData(t *testing.T) {
+	t.Parallel()
 	dir := copyPolicy(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "restcomm", "throttle", "data.json"),
 		[]byte(`{"window_seconds": 60, "login_ip_max_failures": 2, "ip_max_failures": 100}`), 0o644))
