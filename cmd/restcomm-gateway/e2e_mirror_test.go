@@ -333,6 +333,40 @@ func TestEndToEndMirror(t *testing.T) {
 		r.drained(t, 20*time.Second)
 		r.run(t, 0, "mirror", "verify", "--redis", r.rd.URL(), "--database", r.dbURL)
 	})
+
+	t.Run("a change that can never apply is dead-lettered; the others go on", func(t *testing.T) {
+		// RestComm's latin1 table cannot hold this name; the gateway can
+		bad := "dead.letter@example.com"
+		code, body, err := send(t, c, gw, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
+			"EmailAddress="+bad+"&Password=Mirror-pw-1!&FriendlyName="+url.QueryEscape("名前 ☎"))
+		require.NoError(t, err)
+		require.Equal(t, 200, code, body)
+		var others []string
+		for i := range 5 {
+			email := fmt.Sprintf("behind%d@example.com", i)
+			code, body, err := send(t, c, gw, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
+				"EmailAddress="+email+"&Password=Mirror-pw-1!")
+			require.NoError(t, err)
+			require.Equal(t, 200, code, body)
+			others = append(others, restcommtest.SidOf(email))
+		}
+		r.drained(t, 20*time.Second)
+		for _, sid := range others {
+			assert.Equal(t, 200, r.direct(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-1!")), "delivered behind the dead letter")
+		}
+		st := r.status(t)
+		assert.EqualValues(t, 1, st.Dead)
+		out := r.run(t, 0, "mirror", "status", "--redis", r.rd.URL())
+		t.Log("\n" + out)
+		assert.Contains(t, out, "dead-lettered: 1")
+		assert.Contains(t, out, "create "+restcommtest.SidOf(bad))
+		assert.Contains(t, out, "character set")
+		m := scrape(t, "http://"+gw.admin+"/metrics")
+		assert.Equal(t, 1.0, m[`restcomm_gateway_mirror_dead_lettered_total{kind="rejected"}`])
+		out = r.run(t, 1, "mirror", "verify", "--redis", r.rd.URL(), "--database", r.dbURL)
+		assert.Contains(t, out, "account "+restcommtest.SidOf(bad)+": gateway present, database missing")
+		assert.Contains(t, out, "1 differences")
+	})
 }
 
 // TestEndToEndMirrorOutage: MariaDB stopped for 30 s while 500 or more
