@@ -479,3 +479,55 @@ func TestDrainRateOfRows(t *testing.T) {
 	t.Logf("FIGURE drain of %d renames: %v (%.0f entries/s)", n, took.Round(time.Millisecond), n/took.Seconds())
 	e.noDifference()
 }
+
+// RestComm before 8.2: no organizations table, no organization_sid
+// column. Accounts are written without it; organizations are not written.
+func TestPre82Schema(t *testing.T) {
+	ctx := t.Context()
+	maria := mariadbtest.Start(t)
+	dbURL := maria.Database(t, "restcomm")
+	db := maria.DB(t, "restcomm")
+	for _, stmt := range restcommdb.SchemaPre82 {
+		_, err := db.ExecContext(ctx, stmt)
+		require.NoError(t, err)
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO restcomm_accounts VALUES (?, '2012-04-24 00:00:00', '2012-04-24 00:00:00',
+		'administrator@company.com', 'Default Administrator Account', NULL, 'Full', 'uninitialized', ?, 'Administrator', ?)`,
+		store.DefaultAdminSid, store.DefaultAdminAuthToken, "/2012-04-24/Accounts/"+store.DefaultAdminSid)
+	require.NoError(t, err)
+	rd := redistest.Start(t)
+	st := store.New(rd.Client(t), "")
+	_, err = st.Seed(ctx, "")
+	require.NoError(t, err)
+	require.NoError(t, st.EnableOutbox(ctx))
+
+	kid := newAccount("old.release@example.com", store.DefaultAdminSid, store.DefaultOrganizationSid, "Developer")
+	_, err = st.CreateAccount(ctx, nil, kid)
+	require.NoError(t, err)
+	_, err = st.CreateOrganization(ctx, nil, &store.Organization{Sid: "OR" + md5hex("old"), DomainName: "old.example.com",
+		Status: "active", DateCreated: time.Now(), DateUpdated: time.Now()})
+	require.NoError(t, err)
+	_, err = st.UpdateAccount(ctx, nil, kid.Sid, store.AccountUpdate{Status: ptr("closed"), Now: time.Now()})
+	require.NoError(t, err)
+
+	wdb, err := OpenDatabase(dbURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = wdb.Close() })
+	w, err := New(Config{Store: st, DB: wdb, Holder: "old", LeaseTTL: time.Second, MinBackoff: 20 * time.Millisecond,
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool {
+		s, err := st.OutboxStatus(ctx)
+		return err == nil && s.Backlog == 0 && s.Delivered == 3
+	}, 10*time.Second, 20*time.Millisecond)
+	var status string
+	require.NoError(t, db.QueryRow("SELECT status FROM restcomm_accounts WHERE sid = ?", kid.Sid).Scan(&status))
+	assert.Equal(t, "closed", status, "without an upstream, a close is rows only")
+	diffs, err := Verify(ctx, st, db, time.UTC)
+	require.NoError(t, err)
+	assert.Empty(t, diffs)
+}
