@@ -158,7 +158,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionDurability(repl); err != nil { // durability.go
 		return err
 	}
-	if err := g.provisionMirror(ctx, repl, prefix); err != nil { // mirror.go
+	if err := g.provisionMirror(ctx, repl, prefix, opts); err != nil { // mirror.go
 		return err
 	}
 

@@ -62,11 +62,10 @@ var mirrorPool = caddy.NewUsagePool()
 
 // mirrorHandle is a running worker.
 type mirrorHandle struct {
-	worker   *mirror.Worker
-	stop     context.CancelFunc
-	done     chan struct{}
-	close    func()
-	redisKey string
+	worker *mirror.Worker
+	stop   context.CancelFunc
+	done   chan struct{}
+	close  func()
 }
 
 func (h *mirrorHandle) Destruct() error {
@@ -76,13 +75,17 @@ func (h *mirrorHandle) Destruct() error {
 	case <-time.After(10 * time.Second):
 	}
 	h.close()
-	_, err := redisPool.Delete(h.redisKey)
-	return err
+	return nil
 }
 
 // provisionMirror starts (or joins) the delivery worker and makes the
 // store seal passwords for the outbox. Without a mirror it does nothing.
-func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefix string) error {
+// The worker has a Redis client of its own, made from redis (the
+// handler's), that reads on the master only: it writes into RestComm the
+// current state of what changed, which a lagging replica may not have
+// yet (redis_read_replicas), and its blocking reads outlast a request's
+// redis_timeout.
+func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefix string, redis store.ClientOptions) error {
 	m := g.Mirror
 	if m == nil {
 		return nil
@@ -115,31 +118,35 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 		}
 	}
 	upstream := repl.ReplaceAll(m.Upstream, "")
-	raw, _ := json.Marshal([]string{g.pool, prefix, database, upstream, loc.String(), repl.ReplaceAll(m.SecretKey, "")})
+	redis.ReadFromReplicas = false
+	redis.ReadTimeout, redis.WriteTimeout = 10*time.Second, 10*time.Second
+	redisJSON, _ := json.Marshal(redis)
+	raw, _ := json.Marshal([]string{string(redisJSON), prefix, database, upstream, loc.String(), repl.ReplaceAll(m.SecretKey, "")})
 	sum := sha256.Sum256(raw)
 	key := hex.EncodeToString(sum[:])
 	logger := g.logger.Named("mirror")
 	_, _, err = mirrorPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		// the worker keeps its own hold on the Redis client
-		if _, _, err := redisPool.LoadOrNew(g.pool, func() (caddy.Destructor, error) {
-			return nil, errors.New("mirror: the Redis client is gone")
-		}); err != nil {
+		rdb, err := redis.NewClient()
+		if err != nil {
 			return nil, err
 		}
 		db, err := mirror.OpenDatabase(database)
 		if err != nil {
-			_, _ = redisPool.Delete(g.pool)
+			_ = rdb.Close()
 			return nil, err
 		}
-		w, err := mirror.New(mirror.Config{Store: store.New(g.redis.client, prefix), DB: db, Upstream: upstream,
+		w, err := mirror.New(mirror.Config{Store: store.New(rdb, prefix), DB: db, Upstream: upstream,
 			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: mirrorMetrics})
 		if err != nil {
 			_ = db.Close()
-			_, _ = redisPool.Delete(g.pool)
+			_ = rdb.Close()
 			return nil, err
 		}
 		wctx, stop := context.WithCancel(context.Background())
-		h := &mirrorHandle{worker: w, stop: stop, done: make(chan struct{}), close: func() { _ = db.Close() }, redisKey: g.pool}
+		h := &mirrorHandle{worker: w, stop: stop, done: make(chan struct{}), close: func() {
+			_ = db.Close()
+			_ = rdb.Close()
+		}}
 		go func() {
 			defer close(h.done)
 			w.Run(wctx)

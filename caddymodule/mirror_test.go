@@ -236,3 +236,37 @@ func TestMirrorReadYourWrites(t *testing.T) {
 	assert.Equal(t, 1, n)
 	assert.Contains(t, out.String(), "account "+sid+": friendly_name: gateway \"fresh.one@example.com\", database \"changed behind our back\"")
 }
+
+// A reload with the same mirror settings keeps the one delivery worker;
+// the last config to go stops it and gives up the lease.
+func TestMirrorWorkerAcrossReloads(t *testing.T) {
+	s := startMirrored(t, 0)
+	bg := context.Background()
+	g2 := &Gateway{Redis: s.h.g.Redis, Mirror: s.h.g.Mirror}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: bg})
+	t.Cleanup(cancel)
+	require.NoError(t, g2.Provision(ctx))
+	assert.Equal(t, s.h.g.mirrorKey, g2.mirrorKey, "one worker for both")
+	before, ok := mirrorPool.References(g2.mirrorKey)
+	require.True(t, ok)
+	assert.Equal(t, 2, before)
+
+	require.NoError(t, s.h.g.Cleanup()) // the old config goes
+	top := s.admin(t)
+	email := "after.reload@example.com"
+	s.h.g = g2 // the new config serves
+	w := s.h.do(call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts.json", user: top.Email, secret: top.Password,
+		form: "EmailAddress=" + email + "&Password=Reload-pass-1"})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Eventually(t, func() bool {
+		var n int
+		err := s.db.QueryRow("SELECT COUNT(*) FROM restcomm_accounts WHERE sid = ?", restcommtest.SidOf(email)).Scan(&n)
+		return err == nil && n == 1
+	}, 10*time.Second, 20*time.Millisecond, "still delivered after the reload")
+
+	require.NoError(t, g2.Cleanup()) // the last one
+	require.Eventually(t, func() bool {
+		st, err := store.New(s.h.redis.Client(t), "").OutboxStatus(bg) // the gateways' client is closed now
+		return err == nil && st.Holder == ""
+	}, 5*time.Second, 20*time.Millisecond, "the lease is given up at once")
+}
