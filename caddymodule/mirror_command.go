@@ -20,7 +20,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "mirror",
-		Usage: "status|verify [--redis <url>]... [--key-prefix <prefix>] [--database <mysql://…>]",
+		Usage: "status|verify|disable [--redis <url>]... [--key-prefix <prefix>] [--database <mysql://…>]",
 		Short: "Shows and checks the mirror of the gateway's accounts into RestComm's database",
 		Long: `
 Works with the mirror of the restcomm handler (its "mirror" block): the
@@ -36,6 +36,11 @@ reasons. With --database it also checks that the database answers.
 RestComm's tables, row by row and column by column, prints every
 difference, and exits with status 1 when there is any. Changes not yet
 delivered show as differences marked pending.
+
+"mirror disable" stops mirroring the namespace once no gateway runs with a
+mirror block any more: it deletes the outbox (changes not yet delivered
+are dropped, and counted) so that changes append nothing more. It refuses
+while a gateway holds the delivery lease.
 
 --redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0;
 --database to $RESTCOMM_DATABASE. They take the URL forms of "accounts
@@ -89,7 +94,19 @@ import" (a password with special characters percent-encoded).
 			}
 			flags(verify)
 			verify.Flags().StringVar(&zone, "time-zone", "UTC", "RestComm's JVM time zone (the mirror's time_zone)")
-			cmd.AddCommand(status, verify)
+			disable := &cobra.Command{
+				Use:   "disable",
+				Short: "Stops mirroring the namespace (once no gateway has a mirror block)",
+				Args:  cobra.NoArgs,
+				RunE: func(cmd *cobra.Command, _ []string) error {
+					cmd.SilenceUsage = true
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					return mirrorDisable(ctx, cmd.OutOrStdout(), opts, prefix)
+				},
+			}
+			flags(disable)
+			cmd.AddCommand(status, verify, disable)
 		},
 	})
 }
@@ -161,6 +178,33 @@ func printStatus(w io.Writer, ns string, s *store.OutboxStatus, now time.Time) {
 func streamClock(id string) string {
 	e := store.OutboxEntry{ID: id}
 	return e.Time().UTC().Format(time.RFC3339)
+}
+
+// mirrorDisable is "mirror disable".
+func mirrorDisable(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix string) error {
+	st, closeStore, err := openStore(opts, prefix)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	ns := "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
+	s, err := st.OutboxStatus(ctx)
+	if err != nil {
+		return fmt.Errorf("mirror disable %s: Redis: %w", ns, err)
+	}
+	switch {
+	case !s.Enabled:
+		fmt.Fprintf(w, "%s: not mirrored: nothing to do\n", ns)
+		return nil
+	case s.Holder != "":
+		return fmt.Errorf("mirror disable %s: gateway %s still delivers: remove the mirror block from every gateway first", ns, s.Holder)
+	}
+	n, err := st.DisableOutbox(ctx)
+	if err != nil {
+		return fmt.Errorf("mirror disable %s: %w", ns, err)
+	}
+	fmt.Fprintf(w, "%s: no longer mirrored; %d changes not yet delivered were dropped\n", ns, n)
+	return nil
 }
 
 // mirrorVerify is "mirror verify": it prints every difference and returns

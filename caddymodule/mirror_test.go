@@ -264,9 +264,26 @@ func TestMirrorWorkerAcrossReloads(t *testing.T) {
 		return err == nil && n == 1
 	}, 10*time.Second, 20*time.Millisecond, "still delivered after the reload")
 
-	require.NoError(t, g2.Cleanup()) // the last one
+	opts := store.ClientOptions{URLs: []string{s.h.redis.URL()}}
+	var out strings.Builder
+	assert.ErrorContains(t, mirrorDisable(bg, &out, opts, ""), "still delivers")
+
+	require.NoError(t, g2.Cleanup())         // the last one
+	st := store.New(s.h.redis.Client(t), "") // the gateways' client is closed now
 	require.Eventually(t, func() bool {
-		st, err := store.New(s.h.redis.Client(t), "").OutboxStatus(bg) // the gateways' client is closed now
-		return err == nil && st.Holder == ""
+		s, err := st.OutboxStatus(bg)
+		return err == nil && s.Holder == ""
 	}, 5*time.Second, 20*time.Millisecond, "the lease is given up at once")
+
+	// mirror disable: changes append nothing more
+	require.NoError(t, mirrorDisable(bg, &out, opts, ""))
+	assert.Contains(t, out.String(), "no longer mirrored; 0 changes")
+	a, err := st.UpdateAccount(bg, nil, restcommtest.SidOf(email), store.AccountUpdate{FriendlyName: ptrTo("unmirrored"), Now: time.Now()})
+	require.NoError(t, err)
+	assert.Empty(t, a.Pending)
+	status, err := st.OutboxStatus(bg)
+	require.NoError(t, err)
+	assert.False(t, status.Enabled)
 }
+
+func ptrTo(s string) *string { return &s }
