@@ -170,6 +170,18 @@ func printStatus(w io.Writer, ns string, s *store.OutboxStatus, now time.Time) {
 	}
 	fmt.Fprintf(w, "delivered:     %d\n", s.Delivered)
 	fmt.Fprintf(w, "dead-lettered: %d (%d in the dead-letter stream)\n", s.Dead, s.DeadLetters)
+	if s.Delivered > 0 {
+		q := func(v float64) string {
+			switch d := s.LatencyQuantile(v); {
+			case d < 0:
+				return fmt.Sprintf("> %v", time.Duration(store.LatencyBuckets[len(store.LatencyBuckets)-1])*time.Millisecond)
+			default:
+				return "≤ " + d.String()
+			}
+		}
+		fmt.Fprintf(w, "latency:       last %v, mean %v, p50 %s, p99 %s (change to delivery)\n",
+			s.LastLatency, s.MeanLatency, q(0.5), q(0.99))
+	}
 	if !s.LastSettled.IsZero() {
 		fmt.Fprintf(w, "last settled:  %s ago\n", now.Sub(s.LastSettled).Round(time.Millisecond))
 	}

@@ -220,6 +220,7 @@ func TestMirrorReadYourWrites(t *testing.T) {
 	assert.Contains(t, out.String(), "worker:        "+instanceName())
 	assert.Contains(t, out.String(), "backlog:       0 changes")
 	assert.Contains(t, out.String(), "dead-lettered: 0")
+	assert.Contains(t, out.String(), "latency:       last ")
 	assert.Contains(t, out.String(), "answers")
 	assert.NotContains(t, out.String(), "pw'", "no database password")
 	out.Reset()

@@ -36,8 +36,20 @@ var (
 	outboxDoneSrc string
 
 	leaseScript      = newScript(leaseSrc)
-	outboxDoneScript = newScript(outboxDoneSrc)
+	outboxDoneScript = newScript(latencyBucketsLua() + outboxDoneSrc)
 )
+
+// LatencyBuckets are the upper bounds of the delivery latency histogram
+// kept in P mirror (outbox_done.lua), in ms; a last bucket holds the rest.
+var LatencyBuckets = []int64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000}
+
+func latencyBucketsLua() string {
+	s := make([]string, len(LatencyBuckets))
+	for i, b := range LatencyBuckets {
+		s[i] = strconv.FormatInt(b, 10)
+	}
+	return "local LATENCY_BUCKETS = {" + strings.Join(s, ", ") + "}\n"
+}
 
 // OutboxGroup is the consumer group of the outbox.
 const OutboxGroup = "mirror"
@@ -308,6 +320,36 @@ type OutboxStatus struct {
 	Delivered, Dead    int64     // entries settled since the namespace was mirrored
 	DeadLetters        int64     // entries in the dead-letter stream
 	LastSettled        time.Time // when an entry was last settled
+	// Delivery latency (from a change to its delivery) since the
+	// namespace was mirrored: the last one, the mean, and a histogram,
+	// Latency[i] deliveries within LatencyBuckets[i] ms (the last count:
+	// beyond them).
+	LastLatency, MeanLatency time.Duration
+	Latency                  []int64
+}
+
+// LatencyQuantile is the upper bound of the histogram bucket that holds
+// quantile q (0.5, 0.99) of the delivery latencies; -1 when beyond the
+// last bound, 0 when nothing was delivered.
+func (s *OutboxStatus) LatencyQuantile(q float64) time.Duration {
+	var total int64
+	for _, n := range s.Latency {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := int64(q*float64(total) + 0.999999)
+	var seen int64
+	for i, n := range s.Latency {
+		if seen += n; seen >= rank {
+			if i < len(LatencyBuckets) {
+				return time.Duration(LatencyBuckets[i]) * time.Millisecond
+			}
+			break
+		}
+	}
+	return -1
 }
 
 // Status reads the mirror's state in one round trip.
@@ -342,6 +384,19 @@ func (s *Store) OutboxStatus(ctx context.Context) (*OutboxStatus, error) {
 	if ms, err := strconv.ParseInt(c["last_settled"], 10, 64); err == nil {
 		st.LastSettled = time.UnixMilli(ms)
 	}
+	ms := func(k string) time.Duration {
+		n, _ := strconv.ParseInt(c[k], 10, 64)
+		return time.Duration(n) * time.Millisecond
+	}
+	st.LastLatency = ms("last_latency_ms")
+	if st.Delivered > 0 {
+		st.MeanLatency = ms("latency_ms_sum") / time.Duration(st.Delivered)
+	}
+	st.Latency = make([]int64, len(LatencyBuckets)+1)
+	for i, b := range LatencyBuckets {
+		st.Latency[i], _ = strconv.ParseInt(c["latency_le_"+strconv.FormatInt(b, 10)], 10, 64)
+	}
+	st.Latency[len(LatencyBuckets)], _ = strconv.ParseInt(c["latency_le_inf"], 10, 64)
 	return st, nil
 }
 

@@ -331,6 +331,13 @@ func TestLeaseAndSettle(t *testing.T) {
 	assert.EqualValues(t, 0, status.Backlog)
 	assert.EqualValues(t, 1, status.Delivered)
 	assert.EqualValues(t, 1, status.Dead)
+	var n int64
+	for _, c := range status.Latency {
+		n += c
+	}
+	assert.EqualValues(t, 1, n, "the delivery's latency, not the dead letter's")
+	assert.Positive(t, status.LatencyQuantile(0.99))
+	assert.Equal(t, status.LastLatency, status.MeanLatency)
 	assert.Equal(t, "gw-a", status.Holder)
 	dead, err := st.DeadLetters(ctx, 10)
 	require.NoError(t, err)

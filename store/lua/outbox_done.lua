@@ -4,7 +4,9 @@
 -- in P outbox:dead; the entry is acknowledged in the consumer group
 -- A.group and deleted (its sealed password with it); each account it
 -- wrote loses its pending mark (F.mp) unless a later change set it; the
--- counts in P mirror go up. Only the lease holder (A.holder) settles:
+-- counts in P mirror go up, and for a delivery its latency (from the
+-- entry's id to now, in ms) is added to a histogram there: latency_le_<ms>
+-- per bucket (LATENCY_BUCKETS, then 'inf'), latency_ms_sum, last_latency_ms. Only the lease holder (A.holder) settles:
 -- another gets LEASE and nothing is written. An entry already settled
 -- changes nothing. Returns 1 when it settled the entry, 0 when it was gone.
 local p, id = ARGV[1], A.id
@@ -29,7 +31,15 @@ if A.reason then
   redis.call('XADD', p .. 'outbox:dead', '*', unpack(kept))
   redis.call('HINCRBY', p .. 'mirror', 'dead', 1)
 else
+  local ms = math.max(0, tonumber(now) - tonumber(string.match(id, '^(%d+)')))
+  local bucket = 'inf'
+  for _, le in ipairs(LATENCY_BUCKETS) do
+    if ms <= le then bucket = le; break end
+  end
   redis.call('HINCRBY', p .. 'mirror', 'delivered', 1)
+  redis.call('HINCRBY', p .. 'mirror', 'latency_le_' .. bucket, 1)
+  redis.call('HINCRBY', p .. 'mirror', 'latency_ms_sum', ms)
+  redis.call('HSET', p .. 'mirror', 'last_latency_ms', ms)
 end
 redis.call('HSET', p .. 'mirror', 'last_settled', now, 'last_entry', id)
 redis.call('XDEL', stream, id)
