@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -213,35 +212,36 @@ const defaultRedisTimeout = time.Second
 var redisPool = caddy.NewUsagePool()
 
 // redisHandle is a pooled Redis client. The last config to let go of it
-// destructs it, but a `caddy reload` may clean up the old config while its
-// requests are still running: the client is closed only once no request
-// holds it any more, so a reload never fails a request (issue 9 §5).
+// destructs it, but a `caddy reload` cleans up the old config while its
+// requests may still be running, and for a moment new ones may still reach
+// its handler: the client is closed only after a grace period and once no
+// request holds it, so a reload never fails a request (issue 9 §5).
 type redisHandle struct {
 	client   redis.UniversalClient
 	inflight atomic.Int64
-	closing  atomic.Bool
-	close    sync.Once
 }
+
+// redisCloseGrace is how long a destructed client stays open for requests
+// that reach the old config's handler after the switch.
+const redisCloseGrace = time.Second
 
 // hold marks a request as using the client; release ends it.
-func (h *redisHandle) hold() { h.inflight.Add(1) }
-
-func (h *redisHandle) release() {
-	if h.inflight.Add(-1) == 0 && h.closing.Load() {
-		h.closeNow()
-	}
-}
+func (h *redisHandle) hold()    { h.inflight.Add(1) }
+func (h *redisHandle) release() { h.inflight.Add(-1) }
 
 func (h *redisHandle) Destruct() error {
-	h.closing.Store(true)
-	if h.inflight.Load() == 0 {
-		h.closeNow()
-	}
+	time.AfterFunc(redisCloseGrace, h.closeWhenIdle)
 	return nil
 }
 
-func (h *redisHandle) closeNow() {
-	h.close.Do(func() { _ = h.client.Close() })
+// closeWhenIdle closes the client once no request holds it; each request
+// ends within its own timeouts. It waits on timers, not on a goroutine.
+func (h *redisHandle) closeWhenIdle() {
+	if h.inflight.Load() > 0 {
+		time.AfterFunc(50*time.Millisecond, h.closeWhenIdle)
+		return
+	}
+	_ = h.client.Close()
 }
 
 func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
