@@ -264,6 +264,10 @@ func TestMirrorWorkerAcrossReloads(t *testing.T) {
 		err := s.db.QueryRow("SELECT COUNT(*) FROM restcomm_accounts WHERE sid = ?", restcommtest.SidOf(email)).Scan(&n)
 		return err == nil && n == 1
 	}, 10*time.Second, 20*time.Millisecond, "still delivered after the reload")
+	require.Eventually(t, func() bool { // and settled, not only written
+		status, err := store.New(s.h.redis.Client(t), "").OutboxStatus(bg)
+		return err == nil && status.Backlog == 0
+	}, 10*time.Second, 20*time.Millisecond, "the backlog drains")
 
 	opts := store.ClientOptions{URLs: []string{s.h.redis.URL()}}
 	var out strings.Builder
