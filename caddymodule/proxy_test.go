@@ -52,27 +52,16 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string, protocols .
 	var lastErr error
 	for range 5 {
 		addr := upstreamtest.FreeAddr(t)
-		cfg := map[string]any{
-			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
-			"storage": map[string]any{"module": "file_system", "root": dir},
-			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
-			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
-				"listen":          []string{addr},
-				"protocols":       append([]string{"h1"}, protocols...),
-				"automatic_https": map[string]any{"disable": true},
-				"routes": []any{map[string]any{"handle": []any{
-					map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},
-					map[string]any{
-						"handler":   "reverse_proxy",
-						"upstreams": []any{map[string]any{"dial": upstreamAddr}},
-						"transport": map[string]any{
-							"protocol": "http", "dial_timeout": "1s", "response_header_timeout": "1s",
-							"compression": false,
-						},
-					},
-				}}},
-			}}}},
-		}
+		cfg := liveConfig(dir, addr, protocols,
+			map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},
+			map[string]any{
+				"handler":   "reverse_proxy",
+				"upstreams": []any{map[string]any{"dial": upstreamAddr}},
+				"transport": map[string]any{
+					"protocol": "http", "dial_timeout": "1s", "response_header_timeout": "1s",
+					"compression": false,
+				},
+			})
 		raw, err := json.Marshal(cfg)
 		require.NoError(t, err)
 		if lastErr = caddy.Load(raw, true); lastErr == nil {
@@ -82,6 +71,22 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string, protocols .
 	}
 	t.Fatalf("caddy did not start: %v", lastErr)
 	return nil
+}
+
+// liveConfig is a Caddy config for tests: one plain-HTTP server on addr
+// running handlers, no admin endpoint, storage in dir, logs at ERROR.
+func liveConfig(dir, addr string, protocols []string, handlers ...any) map[string]any {
+	return map[string]any{
+		"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
+		"storage": map[string]any{"module": "file_system", "root": dir},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
+			"listen":          []string{addr},
+			"protocols":       append([]string{"h1"}, protocols...),
+			"automatic_https": map[string]any{"disable": true},
+			"routes":          []any{map[string]any{"handle": handlers}},
+		}}}},
+	}
 }
 
 // raw sends one HTTP/1.1 request with the target exactly as given, which

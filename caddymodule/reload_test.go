@@ -31,19 +31,9 @@ func TestReloadsChangingRedisSettingsFailNoRequest(t *testing.T) {
 	addr := upstreamtest.FreeAddr(t)
 	load := func(timeout string) {
 		t.Helper()
-		cfg := map[string]any{
-			"admin":   map[string]any{"disabled": true, "config": map[string]any{"persist": false}},
-			"storage": map[string]any{"module": "file_system", "root": dir},
-			"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
-			"apps": map[string]any{"http": map[string]any{"servers": map[string]any{"gw": map[string]any{
-				"listen":          []string{addr},
-				"automatic_https": map[string]any{"disable": true},
-				"routes": []any{map[string]any{"handle": []any{
-					map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}, "timeout": timeout}},
-					map[string]any{"handler": "static_response", "status_code": 200},
-				}}},
-			}}}},
-		}
+		cfg := liveConfig(dir, addr, nil,
+			map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}, "timeout": timeout}},
+			map[string]any{"handler": "static_response", "status_code": 200})
 		raw, err := json.Marshal(cfg)
 		require.NoError(t, err)
 		require.NoError(t, caddy.Load(raw, true))
