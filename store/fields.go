@@ -64,6 +64,8 @@ const (
 	aLoginLimit   = "login_limit"
 	aIPLimit      = "ip_limit"
 	aMember       = "member"
+	aIP           = "ip"     // the client IP of a failed login
+	aLimit        = "limit"  // how many items a read returns at most
 	aSecret       = eSecret  // a change's sealed password, copied into its outbox entry
 	aHolder       = "holder" // the mirror's lease holder (outbox.go)
 	aTTL          = "ttl"    // its lease's time to live, ms
@@ -76,7 +78,7 @@ var (
 	accountFields      = []string{fSid, fOrg, fName, fEmail, fType, fStatus, fRole, fToken, fURI, fParent, fCreated, fUpdated}
 	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
-		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember,
+		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit,
 		aHolder, aTTL, aGroup, aID, aReason}
 	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret}
 )

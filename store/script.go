@@ -38,7 +38,7 @@ func newScript(src string) *script {
 	if readOnly {
 		src = readOnlyFlag + scriptPrelude + strings.TrimPrefix(src, readOnlyFlag)
 	} else {
-		src = scriptPrelude + src
+		src = scriptPrelude + changesSrc + src
 	}
 	sum := sha1.Sum([]byte(src))
 	return &script{src: src, sha: hex.EncodeToString(sum[:]), readOnly: readOnly}

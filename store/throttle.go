@@ -75,7 +75,7 @@ func (s *Store) RecordFailedLogin(ctx context.Context, f *FailedLogins) error {
 	}
 	_, err := s.run(ctx, recordFailureScript, aLoginKey, f.loginKey, aIPKey, f.ipKey,
 		aWindow, f.Window.Milliseconds(), aLoginLimit, f.LoginIPLimit, aIPLimit, f.IPLimit,
-		aMember, hex.EncodeToString(id[:]))
+		aMember, hex.EncodeToString(id[:]), aIP, f.IP)
 	if err != nil {
 		return fmt.Errorf("store: record failed login: %w", err)
 	}

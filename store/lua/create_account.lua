@@ -32,4 +32,6 @@ if A.parent ~= '' then
   redis.call('ZADD', p .. 'children:' .. A.parent, 0, A.sid)
 end
 outbox(p, {F.op, 'create', F.sid, A.sid, F.org, A.org, F.status, A.status}, {A.sid})
+-- a login or name that found nothing may find this account now
+changed(p, {A.sid, A.email, A.fname})
 return redis.call('HGETALL', acct)

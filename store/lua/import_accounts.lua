@@ -38,7 +38,9 @@ local function fingerprint(vals)
   return redis.sha1hex(table.concat(parts, ','))
 end
 
+local wrote = false
 local function write(key, a, vals, fp, c)
+  wrote = true
   if c then
     if c.email ~= a.email and redis.call('GET', p .. 'email:' .. c.email) == a.sid then
       redis.call('DEL', p .. 'email:' .. c.email)
@@ -114,4 +116,6 @@ for k = 0, (#ARGV - base) / n - 1 do
   end
   out[#out + 1] = result
 end
+-- gateways caching accounts drop them all (changes.lua)
+if wrote then redis.call('PUBLISH', p .. 'changes', '*') end
 return out

@@ -15,4 +15,6 @@ if redis.call('GET', p .. 'email:' .. h[6]) == sid then redis.call('DEL', p .. '
 redis.call('ZREM', p .. 'fname:' .. h[7], sid)
 redis.call('ZREM', p .. 'orgacc:' .. h[8], sid)
 if h[9] and h[9] ~= '' then redis.call('ZREM', p .. 'children:' .. h[9], sid) end
+-- gateways caching accounts drop them all (changes.lua)
+redis.call('PUBLISH', p .. 'changes', '*')
 return 1

@@ -25,4 +25,5 @@ for _, kid in ipairs(redis.call('ZRANGE', p .. 'children:' .. sid, 0, -1)) do
   end
 end
 outbox(p, {F.op, 'migrate', F.sid, sid, F.org, org}, moved)
+changed(p, moved)
 return redis.call('HGETALL', acct)

@@ -43,8 +43,14 @@ else
 end
 redis.call('HSET', p .. 'mirror', 'last_settled', now, 'last_entry', id)
 redis.call('XDEL', stream, id)
+local settled = {}
 for sid in string.gmatch(sids, '[^,]+') do
   local key = p .. 'acct:' .. sid
-  if redis.call('HGET', key, F.mp) == id then redis.call('HDEL', key, F.mp) end
+  if redis.call('HGET', key, F.mp) == id then
+    redis.call('HDEL', key, F.mp)
+    settled[#settled + 1] = sid
+  end
 end
+-- cached accounts would otherwise go on waiting for a delivered change
+if #settled > 0 then changed(p, settled) end
 return 1

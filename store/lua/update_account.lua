@@ -49,4 +49,7 @@ redis.call('HSET', acct, unpack(set))
 local entry = {F.op, 'update', F.sid, sid, F.from, status, F.status, newstatus}
 if A.token then table.insert(entry, F.new_password); table.insert(entry, '1') end
 outbox(p, entry, queue)
+local ids = {cur[2], A.fname}
+for _, s in ipairs(queue) do ids[#ids + 1] = s end
+changed(p, ids)
 return redis.call('HGETALL', acct)
