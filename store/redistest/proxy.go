@@ -17,7 +17,9 @@ import (
 // Proxy is a TCP proxy in front of a Redis that can lose one message on
 // purpose: the reply to, or the request of, the next command whose bytes
 // contain a marker. It stands for a network that drops a packet, to test
-// what a client does when it does not learn a write's outcome.
+// what a client does when it does not learn a write's outcome. It can also
+// cut or silence the pub/sub connections, to test a client that stops
+// hearing a channel.
 type Proxy struct {
 	Addr   string
 	target string
@@ -26,6 +28,14 @@ type Proxy struct {
 	mu     sync.Mutex
 	marker []byte
 	drop   direction
+	pipes  map[*pipe]struct{}
+}
+
+// pipe is one proxied connection.
+type pipe struct {
+	client, server net.Conn
+	subscriber     bool // it sent SUBSCRIBE: a pub/sub connection
+	silenced       bool // its replies are swallowed (a partition)
 }
 
 type direction int
@@ -43,7 +53,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("proxy: %v", err)
 	}
-	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, pipes: map[*pipe]struct{}{}}
 	t.Cleanup(func() { _ = ln.Close() })
 	go p.accept()
 	return p
@@ -66,11 +76,46 @@ func (p *Proxy) arm(marker string, d direction) {
 	p.marker, p.drop = []byte(marker), d
 }
 
-// take reports what to do with a request chunk: once a chunk matches, the
-// proxy is disarmed.
-func (p *Proxy) take(chunk []byte) direction {
+// CutSubscribers closes every pub/sub connection at once, as a network
+// that breaks them would: both ends see the connection end.
+func (p *Proxy) CutSubscribers() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for c := range p.pipes {
+		if c.subscriber {
+			_ = c.client.Close()
+			_ = c.server.Close()
+		}
+	}
+}
+
+// SilenceSubscribers swallows, from now on, everything Redis sends on
+// the pub/sub connections, which stay open: a partition that no end
+// notices.
+func (p *Proxy) SilenceSubscribers() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.pipes {
+		if c.subscriber {
+			c.silenced = true
+		}
+	}
+}
+
+func (p *Proxy) silenced(c *pipe) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return c.silenced
+}
+
+// take reports what to do with a request chunk of c: once a chunk
+// matches, the proxy is disarmed.
+func (p *Proxy) take(c *pipe, chunk []byte) direction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bytes.Contains(bytes.ToLower(chunk), []byte("subscribe")) {
+		c.subscriber = true
+	}
 	if p.drop == none || !bytes.Contains(chunk, p.marker) {
 		return none
 	}
@@ -95,6 +140,15 @@ func (p *Proxy) pipe(client net.Conn) {
 		_ = client.Close()
 		return
 	}
+	c := &pipe{client: client, server: server}
+	p.mu.Lock()
+	p.pipes[c] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.pipes, c)
+		p.mu.Unlock()
+	}()
 	var dropNext sync.Mutex // held while the next reply is to be lost
 	dropping := false
 	go func() { // replies
@@ -106,7 +160,7 @@ func (p *Proxy) pipe(client net.Conn) {
 				lose := dropping
 				dropping = false
 				dropNext.Unlock()
-				if !lose {
+				if !lose && !p.silenced(c) {
 					if _, werr := client.Write(buf[:n]); werr != nil {
 						break
 					}
@@ -123,7 +177,7 @@ func (p *Proxy) pipe(client net.Conn) {
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
-			switch p.take(buf[:n]) {
+			switch p.take(c, buf[:n]) {
 			case dropRequest:
 				continue
 			case dropReply:
