@@ -267,6 +267,7 @@ func (g *Gateway) createAccount(x *exchange) error {
 		DateCreated:     now,
 		DateUpdated:     now,
 	}, store.WithPassword(pass)) // for the mirror's SIP client, sealed (store/seal.go)
+	g.changedAccounts()
 	switch {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
 		textProblem(http.StatusConflict, msgDuplicate, stageDuplicate).write(x.w, x.r, x.contentType)
@@ -363,6 +364,7 @@ func (g *Gateway) updateAccount(x *exchange) error {
 	ctx, done := x.redis()
 	defer done()
 	a, err := g.store.UpdateAccount(ctx, x.guard(), t.Sid, u, opts...)
+	g.changedAccounts()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")
@@ -420,6 +422,7 @@ func (g *Gateway) migrateAccount(x *exchange) error {
 	}
 
 	a, err := g.store.MigrateAccount(ctx, x.guard(), t.Sid, org.Sid, time.Now())
+	g.changedAccounts()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writePage(x.w, http.StatusNotFound, "")

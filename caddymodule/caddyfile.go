@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"strconv"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -41,6 +43,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	    seed                    auto|off
+//	    account_cache           off | {
+//	        max_entries 10000
+//	        max_memory  32MiB
+//	    }
 //	    mirror {                (mirror.go: parseMirror)
 //	        database         mysql://user:{env.PASSWORD}@host:3306/restcomm
 //	        upstream         http://restcomm:8080
@@ -136,6 +142,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if g.Seed != seedAuto && g.Seed != seedOff {
 				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
 			}
+		case "account_cache":
+			c, err := parseAccountCache(d)
+			if err != nil {
+				return err
+			}
+			g.AccountCache = c
 		case "mirror":
 			m, err := parseMirror(d)
 			if err != nil {
@@ -159,6 +171,42 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 		return d.ArgErr()
 	}
 	return nil
+}
+
+// parseAccountCache reads `account_cache off` or its block.
+func parseAccountCache(d *caddyfile.Dispenser) (*AccountCacheConfig, error) {
+	c := &AccountCacheConfig{}
+	switch args := d.RemainingArgs(); {
+	case len(args) == 1 && args[0] == "off":
+		c.Disabled = true
+		return c, nil
+	case len(args) != 0:
+		return nil, d.Errf("account_cache: want off or a block, got %q", args)
+	}
+	for d.NextBlock(1) {
+		name := d.Val()
+		var v string
+		if err := oneArg(d, &v); err != nil {
+			return nil, err
+		}
+		switch name {
+		case "max_entries":
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, d.Errf("account_cache max_entries: want a positive number, got %q", v)
+			}
+			c.MaxEntries = n
+		case "max_memory":
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > 1<<40 {
+				return nil, d.Errf("account_cache max_memory: want a size such as 32MiB, got %q", v)
+			}
+			c.MaxBytes = int(n)
+		default:
+			return nil, d.Errf("unrecognized account_cache option %q", name)
+		}
+	}
+	return c, nil
 }
 
 // parseWaitReplicas reads `redis_wait_replicas <n> [<timeout>]`.

@@ -69,6 +69,10 @@ type Gateway struct {
 	// own database (mirror.go); nil: no mirror.
 	Mirror *MirrorConfig `json:"mirror,omitempty"`
 
+	// AccountCache bounds the in-process cache of resolved accounts
+	// (accountcache.go); nil: on, with its defaults.
+	AccountCache *AccountCacheConfig `json:"account_cache,omitempty"`
+
 	logger *zap.Logger
 	logs   *logSampler // repeated errors, sampled (logsample.go)
 	store  *store.Store
@@ -79,9 +83,12 @@ type Gateway struct {
 	engineKey      string
 	decisionLogger *zap.Logger // nil unless DecisionLog
 	seed           *seeder
-	redisTimeout   time.Duration // each request's Redis time
-	mirrorKey      string        // the delivery worker's key in mirrorPool (mirror.go)
-	readYourWrites time.Duration // how long a proxied request waits for its account's pending change
+	redisTimeout   time.Duration   // each request's Redis time
+	mirrorKey      string          // the delivery worker's key in mirrorPool (mirror.go)
+	resolver       accountResolver // the account cache, or the store (accountcache.go)
+	cache          *cacheHandle    // nil when the cache is off
+	cacheKey       string          // its key in cachePool
+	readYourWrites time.Duration   // how long a proxied request waits for its account's pending change
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -160,6 +167,9 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionMirror(ctx, repl, prefix, opts); err != nil { // mirror.go
 		return err
 	}
+	if err := g.provisionAccountCache(prefix); err != nil { // accountcache.go
+		return err
+	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -190,6 +200,7 @@ func (g *Gateway) Validate() error {
 // policy engine; the last config to let go closes them.
 func (g *Gateway) Cleanup() error {
 	var errs []error
+	errs = append(errs, g.cleanupAccountCache()) // before the client it uses
 	if g.pool != "" {
 		_, err := redisPool.Delete(g.pool)
 		errs = append(errs, err)

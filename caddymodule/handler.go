@@ -175,7 +175,10 @@ func (g *Gateway) resolve(ctx context.Context, x *exchange) error {
 	if t := g.engine.Policy().Throttle(); hasCreds && t.Enabled() {
 		x.failed = store.NewFailedLogins(creds.user, clientIP(x.r), t.Window, t.LoginIPMax, t.IPMax)
 	}
-	res, counts, err := g.store.ResolveCounting(ctx, x.failed, lookups...)
+	if g.cache != nil {
+		g.cache.start()
+	}
+	res, counts, err := g.resolver.ResolveCounting(ctx, x.failed, lookups...)
 	if err != nil {
 		return err
 	}
@@ -257,6 +260,7 @@ func (g *Gateway) recordFailedLogin(x *exchange) {
 	}
 	ctx, done := x.redis()
 	defer done()
+	g.failedLoginFrom(x.failed.IP)
 	if err := g.store.RecordFailedLogin(ctx, x.failed); err != nil {
 		// The 401 stands; the failure just goes uncounted.
 		g.logger.Warn("failed login not counted", zap.Error(err))

@@ -150,7 +150,7 @@ func New(st *store.Store, cfg Config) *Cache {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	c := &Cache{st: st, cfg: cfg, id: hex.EncodeToString(b[:]), start: time.Now(),
-		negativeFor: int64(cfg.NegativeFor)}
+		negativeFor: int64(cfg.NegativeFor), failing: make(map[string]int64)}
 	c.reset()
 	st.Client().AddHook(feedWatch{c})
 	return c
@@ -221,16 +221,16 @@ func (c *Cache) reset() {
 // honours it at once, before the feed's message comes back.
 func (c *Cache) Clear() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.reset()
-	c.mu.Unlock()
 }
 
 // FailedLogin notes a failed login this gateway recorded from ip, so that
 // its next requests read their counts from Redis at once.
 func (c *Cache) FailedLogin(ip string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.markFailing(ip, int64(ownFailureFor))
-	c.mu.Unlock()
 }
 
 // Trusted reports whether entries may be used now.
@@ -480,6 +480,9 @@ func (c *Cache) listen(ctx context.Context) (subscribed bool, err error) {
 	ctx = context.WithValue(ctx, feedKey{}, c) // feedWatch
 	ps := c.st.Subscribe(ctx)
 	defer ps.Close()
+	// a blocked read does not watch ctx: closing the subscription ends it
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	msg, err := ps.ReceiveTimeout(ctx, silentFeed)
 	if err != nil {
 		return false, err
@@ -508,7 +511,7 @@ func (c *Cache) listen(ctx context.Context) (subscribed bool, err error) {
 	}
 	c.mu.Unlock()
 	c.listening.Store(true)
-	for {
+	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, silentFeed)
 		if err != nil {
 			var ne interface{ Timeout() bool }
@@ -526,6 +529,7 @@ func (c *Cache) listen(ctx context.Context) (subscribed bool, err error) {
 			}
 		}
 	}
+	return true, ctx.Err()
 }
 
 func maxLeft(ips map[string]time.Duration) time.Duration {

@@ -342,3 +342,39 @@ func TestUnreadableMessagesEmptyTheCache(t *testing.T) {
 		require.Eventually(t, func() bool { return c.Stats().Entries == 0 }, liveness, time.Millisecond, "message %q", msg)
 	}
 }
+
+// Before it has subscribed, a cache serves nothing from memory, but takes
+// every note it is given.
+func TestACacheNotYetListening(t *testing.T) {
+	t.Parallel()
+	srv := namespace(t)
+	c := New(store.New(srv.Client(t), ""), Config{})
+	c.FailedLogin("192.0.2.9")
+	c.Clear()
+	for range 2 {
+		resolveOne(t, c, login(store.DefaultAdminSid))
+	}
+	assert.False(t, c.Trusted())
+	s := c.Stats()
+	assert.Equal(t, Stats{Misses: 2}, s)
+}
+
+// Run ends when its context does, even while other gateways' heartbeats
+// keep the feed busy.
+func TestRunEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	srv := namespace(t)
+	running(t, srv.Client(t), Config{}) // another gateway, beating
+	c := New(store.New(srv.Client(t), ""), Config{})
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(cctx) }()
+	require.Eventually(t, c.Trusted, liveness, time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(liveness):
+		t.Fatal("Run did not end with its context")
+	}
+	assert.False(t, c.Trusted())
+}

@@ -1,0 +1,127 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/accountcache"
+)
+
+// AccountCacheConfig bounds the in-process cache of resolved accounts
+// (store/accountcache), on by default. The cache is kept coherent by the
+// change feed every gateway's writes publish, and is used only while that
+// feed is heard: a change made through any gateway is honoured by every
+// other one within 80 ms (at once after a broken connection), and by the
+// one that made it at once.
+type AccountCacheConfig struct {
+	// Disabled turns the cache off: every request reads Redis.
+	Disabled bool `json:"disabled,omitempty"`
+	// MaxEntries and MaxBytes bound it: 10,000 lookups and 32 MiB by
+	// default.
+	MaxEntries int `json:"max_entries,omitempty"`
+	MaxBytes   int `json:"max_bytes,omitempty"`
+}
+
+// accountResolver is what a request resolves its accounts through: the
+// cache, or the store itself when the cache is off.
+type accountResolver interface {
+	ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error)
+}
+
+// cachePool shares one cache among the configs over the same Redis
+// namespace, so that a reload keeps what is cached and its subscription.
+var cachePool = caddy.NewUsagePool()
+
+// cacheHandle is a pooled cache. Its subscription starts with the first
+// request that uses it, not at provisioning (Caddy provisions to validate
+// a config too), and ends when the last config lets go of it.
+type cacheHandle struct {
+	cache  *accountcache.Cache
+	once   sync.Once
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (h *cacheHandle) start() {
+	h.once.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel, h.done = cancel, make(chan struct{})
+		go func() {
+			defer close(h.done)
+			h.cache.Run(ctx)
+		}()
+	})
+}
+
+func (h *cacheHandle) Destruct() error {
+	h.once.Do(func() {}) // never starts after this
+	if h.cancel != nil {
+		h.cancel()
+		<-h.done
+	}
+	return nil
+}
+
+// provisionAccountCache sets g.resolver: a cache shared by the configs
+// over the same client and prefix, or the store when the cache is off or
+// reads go to replicas (a replica's lag would outlive the change message
+// that should have dropped what it returned).
+func (g *Gateway) provisionAccountCache(prefix string) error {
+	g.resolver = g.store
+	cfg := g.AccountCache
+	if cfg == nil {
+		cfg = &AccountCacheConfig{}
+	}
+	if cfg.Disabled {
+		return nil
+	}
+	if g.Redis.ReadFromReplicas {
+		g.logger.Info("account cache off: reads go to replicas (redis_read_replicas)")
+		return nil
+	}
+	raw, _ := json.Marshal(cfg)
+	key := fmt.Sprintf("%s/%s/%s", g.pool, prefix, raw)
+	logger := g.logger.Named("account_cache")
+	v, _, err := cachePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		c := accountcache.New(g.store, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger})
+		return &cacheHandle{cache: c}, nil
+	})
+	if err != nil {
+		return err
+	}
+	g.cacheKey, g.cache = key, v.(*cacheHandle)
+	g.resolver = g.cache.cache
+	return nil
+}
+
+func (g *Gateway) cleanupAccountCache() error {
+	if g.cacheKey == "" {
+		return nil
+	}
+	_, err := cachePool.Delete(g.cacheKey)
+	g.cacheKey = ""
+	return err
+}
+
+// changedAccounts empties this gateway's cache after one of its own
+// account writes (applied, refused or of unknown outcome), so that the
+// next request it serves reads what the write left, without waiting for
+// the change feed.
+func (g *Gateway) changedAccounts() {
+	if g.cache != nil {
+		g.cache.cache.Clear()
+	}
+}
+
+// failedLoginFrom keeps ip's next requests off the cache at once: their
+// failed-login counts are read from Redis.
+func (g *Gateway) failedLoginFrom(ip string) {
+	if g.cache != nil {
+		g.cache.cache.FailedLogin(ip)
+	}
+}
