@@ -37,15 +37,22 @@ type FailedLogins struct {
 
 // NewFailedLogins returns the counters of login from ip.
 func NewFailedLogins(login, ip string, window time.Duration, loginIPLimit, ipLimit int) *FailedLogins {
-	sum := sha256.Sum256([]byte(strings.ToLower(login)))
-	return &FailedLogins{
-		Login: login, IP: ip, Window: window, LoginIPLimit: loginIPLimit, IPLimit: ipLimit,
-		loginKey: "thr:login:" + hex.EncodeToString(sum[:16]) + ":" + ip,
-		ipKey:    "thr:ip:" + ip,
+	return &FailedLogins{Login: login, IP: ip, Window: window, LoginIPLimit: loginIPLimit, IPLimit: ipLimit}
+}
+
+// keys names the counters, on first use: a request answered from the
+// account cache never needs them.
+func (f *FailedLogins) keys() {
+	if f.ipKey != "" {
+		return
 	}
+	sum := sha256.Sum256([]byte(strings.ToLower(f.Login)))
+	f.loginKey = "thr:login:" + hex.EncodeToString(sum[:16]) + ":" + f.IP
+	f.ipKey = "thr:ip:" + f.IP
 }
 
 func (f *FailedLogins) appendArgs(args []any) []any {
+	f.keys()
 	return append(args, f.loginKey, f.ipKey, f.Window.Milliseconds(), f.LoginIPLimit, f.IPLimit)
 }
 
@@ -73,6 +80,7 @@ func (s *Store) RecordFailedLogin(ctx context.Context, f *FailedLogins) error {
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
 	}
+	f.keys()
 	_, err := s.run(ctx, recordFailureScript, aLoginKey, f.loginKey, aIPKey, f.ipKey,
 		aWindow, f.Window.Milliseconds(), aLoginLimit, f.LoginIPLimit, aIPLimit, f.IPLimit,
 		aMember, hex.EncodeToString(id[:]), aIP, f.IP)

@@ -127,7 +127,7 @@ type Cache struct {
 	gen         uint64 // bumped when the cache empties
 	epoch       uint64 // bumped by every change heard
 	changed     map[string]uint64
-	entries     map[string]*entry
+	entries     map[store.Lookup]*entry
 	bytes       int
 	failing     map[string]int64 // client IP -> until (ns since start)
 	failingAll  int64            // no IP is known clean until then
@@ -212,7 +212,7 @@ func (c *Cache) now() int64 { return int64(time.Since(c.start)) }
 func (c *Cache) reset() {
 	c.gen++
 	c.changed = make(map[string]uint64)
-	c.entries = make(map[string]*entry)
+	c.entries = make(map[store.Lookup]*entry)
 	c.bytes = 0
 }
 
@@ -260,12 +260,8 @@ func (c *Cache) Stats() Stats {
 // The accounts returned are the caller's own copies; Ancestors is shared
 // and must not be changed.
 func (c *Cache) ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error) {
-	now := c.now()
-	if c.trusted(now) {
-		if res, counts, ok := c.lookup(now, fl, lookups); ok {
-			c.hits.Add(1)
-			return res, counts, nil
-		}
+	if res, counts, ok := c.Cached(fl, lookups...); ok {
+		return res, counts, nil
 	}
 	c.misses.Add(1)
 	c.mu.RLock()
@@ -278,7 +274,19 @@ func (c *Cache) ResolveCounting(ctx context.Context, fl *store.FailedLogins, loo
 	return res, counts, err
 }
 
-func key(l store.Lookup) string { return string(l.Mode) + "\x00" + l.ID }
+// Cached is ResolveCounting from memory only: ok is false when Redis must
+// be read. A caller can try it before setting up its Redis deadline.
+func (c *Cache) Cached(fl *store.FailedLogins, lookups ...store.Lookup) (res []store.Resolved, counts *store.FailureCounts, ok bool) {
+	now := c.now()
+	if !c.trusted(now) {
+		return nil, nil, false
+	}
+	res, counts, ok = c.lookup(now, fl, lookups)
+	if ok {
+		c.hits.Add(1)
+	}
+	return res, counts, ok
+}
 
 func (c *Cache) lookup(now int64, fl *store.FailedLogins, lookups []store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
 	c.mu.RLock()
@@ -292,7 +300,7 @@ func (c *Cache) lookup(now int64, fl *store.FailedLogins, lookups []store.Lookup
 	}
 	res := make([]store.Resolved, len(lookups))
 	for i, l := range lookups {
-		e := c.entries[key(l)]
+		e := c.entries[l]
 		if e == nil || !c.good(e, now) {
 			return nil, nil, false
 		}
@@ -338,15 +346,14 @@ func (c *Cache) fill(gen, epoch uint64, lookups []store.Lookup, res []store.Reso
 		} else {
 			e.expires = now + c.negativeFor
 		}
-		k := key(l)
-		if old := c.entries[k]; old != nil {
+		if old := c.entries[l]; old != nil {
 			c.bytes -= old.size
-			delete(c.entries, k)
+			delete(c.entries, l)
 		}
 		for len(c.entries) >= c.cfg.MaxEntries || c.bytes+e.size > c.cfg.MaxBytes && len(c.entries) > 0 {
 			c.evictOne()
 		}
-		c.entries[k] = e
+		c.entries[l] = e
 		c.bytes += e.size
 	}
 }

@@ -246,7 +246,7 @@ func TestAReadRacingAChangeIsNotCached(t *testing.T) {
 	c.mu.RUnlock()
 	c.apply("a" + fmt.Sprintf("%d:%s", len(store.DefaultAdminSid), store.DefaultAdminSid)) // heard while the read was out
 	c.fill(gen, epoch, []store.Lookup{l}, res)
-	_, ok := c.entries[key(l)]
+	_, ok := c.entries[l]
 	require.True(t, ok, "filled")
 	_, _, hit := c.lookup(c.now(), nil, []store.Lookup{l})
 	assert.False(t, hit, "an entry read before a change it raced is not current")
@@ -309,7 +309,7 @@ func TestNegativeEntriesAreBrief(t *testing.T) {
 	after := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	e := c.entries[key(l)]
+	e := c.entries[l]
 	require.NotNil(t, e)
 	assert.GreaterOrEqual(t, e.expires, before+int64(DefaultNegativeFor))
 	assert.LessOrEqual(t, e.expires, after+int64(DefaultNegativeFor))
