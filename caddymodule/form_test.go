@@ -5,8 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 )
 
 func TestSidShapes(t *testing.T) {

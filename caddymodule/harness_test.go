@@ -14,7 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )

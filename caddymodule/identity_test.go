@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
 // assertNoForgedIdentity checks that what upstream received as identity is

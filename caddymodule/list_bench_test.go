@@ -20,7 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 )
 
 // bulkAccounts writes n accounts of organization org, children of parent

@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
 // These tests run the real handler inside a real Caddy (loaded in this

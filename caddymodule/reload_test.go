@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
 // A `caddy reload` that changes the restcomm handler's Redis settings

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 )
 
 // AdversarialRow is one line of caddymodule/testdata/adversarial-paths.tsv:
