@@ -10,9 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -33,8 +31,7 @@ func dbSize(t *testing.T, h *harness) int64 {
 // it again; restored or explicitly seeded, it serves again at once.
 func TestStoreThatLostItsDataIs503AndNeverReseeded(t *testing.T) {
 	h := newHarness(t, true)
-	core, logs := observer.New(zapcore.ErrorLevel)
-	h.g.logger = zap.New(core)
+	logs := h.observe(zapcore.ErrorLevel)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	marked, err := h.store.Marked(t.Context())
