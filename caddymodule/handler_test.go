@@ -22,6 +22,7 @@ import (
 // the peer's address; Caddy's request id is the decision id; and the
 // caller becomes {http.auth.user.*} for the access log.
 func TestCaddyRequestContextReachesTheService(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/networks" })
 	core, logs := observer.New(zapcore.InfoLevel)
 	h.g.decisionLogger = zap.New(core)

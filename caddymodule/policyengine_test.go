@@ -108,6 +108,7 @@ deny contains {"status": 403, "message": "Organization blocked"} if {
 // is refused, logged and counted while the last good policy stays in
 // force.
 func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
+	t.Parallel()
 	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	logs := observePolicyLogs(h)
@@ -174,6 +175,7 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 // it shares the running engine, and Provision makes it re-read the
 // directory (the coraza-caddy#188 trap), without waiting for the watch.
 func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
+	t.Parallel()
 	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
@@ -235,6 +237,7 @@ func TestConfigReloadsLeaveNoGoroutines(t *testing.T) {
 // policy_mode: an overlay (the default) is refused when it would decide
 // itself; the same directory replaces the built-in policy when asked to.
 func TestPolicyMode(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "allow.rego"), "package restcomm.authz\n\ndecision := {\"allow\": true}\n")
 	provision := func(mode, policyDir string) error {
@@ -267,6 +270,7 @@ func TestPolicyMode(t *testing.T) {
 
 // The throttle thresholds are data an overlay overrides.
 func TestOverlayThrottleThresholds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "restcomm", "throttle", "data.json"), `{"login_ip_max_failures": 2}`)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
@@ -279,6 +283,7 @@ func TestOverlayThrottleThresholds(t *testing.T) {
 }
 
 func TestNoDecisionLogUnlessAsked(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	assert.Nil(t, h.g.decisionLogger)
 	h = newHarness(t, true, func(g *Gateway) { g.DecisionLog = true })
@@ -289,6 +294,7 @@ func TestNoDecisionLogUnlessAsked(t *testing.T) {
 // config counts into one set (registered once), a new config gets its own
 // in its own registry, and each decision is counted by its result.
 func TestMetricsAcrossConfigReloads(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin})

@@ -43,6 +43,7 @@ func waitReports(s *accountsapi.LogSampler) {
 // The upstream down, 1,000 requests: 502 each, a few "upstream failed"
 // lines, and the dropped ones counted.
 func TestUpstreamOutageLogIsSampled(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	core, logs := observer.New(zapcore.InfoLevel)
 	h.g.logger = zap.New(core) // the upstream's failures are the adapter's to log (proxy.go)

@@ -19,6 +19,7 @@ import (
 // With redis_wait_replicas, an account change is answered once a replica
 // has it, and 503 when no replica acknowledged it in time.
 func TestChangesWaitForReplicas(t *testing.T) {
+	t.Parallel()
 	master := redistest.Start(t, "--repl-diskless-sync-delay", "0")
 	_, port, _ := strings.Cut(master.Addr, ":")
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", port)
@@ -49,6 +50,7 @@ func TestChangesWaitForReplicas(t *testing.T) {
 // the master and its replica (read-only scripts, EVALSHA_RO) and changes
 // made on the master; off by default, every command goes to the master.
 func TestReadsFromReplicasBehindSentinel(t *testing.T) {
+	t.Parallel()
 	master := redistest.Start(t, "--repl-diskless-sync-delay", "0")
 	_, port, _ := strings.Cut(master.Addr, ":")
 	replica := redistest.Start(t, "--replicaof", "127.0.0.1", port)

@@ -53,6 +53,7 @@ func (c *decisionCounts) get(result string, status int) int {
 // A policy that gives no valid decision denies every request with 403 and
 // logs why; nothing is passed upstream. That holds for an overlay too.
 func TestPolicyThatCannotDecideDenies(t *testing.T) {
+	t.Parallel()
 	for name, rules := range map[string]string{
 		"conflict":        "package restcomm.authz\n\ndecision := {\"allow\": true} if input.caller\ndecision := {\"allow\": false} if input.operation\n",
 		"undefined":       "package restcomm.authz\n\ndecision := {\"allow\": true} if input.never\n",
@@ -90,6 +91,7 @@ func TestPolicyThatCannotDecideDenies(t *testing.T) {
 
 // One line per decision, with what an auditor needs and no secret.
 func TestDecisionLog(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
 	h := newHarness(t, true, func(c *setup) { c.DecisionLogger = zap.New(core) })
 	revision := h.s.cfg.Policy().Revision()
@@ -140,6 +142,7 @@ func TestDecisionLog(t *testing.T) {
 // ships (restcomm/stages/data.json, policy.Stages): each Go constant is
 // the stage of its name there.
 func TestGatewayStagesAreThePolicyTable(t *testing.T) {
+	t.Parallel()
 	for name, stage := range map[string]int{
 		"body_length":                     stageBodyLength,
 		"content_type":                    stageContentType,

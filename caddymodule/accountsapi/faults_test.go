@@ -83,6 +83,7 @@ func TestRedisTimeoutBoundsEachRequest(t *testing.T) {
 // before, the create answered 409 for the account it had created and a
 // close answered "Account is closed").
 func TestAWriteWhoseReplyIsLostRunsOnce(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr)
 	h := newHarness(t, true, withRedis(proxy.URL()), withRedisTimeout(time.Second))
@@ -120,6 +121,7 @@ func TestAWriteWhoseReplyIsLostRunsOnce(t *testing.T) {
 // (CLIENT PAUSE WRITE, as FAILOVER uses) does not stop them, while writes
 // wait and get 503 within redis_timeout (issue 9 §3).
 func TestReadsGoOnDuringAWritePause(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true, withRedisTimeout(300*time.Millisecond))
 	require.Equal(t, http.StatusOK, h.do(get("/Accounts.json/"+fixture.SidDev, "ADMIN")).Code)
 	c := h.redis.Client(t)

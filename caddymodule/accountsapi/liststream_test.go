@@ -25,6 +25,7 @@ import (
 // is read) and is, byte for byte, what the whole-list renderers write for
 // the whole list, in XML and JSON.
 func TestListOverSeveralBatchesIsTheWholeDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	ctx := context.Background()
 	bulkAccounts(t, h.redis.Client(t), fixture.SidOrg0, fixture.SidAdmin, "k", 2*store.ListBatch+7)
@@ -62,6 +63,7 @@ func TestListOverSeveralBatchesIsTheWholeDocument(t *testing.T) {
 // sent before the first organization that passes it, and a filter that
 // passes none in any batch is still RestComm's 404.
 func TestOrganizationListOverSeveralBatches(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	rdb := h.redis.Client(t)
 	addOrgs := func(first, n int, status string) {
@@ -145,6 +147,7 @@ func (k *killAtListCall) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 // is under way aborts the response (a truncated body, never one that looks
 // complete) and is logged.
 func TestListRedisFailure(t *testing.T) {
+	t.Parallel()
 	start := func(t *testing.T, killAt int32) (*harness, *observer.ObservedLogs, string) {
 		core, logs := observer.New(zapcore.ErrorLevel)
 		h := newHarness(t, true, func(c *setup) { c.Logger = zap.New(core) })

@@ -42,6 +42,7 @@ func waitReports(s *LogSampler) {
 }
 
 func TestLogSamplerBoundsLinesAndCountsTheRest(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
 	l := zap.New(core)
 	s := NewLogSampler(100*time.Millisecond, 3)
@@ -82,6 +83,7 @@ func TestLogSamplerBoundsLinesAndCountsTheRest(t *testing.T) {
 // A level that is not logged is not counted either; a nil sampler logs
 // everything.
 func TestLogSamplerEdges(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.ErrorLevel)
 	l := zap.New(core)
 	s := NewLogSampler(time.Second, 1)
@@ -100,6 +102,7 @@ func TestLogSamplerEdges(t *testing.T) {
 // Redis stopped, 1,000 requests: every one is answered 503, the log holds a
 // few lines a second, and what was dropped adds up to the requests.
 func TestRedisOutageLogIsSampled(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
 	h := newHarness(t, true, withRedisTimeout(100*time.Millisecond), func(c *setup) { c.Logger = zap.New(core) })
 	h.redis.Stop()
@@ -142,6 +145,7 @@ func TestRedisOutageLogIsSampled(t *testing.T) {
 }
 
 func TestErrorCause(t *testing.T) {
+	t.Parallel()
 	_, dialErr := net.Dial("tcp", "127.0.0.1:1")
 	for want, err := range map[string]error{
 		"store lost its data":   errStoreLost,
