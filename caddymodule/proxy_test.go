@@ -22,6 +22,7 @@ import (
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
 	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
 	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
@@ -52,7 +53,7 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string, protocols .
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	var lastErr error
 	for range 5 {
-		addr := upstreamtest.FreeAddr(t)
+		addr := freeport.Addr(t)
 		cfg := liveConfig(dir, addr, protocols,
 			map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},
 			map[string]any{
@@ -391,7 +392,7 @@ func TestBodyLimit(t *testing.T) {
 func TestUpstreamFailures(t *testing.T) {
 	h := newHarness(t, true)
 	t.Run("down", func(t *testing.T) {
-		gw := startLiveGateway(t, h, upstreamtest.FreeAddr(t)) // nothing listens there
+		gw := startLiveGateway(t, h, freeport.Addr(t)) // nothing listens there
 		start := time.Now()
 		res, body := gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)

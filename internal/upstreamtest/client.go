@@ -12,15 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// FreeAddr is a loopback host:port that nothing listened on a moment ago:
-// for a server to listen on, or an upstream that is down.
-func FreeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // RawExchange sends one HTTP/1.1 request on conn with the target exactly
 // as given, which no http.Client guarantees, and returns the response with
 // its body read.
