@@ -90,7 +90,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 			assert.Equal(t, http.StatusForbidden, code, status)
 			assert.Equal(t, "Provided Account is not active", body)
 			assert.Empty(t, d.RC.Take(), "nothing reaches RestComm")
-			assert.Equal(t, http.StatusForbidden, d.StandInStatus(t, calls(a.Sid), a.Email, a.Password), "RestComm says the same")
+			assert.Equal(t, http.StatusForbidden, d.RC.Status(t, calls(a.Sid), a.Email, a.Password), "RestComm says the same")
 			d.RC.Take()
 		}
 	})
@@ -105,7 +105,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 		code, _ := send("GET", calls(sid), email, "Late-pw1!", "")
 		assert.Equal(t, http.StatusUnauthorized, code)
 		assert.Empty(t, d.RC.Take(), "nothing reaches RestComm")
-		assert.Equal(t, http.StatusOK, d.StandInStatus(t, calls(sid), email, "Late-pw1!"), "RestComm itself knows it")
+		assert.Equal(t, http.StatusOK, d.RC.Status(t, calls(sid), email, "Late-pw1!"), "RestComm itself knows it")
 		d.RC.Take()
 	})
 

@@ -96,7 +96,7 @@ func TestImportedAccountsServedAsRestCommServedThem(t *testing.T) {
 				calls := fixture.APIRoot + "/Accounts/" + a.Sid + "/Calls.json"
 				for _, cred := range [][2]string{{a.Email, a.Token}, {a.Sid, a.Password}, {a.Email, a.Password}, {a.Sid, a.Token}} {
 					got := h.do(call{path: calls, user: cred[0], secret: cred[1], remote: remote})
-					want := d.StandInStatus(t, calls, cred[0], cred[1])
+					want := d.RC.Status(t, calls, cred[0], cred[1])
 					if want == http.StatusOK {
 						assert.Equal(t, http.StatusTeapot, got.Code, "%s (%s) as %s: RestComm accepts it, the gateway must pass it on", a.Sid, a.Status, cred[0])
 					} else {

@@ -2,7 +2,6 @@ package restcommtest
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,17 +35,4 @@ func StartDropIn(t testing.TB, n int) *DropIn {
 	script := filepath.Join(t.TempDir(), "restcomm.script")
 	require.NoError(t, os.WriteFile(script, []byte(d.Script()), 0o600))
 	return &DropIn{Data: d, URL: url, Script: script, RC: Start(t, db)}
-}
-
-// StandInStatus is what the stand-in RestComm answers to a GET of path
-// with these credentials.
-func (d *DropIn) StandInStatus(t testing.TB, path, user, secret string) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", d.RC.URL()+path, nil)
-	require.NoError(t, err)
-	req.SetBasicAuth(user, secret)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = res.Body.Close()
-	return res.StatusCode
 }
