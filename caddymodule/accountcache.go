@@ -27,12 +27,6 @@ type AccountCacheConfig struct {
 	MaxBytes   int `json:"max_bytes,omitempty"`
 }
 
-// accountResolver is what a request resolves its accounts through: the
-// cache, or the store itself when the cache is off.
-type accountResolver interface {
-	ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error)
-}
-
 // cachePool shares one cache among the configs over the same Redis
 // namespace, so that a reload keeps what is cached and its subscription.
 var cachePool = caddy.NewUsagePool()
@@ -45,6 +39,18 @@ type cacheHandle struct {
 	once   sync.Once
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+// ResolveCounting is the service's Resolver: the cache, started by the
+// first request that needs it.
+func (h *cacheHandle) ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error) {
+	h.start()
+	return h.cache.ResolveCounting(ctx, fl, lookups...)
+}
+
+// Cached answers from memory only (accountsapi.MemoryResolver).
+func (h *cacheHandle) Cached(fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
+	return h.cache.Cached(fl, lookups...)
 }
 
 func (h *cacheHandle) start() {
@@ -95,7 +101,7 @@ func (g *Gateway) provisionAccountCache(prefix string) error {
 		return err
 	}
 	g.cacheKey, g.cache = key, v.(*cacheHandle)
-	g.resolver = g.cache.cache
+	g.resolver = g.cache
 	return nil
 }
 

@@ -74,7 +74,7 @@ func accountsSeed(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 	}
 	defer rdb.Close()
 	st := store.New(rdb, prefix)
-	ns := "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
+	ns := namespace(prefix)
 	res, err := st.Init(ctx, store.InitOptions{Seed: true, Domain: domain, By: "accounts seed", Version: gatewayVersion()})
 	if err != nil {
 		return fmt.Errorf("accounts seed %s: %w", ns, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 		if err != nil {
 			return fmt.Errorf("accounts import: --time-zone: %w", err)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		ctx, stop := interruptible()
 		defer stop()
 		return accountsImport(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, prefix, from, importer.Options{
 			TimeZone: loc, DryRun: dry, Overwrite: overwrite, DefaultDomain: domain, Version: gatewayVersion(),
@@ -104,7 +103,7 @@ readable by its owner only).
 			defer f.Close()
 			w = f
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		ctx, stop := interruptible()
 		defer stop()
 		n, err := accountsExport(ctx, w, opts, prefix)
 		if err != nil {
@@ -160,7 +159,13 @@ func accountsExport(ctx context.Context, w io.Writer, opts store.ClientOptions, 
 		return importer.ExportCounts{}, err
 	}
 	defer closeStore()
-	return importer.Export(ctx, st, w, "{"+cmp.Or(prefix, store.DefaultKeyPrefix)+"}")
+	return importer.Export(ctx, st, w, namespace(prefix))
+}
+
+// namespace names the namespace of key_prefix prefix as its keys spell it:
+// "{restcomm}" by default.
+func namespace(prefix string) string {
+	return "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
 }
 
 // newProgress shows an import's progress: a bar redrawn in place on a

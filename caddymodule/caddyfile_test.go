@@ -17,6 +17,7 @@ import (
 // Caddyfile → JSON golden tests: each testdata/caddyfile_adapt file holds a
 // Caddyfile and, after a line of dashes, the JSON it must adapt to.
 func TestCaddyfileAdapt(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
@@ -32,6 +33,7 @@ func TestCaddyfileAdapt(t *testing.T) {
 }
 
 func TestCaddyfileErrors(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]string{
 		"unknown subdirective":           "restcomm {\n\tredis_url redis://x\n}",
 		"missing redis url":              "restcomm {\n\tredis\n}",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -74,6 +75,12 @@ last good policy.
 			})
 		},
 	})
+}
+
+// interruptible is the context of a long-running subcommand (an import, an
+// export, a verify): Ctrl-C cancels it, so that the command stops cleanly.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
 }
 
 // policyInit writes the starting point of a policy directory of mode.

@@ -33,6 +33,7 @@ func runPolicyCommand(t *testing.T, args ...string) (string, error) {
 }
 
 func TestPolicyTestCommand(t *testing.T) {
+	t.Parallel()
 	t.Run("the starter overlay passes", func(t *testing.T) {
 		dir := starterOverlay(t)
 		out, err := runPolicyCommand(t, "test", dir)
@@ -125,6 +126,7 @@ func TestPolicyTestCommand(t *testing.T) {
 }
 
 func TestPolicyInitCommand(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "overlay")
 	out, err := runPolicyCommand(t, "init", dir)
 	require.NoError(t, err, out)
@@ -149,6 +151,7 @@ func TestPolicyInitCommand(t *testing.T) {
 }
 
 func TestPolicyShowBuiltinCommand(t *testing.T) {
+	t.Parallel()
 	out, err := runPolicyCommand(t, "show-builtin")
 	require.NoError(t, err)
 	var b strings.Builder

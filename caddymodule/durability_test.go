@@ -10,11 +10,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -32,9 +30,9 @@ func dbSize(t *testing.T, h *harness) int64 {
 // store lost its data" to everyone, logs it as an error, and never seeds
 // it again; restored or explicitly seeded, it serves again at once.
 func TestStoreThatLostItsDataIs503AndNeverReseeded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
-	core, logs := observer.New(zapcore.ErrorLevel)
-	h.g.logger = zap.New(core)
+	logs := h.observe(zapcore.ErrorLevel)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	marked, err := h.store.Marked(t.Context())
@@ -78,6 +76,7 @@ func TestStoreThatLostItsDataIs503AndNeverReseeded(t *testing.T) {
 // Restored from a backup taken before namespaces were marked (data, no
 // marker): served again, and marked.
 func TestStoreRestoredWithoutMarkerIsServed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	require.Equal(t, http.StatusOK, w.Code)
@@ -99,6 +98,7 @@ func TestStoreRestoredWithoutMarkerIsServed(t *testing.T) {
 // "Account store is not initialized" and writes nothing, until `accounts
 // seed` does.
 func TestFirstRequestSeedsOnlyWithSeedAuto(t *testing.T) {
+	t.Parallel()
 	t.Run("auto", func(t *testing.T) {
 		h := newHarness(t, false)
 		w := h.do(defaultAdmin)
@@ -135,6 +135,7 @@ func TestFirstRequestSeedsOnlyWithSeedAuto(t *testing.T) {
 // `accounts seed` on a namespace of accounts from before markers only
 // marks it.
 func TestAccountsSeedAdopts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	require.NoError(t, h.redis.Client(t).Del(t.Context(), "{restcomm}:meta").Err())
 	var out bytes.Buffer
@@ -154,6 +155,7 @@ func provisionErr(t *testing.T, g *Gateway) error {
 }
 
 func TestWaitReplicasOption(t *testing.T) {
+	t.Parallel()
 	url := []string{"redis://127.0.0.1:1/0"} // never dialled: Provision does no I/O
 	g := &Gateway{Redis: RedisConfig{URLs: url, WaitReplicas: 2}}
 	require.NoError(t, provisionErr(t, g))

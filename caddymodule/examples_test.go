@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -23,6 +23,7 @@ import (
 // networks: the client's address is the request's, as the policy sees it
 // in input.client_ip.
 func TestNetworksExample(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/networks" })
 	orgs := call{path: fixture.APIRoot + "/Organizations.json", as: "ADMIN"}
 	for remote, want := range map[string]int{
@@ -43,6 +44,7 @@ func TestNetworksExample(t *testing.T) {
 // org-block: every account of the listed organization is refused at the
 // edge, with nothing passed upstream.
 func TestOrgBlockExample(t *testing.T) {
+	t.Parallel()
 	dir := copyExample(t, "org-block")
 	writeFile(t, dir+"/restcomm/blocked/data.json", `{"organizations": ["`+fixture.SidOrg0+`"]}`)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
@@ -62,6 +64,7 @@ func TestOrgBlockExample(t *testing.T) {
 
 // auditor: a read-only role, given to an account of the fixture.
 func TestAuditorExample(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/auditor" })
 	setRole(t, h, fixture.SidCadm, "Auditor") // below ADMIN, beside DEV
 	setRole(t, h, fixture.SidDev, "Auditor")  // GRAND is below DEV

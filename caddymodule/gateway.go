@@ -2,6 +2,16 @@
 // authentication and authorization at the edge, the Accounts and
 // Organizations APIs served from Redis, and every other RestComm API path
 // passed to the next handler (reverse_proxy to the upstream RestComm).
+//
+// The handler is a thin adapter: the service itself, which imports no
+// Caddy, is package accountsapi. This package holds what ties it to Caddy:
+// the module and its provisioning (gateway.go), shared across config
+// reloads through Caddy's usage pools (the Redis client, the policy engine
+// and its watch, the mirror's worker), the Caddyfile (caddyfile.go), the
+// request's Caddy context handed to the service (handler.go), the
+// upstream's failures (proxy.go), metrics (metrics.go), and the
+// restcomm-gateway subcommands (command.go, accounts_command.go,
+// accounts_import_command.go, mirror_command.go).
 package caddymodule
 
 import (
@@ -17,7 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/restcomm/restcomm-gateway/policy"
+	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -73,22 +83,23 @@ type Gateway struct {
 	// (accountcache.go); nil: on, with its defaults.
 	AccountCache *AccountCacheConfig `json:"account_cache,omitempty"`
 
-	logger *zap.Logger
-	logs   *logSampler // repeated errors, sampled (logsample.go)
-	store  *store.Store
-	redis  *redisHandle   // the shared Redis client, held by in-flight requests
-	pool   string         // key of the shared Redis client in redisPool
-	engine *policy.Engine // the policy in force, shared across config reloads
+	logger  *zap.Logger
+	logs    *accountsapi.LogSampler // repeated errors, sampled
+	store   *store.Store
+	redis   *redisHandle  // the shared Redis client, held by in-flight requests
+	pool    string        // key of the shared Redis client in redisPool
+	engine  *pooledEngine // the policy in force, shared across config reloads
+	metrics *metrics      // this config's collectors (metrics.go)
 	// engineKey is the engine's key in enginePool
 	engineKey      string
-	decisionLogger *zap.Logger // nil unless DecisionLog
-	seed           *seeder
-	redisTimeout   time.Duration   // each request's Redis time
-	mirrorKey      string          // the delivery worker's key in mirrorPool (mirror.go)
-	resolver       accountResolver // the account cache, or the store (accountcache.go)
-	cache          *cacheHandle    // nil when the cache is off
-	cacheKey       string          // its key in cachePool
-	readYourWrites time.Duration   // how long a proxied request waits for its account's pending change
+	decisionLogger *zap.Logger          // nil unless DecisionLog
+	redisTimeout   time.Duration        // each request's Redis time
+	mirrorKey      string               // the delivery worker's key in mirrorPool (mirror.go)
+	readYourWrites time.Duration        // how long a proxied request waits for its account's pending change
+	resolver       accountsapi.Resolver // the account cache, or the store (accountcache.go)
+	cache          *cacheHandle         // nil when the cache is off
+	cacheKey       string               // its key in cachePool
+	service        *accountsapi.Service
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -152,7 +163,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.redisTimeout = time.Duration(g.Redis.Timeout)
 	if g.redisTimeout <= 0 {
-		g.redisTimeout = defaultRedisTimeout
+		g.redisTimeout = accountsapi.DefaultRedisTimeout
 	}
 	prefix := repl.ReplaceAll(g.KeyPrefix, "")
 	handle, key, err := loadRedis(opts)
@@ -161,7 +172,10 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.pool, g.redis = key, handle
 	g.store = store.New(handle.client, prefix)
-	if err := g.provisionDurability(repl); err != nil { // durability.go
+	if g.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil { // metrics.go
+		return err
+	}
+	if err := g.provisionDurability(); err != nil { // durability.go
 		return err
 	}
 	if err := g.provisionMirror(ctx, repl, prefix, opts); err != nil { // mirror.go
@@ -170,16 +184,15 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionAccountCache(prefix); err != nil { // accountcache.go
 		return err
 	}
-
-	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return err
-	}
-	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), g.PolicyMode)
+	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), g.PolicyMode, g.metrics)
 	if err != nil {
 		return err
 	}
 	if g.DecisionLog {
 		g.decisionLogger = g.logger.Named("decision")
+	}
+	if err := g.newService(repl); err != nil { // handler.go
+		return err
 	}
 	p := g.engine.Policy()
 	g.logger.Info("policy loaded",
@@ -190,7 +203,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 
 // Validate checks the provisioned handler.
 func (g *Gateway) Validate() error {
-	if g.store == nil || g.engine == nil {
+	if g.store == nil || g.engine == nil || g.service == nil {
 		return errors.New("restcomm: not provisioned")
 	}
 	return nil
@@ -215,11 +228,11 @@ func (g *Gateway) Cleanup() error {
 	return errors.Join(errs...)
 }
 
-// defaultRedisTimeout is redis_timeout when none is configured.
-const defaultRedisTimeout = time.Second
-
 // redisPool shares one Redis client among the configs that use the same
-// settings, so a config reload does not drop and re-dial connections.
+// settings, so a config reload does not drop and re-dial connections. A
+// usage pool is process-wide by design, and Caddy's own way to share what
+// must outlive one config: its entries are counted references that each
+// config takes in Provision and drops in Cleanup.
 var redisPool = caddy.NewUsagePool()
 
 // redisHandle is a pooled Redis client. The last config to let go of it

@@ -13,8 +13,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -27,6 +30,7 @@ func md5hex(s string) string {
 type harness struct {
 	t       testing.TB
 	g       *Gateway
+	ctx     caddy.Context // the config's: its metrics registry
 	store   *store.Store
 	redis   *redistest.Server
 	proxied []*http.Request // requests handed to the next handler by do
@@ -49,11 +53,21 @@ func newHarness(t testing.TB, withFixture bool, configure ...func(*Gateway)) *ha
 	require.NoError(t, g.Provision(ctx))
 	require.NoError(t, g.Validate())
 	t.Cleanup(func() { _ = g.Cleanup() })
-	h := &harness{t: t, g: g, store: g.store, redis: srv}
+	h := &harness{t: t, g: g, ctx: ctx, store: g.store, redis: srv}
 	if withFixture {
 		fixture.Load(t, h.store)
 	}
 	return h
+}
+
+// observe sends the handler's logs at level and above to an observer: the
+// service is made again with that logger, as Provision made it.
+func (h *harness) observe(level zapcore.Level) *observer.ObservedLogs {
+	h.t.Helper()
+	core, logs := observer.New(level)
+	h.g.logger = zap.New(core)
+	require.NoError(h.t, h.g.newService(caddy.NewReplacer()))
+	return logs
 }
 
 // call is one request to the handler.
@@ -112,3 +126,15 @@ func (h *harness) do(c call) *httptest.ResponseRecorder {
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
 func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+const wwwAuth = `Basic realm="Restcomm realm"`
+
+func post(path, as, form string) call {
+	return call{method: http.MethodPost, path: fixture.APIRoot + path, as: as, form: form}
+}
+
+func put(path, as, form string) call {
+	return call{method: http.MethodPut, path: fixture.APIRoot + path, as: as, form: form}
+}
+
+func get(path, as string) call { return call{path: fixture.APIRoot + path, as: as} }

@@ -12,8 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
 // assertNoForgedIdentity checks that what upstream received as identity is
@@ -22,12 +23,12 @@ import (
 func assertNoForgedIdentity(t *testing.T, r upstreamtest.Request, want string, why string) {
 	t.Helper()
 	for name := range r.Trailer {
-		assert.False(t, isIdentityHeader(name), "%s: trailer %s reached upstream", why, name)
+		assert.False(t, accountsapi.IsIdentityHeader(name), "%s: trailer %s reached upstream", why, name)
 	}
-	assert.Equal(t, want, r.Header.Get(headerAccountSid), why)
+	assert.Equal(t, want, r.Header.Get(accountsapi.HeaderAccountSid), why)
 	if want == "" {
 		for name := range r.Header {
-			assert.False(t, isIdentityHeader(name), "%s: header %s reached upstream", why, name)
+			assert.False(t, accountsapi.IsIdentityHeader(name), "%s: header %s reached upstream", why, name)
 		}
 	}
 }
@@ -59,7 +60,7 @@ func TestIdentityReachesUpstreamOnlyFromTheGateway(t *testing.T) {
 				require.NoError(t, err)
 				req.Header.Set("Authorization", fixture.Basic(fixture.Users["DEV"], fixture.Token))
 				req.Trailer = http.Header{
-					headerAccountSid:              {forged},
+					accountsapi.HeaderAccountSid:  {forged},
 					"X-Restcomm-Account-Role":     {"Administrator"},
 					"X_RESTCOMM_ORGANIZATION_SID": {"ORx"},
 					"X-Checksum":                  {"kept"},
@@ -111,9 +112,9 @@ func TestIdentityReachesUpstreamOnlyFromTheGateway(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.StatusCode, conn)
 			seen := up.Take()
 			require.Len(t, seen, 1)
-			assert.Equal(t, fixture.SidDev, seen[0].Header.Get(headerAccountSid), conn)
-			assert.Equal(t, "Developer", seen[0].Header.Get(headerAccountRole), conn)
-			assert.Equal(t, fixture.SidOrg0, seen[0].Header.Get(headerOrganizationSid), conn)
+			assert.Equal(t, fixture.SidDev, seen[0].Header.Get(accountsapi.HeaderAccountSid), conn)
+			assert.Equal(t, "Developer", seen[0].Header.Get(accountsapi.HeaderAccountRole), conn)
+			assert.Equal(t, fixture.SidOrg0, seen[0].Header.Get(accountsapi.HeaderOrganizationSid), conn)
 		}
 	})
 
@@ -141,6 +142,6 @@ func TestIdentityReachesUpstreamOnlyFromTheGateway(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		seen := up.Take()
 		require.Len(t, seen, 1)
-		assert.Equal(t, fixture.SidDev, seen[0].Header.Get(headerAccountSid))
+		assert.Equal(t, fixture.SidDev, seen[0].Header.Get(accountsapi.HeaderAccountSid))
 	})
 }

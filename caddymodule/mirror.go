@@ -16,7 +16,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/restcomm/restcomm-gateway/store"
@@ -52,20 +51,20 @@ type MirrorConfig struct {
 	ReadYourWrites caddy.Duration `json:"read_your_writes,omitempty"`
 }
 
-// mirrorMetrics are the mirror's collectors, shared across reloads.
-var mirrorMetrics = mirror.NewMetrics()
-
 // mirrorPool shares one delivery worker among the configs with the same
 // mirror settings, so that a reload neither stops delivery nor runs two
-// workers in one process.
+// workers in one process (a usage pool: see enginePool).
 var mirrorPool = caddy.NewUsagePool()
 
-// mirrorHandle is a running worker.
+// mirrorHandle is a running worker, with its metrics: they count what the
+// worker does, across the reloads it outlives, and each config registers
+// them in its registry.
 type mirrorHandle struct {
-	worker *mirror.Worker
-	stop   context.CancelFunc
-	done   chan struct{}
-	close  func()
+	worker  *mirror.Worker
+	metrics *mirror.Metrics
+	stop    context.CancelFunc
+	done    chan struct{}
+	close   func()
 }
 
 func (h *mirrorHandle) Destruct() error {
@@ -110,13 +109,6 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 		g.store = g.store.WithSealer(sealer)
 	}
 	g.readYourWrites = time.Duration(m.ReadYourWrites)
-	for _, c := range mirrorMetrics.Collectors() {
-		if err := ctx.GetMetricsRegistry().Register(c); err != nil {
-			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {
-				return err
-			}
-		}
-	}
 	upstream := repl.ReplaceAll(m.Upstream, "")
 	redis.ReadFromReplicas = false
 	redis.ReadTimeout, redis.WriteTimeout = 10*time.Second, 10*time.Second
@@ -125,7 +117,7 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 	sum := sha256.Sum256(raw)
 	key := hex.EncodeToString(sum[:])
 	logger := g.logger.Named("mirror")
-	_, _, err = mirrorPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+	v, _, err := mirrorPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		rdb, err := redis.NewClient()
 		if err != nil {
 			return nil, err
@@ -135,15 +127,16 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 			_ = rdb.Close()
 			return nil, err
 		}
+		counts := mirror.NewMetrics()
 		w, err := mirror.New(mirror.Config{Store: store.New(rdb, prefix), DB: db, Upstream: upstream,
-			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: mirrorMetrics})
+			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: counts})
 		if err != nil {
 			_ = db.Close()
 			_ = rdb.Close()
 			return nil, err
 		}
 		wctx, stop := context.WithCancel(context.Background())
-		h := &mirrorHandle{worker: w, stop: stop, done: make(chan struct{}), close: func() {
+		h := &mirrorHandle{worker: w, metrics: counts, stop: stop, done: make(chan struct{}), close: func() {
 			_ = db.Close()
 			_ = rdb.Close()
 		}}
@@ -160,7 +153,9 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 		return fmt.Errorf("mirror: %w", err)
 	}
 	g.mirrorKey = key
-	return nil
+	h := v.(*mirrorHandle)
+	g.metrics.mirror = h.metrics
+	return registerAll(ctx.GetMetricsRegistry(), h.metrics.Collectors()...)
 }
 
 // cleanupMirror lets go of the worker; the last config to do so stops it.
@@ -171,31 +166,6 @@ func (g *Gateway) cleanupMirror() error {
 	_, err := mirrorPool.Delete(g.mirrorKey)
 	g.mirrorKey = ""
 	return err
-}
-
-// awaitMirror is read your writes: a request passed upstream by or for an
-// account whose change RestComm's database does not have yet waits for
-// it, up to read_your_writes, then goes on either way.
-func (g *Gateway) awaitMirror(x *exchange) {
-	if g.readYourWrites <= 0 {
-		return
-	}
-	var sids []string
-	for _, r := range []*store.Resolved{x.caller, x.pathAccount} {
-		if r != nil && r.Account != nil && r.Account.Pending != "" {
-			sids = append(sids, r.Account.Sid)
-		}
-	}
-	if len(sids) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(x.r.Context(), g.readYourWrites)
-	defer cancel()
-	delivered, err := g.store.AwaitMirrored(ctx, 5*time.Millisecond, sids...)
-	if err != nil && ctx.Err() == nil {
-		g.logs.warn(g.logger, "mirror-wait", "read your writes: cannot read the pending change", zap.Error(err))
-	}
-	mirrorMetrics.ReadYourWrites(delivered)
 }
 
 // secretsArePlaceholders refuses a database password or secret key

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -62,7 +61,7 @@ import" (a password with special characters percent-encoded).
 				Args:  cobra.NoArgs,
 				RunE: func(cmd *cobra.Command, _ []string) error {
 					cmd.SilenceUsage = true
-					ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+					ctx, stop := interruptible()
 					defer stop()
 					return mirrorStatus(ctx, cmd.OutOrStdout(), opts, prefix, cmp.Or(database, os.Getenv("RESTCOMM_DATABASE")), dead)
 				},
@@ -79,7 +78,7 @@ import" (a password with special characters percent-encoded).
 					if err != nil {
 						return fmt.Errorf("mirror verify: --time-zone: %w", err)
 					}
-					ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+					ctx, stop := interruptible()
 					defer stop()
 					n, err := mirrorVerify(ctx, cmd.OutOrStdout(), opts, prefix, cmp.Or(database, os.Getenv("RESTCOMM_DATABASE")), loc)
 					if err != nil {
@@ -111,19 +110,39 @@ import" (a password with special characters percent-encoded).
 	})
 }
 
+// outbox is what every mirror subcommand starts from: the namespace's
+// store, its name, and the status of its outbox.
+type outbox struct {
+	st     *store.Store
+	ns     string
+	status *store.OutboxStatus
+	close  func()
+}
+
+// openOutbox opens the namespace's store and reads its outbox's status,
+// for the mirror subcommand op; close releases the store.
+func openOutbox(ctx context.Context, op string, opts store.ClientOptions, prefix string) (*outbox, error) {
+	st, closeStore, err := openStore(opts, prefix) // accounts_import_command.go
+	if err != nil {
+		return nil, err
+	}
+	o := &outbox{st: st, ns: namespace(prefix), close: closeStore}
+	if o.status, err = st.OutboxStatus(ctx); err != nil {
+		closeStore()
+		return nil, fmt.Errorf("mirror %s %s: Redis: %w", op, o.ns, err)
+	}
+	return o, nil
+}
+
 // mirrorStatus is "mirror status".
 func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, database string, dead int64) error {
-	st, closeStore, err := openStore(opts, prefix)
+	o, err := openOutbox(ctx, "status", opts, prefix)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	ns := "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
-	s, err := st.OutboxStatus(ctx)
-	if err != nil {
-		return fmt.Errorf("mirror status %s: Redis: %w", ns, err)
-	}
-	printStatus(w, ns, s, time.Now())
+	defer o.close()
+	st, s := o.st, o.status
+	printStatus(w, o.ns, s, time.Now())
 	if dead > 0 && s.DeadLetters > 0 {
 		ds, err := st.DeadLetters(ctx, dead)
 		if err != nil {
@@ -194,16 +213,12 @@ func streamClock(id string) string {
 
 // mirrorDisable is "mirror disable".
 func mirrorDisable(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix string) error {
-	st, closeStore, err := openStore(opts, prefix)
+	o, err := openOutbox(ctx, "disable", opts, prefix)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	ns := "{" + cmp.Or(prefix, store.DefaultKeyPrefix) + "}"
-	s, err := st.OutboxStatus(ctx)
-	if err != nil {
-		return fmt.Errorf("mirror disable %s: Redis: %w", ns, err)
-	}
+	defer o.close()
+	st, ns, s := o.st, o.ns, o.status
 	switch {
 	case !s.Enabled:
 		fmt.Fprintf(w, "%s: not mirrored: nothing to do\n", ns)
@@ -225,20 +240,17 @@ func mirrorVerify(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 	if database == "" {
 		return 0, fmt.Errorf("mirror verify: --database (or $RESTCOMM_DATABASE) is required")
 	}
-	st, closeStore, err := openStore(opts, prefix)
+	o, err := openOutbox(ctx, "verify", opts, prefix)
 	if err != nil {
 		return 0, err
 	}
-	defer closeStore()
+	defer o.close()
+	st, s := o.st, o.status
 	db, err := mirror.OpenDatabase(database)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	s, err := st.OutboxStatus(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("mirror verify: Redis: %w", err)
-	}
 	diffs, err := mirror.Verify(ctx, st, db, loc)
 	if err != nil {
 		return 0, fmt.Errorf("mirror verify: %w", err)

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
 	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"

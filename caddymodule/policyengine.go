@@ -3,16 +3,11 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
-	"strconv"
-	"time"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/google/uuid"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/restcomm/restcomm-gateway/policy"
 )
@@ -21,27 +16,49 @@ import (
 // one for the built-in policy) among the configs that use it. A `caddy reload`
 // provisions the new config before the old one is cleaned up, so the
 // engine, its compiled policy and its watch carry over; the last config to
-// let go of it stops the watch.
+// let go of it stops the watch. A usage pool is Caddy's own tool for what
+// must outlive one config (it is process-wide by design, and each config
+// holds a counted reference from Provision to Cleanup); nothing else here
+// is shared between configs.
 var enginePool = caddy.NewUsagePool()
 
 // builtinPolicy is the pool key of the built-in policy's engine.
 const builtinPolicy = "builtin"
 
+// pooledEngine is an engine in enginePool. It outlives the config that
+// made it, so it logs its reloads to, and counts them in the metrics of,
+// the config provisioned last with it: the one in force once a reload is
+// through.
 type pooledEngine struct {
 	*policy.Engine
-	stop context.CancelFunc
+	stop    context.CancelFunc
+	logger  atomic.Pointer[zap.Logger]
+	metrics atomic.Pointer[metrics]
 }
 
-func (p pooledEngine) Destruct() error {
+func (p *pooledEngine) Destruct() error {
 	p.stop()
 	return p.Close()
 }
 
-// policyLogger is where engines log their reloads. It is looked up at each
-// use: an engine outlives the config that created it, and Caddy's default
-// logger follows the config in force.
-var policyLogger = func() *zap.Logger {
-	return caddy.Log().Named("http.handlers.restcomm.policy")
+// use makes the engine log to logger and count in m from now on.
+func (p *pooledEngine) use(logger *zap.Logger, m *metrics) {
+	p.logger.Store(logger)
+	p.metrics.Store(m)
+}
+
+// options are the engine's options in mode: its logger and reload counts
+// are those of the config in force (use).
+func (p *pooledEngine) options(mode policy.Mode) policy.EngineOptions {
+	return policy.EngineOptions{
+		Mode:   mode,
+		Logger: p.logger.Load,
+		OnReload: func(_ *policy.Policy, err error) {
+			if m := p.metrics.Load(); m != nil {
+				m.reload(err)
+			}
+		},
+	}
 }
 
 // loadEngine takes a hold on the engine of dir ("" for the built-in
@@ -49,7 +66,7 @@ var policyLogger = func() *zap.Logger {
 // first use. An engine that already exists is asked to re-read its
 // directory, since a `caddy reload` with an unchanged config must still
 // pick up edited policy files.
-func loadEngine(ctx caddy.Context, dir, mode string) (*policy.Engine, string, error) {
+func loadEngine(ctx caddy.Context, dir, mode string, counts *metrics) (*pooledEngine, string, error) {
 	m, err := policy.ParseMode(mode)
 	if err != nil {
 		return nil, "", fmt.Errorf("policy_mode: %w", err)
@@ -65,17 +82,20 @@ func loadEngine(ctx caddy.Context, dir, mode string) (*policy.Engine, string, er
 	} else if m == policy.Replace {
 		return nil, "", fmt.Errorf("policy_mode %s: no policy_dir to replace the built-in policy with", m)
 	}
-	opts := policy.EngineOptions{Logger: policyLogger, OnReload: countReload, Mode: m}
+	logger := ctx.Logger().Named("policy")
 	v, loaded, err := enginePool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		p := &pooledEngine{stop: func() {}}
+		p.use(logger, counts)
 		if dir == "" {
-			opts.Mode = policy.Replace // the built-in policy is a complete one
-			e, err := policy.NewEngine(ctx, policy.Default(), opts)
+			// the built-in policy is a complete one
+			e, err := policy.NewEngine(ctx, policy.Default(), p.options(policy.Replace))
 			if err != nil {
 				return nil, err
 			}
-			return pooledEngine{Engine: e, stop: func() {}}, nil
+			p.Engine = e
+			return p, nil
 		}
-		e, err := policy.OpenDir(ctx, dir, opts)
+		e, err := policy.OpenDir(ctx, dir, p.options(m))
 		if err != nil {
 			return nil, fmt.Errorf("policy_dir %q: %w", dir, err)
 		}
@@ -83,12 +103,14 @@ func loadEngine(ctx caddy.Context, dir, mode string) (*policy.Engine, string, er
 		// when the last config using the directory is cleaned up.
 		watchCtx, stop := context.WithCancel(context.Background())
 		e.Watch(watchCtx)
-		return pooledEngine{Engine: e, stop: stop}, nil
+		p.Engine, p.stop = e, stop
+		return p, nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	e := v.(pooledEngine).Engine
+	e := v.(*pooledEngine)
+	e.use(logger, counts)
 	if loaded {
 		if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
 			// Logged and counted by the engine; the config still loads,
@@ -98,77 +120,4 @@ func loadEngine(ctx caddy.Context, dir, mode string) (*policy.Engine, string, er
 		}
 	}
 	return e, key, nil
-}
-
-// decisionLog writes one line per decision when the Caddyfile's
-// decision_log is on. It never holds a secret: the input carries no
-// credentials, only account SIDs, roles and the request's path.
-func (g *Gateway) logDecision(x *exchange, in *policy.Input, p *policy.Policy, d policy.Decision, err error, took time.Duration) {
-	ce := g.decisionLogger.Check(zapcore.InfoLevel, "decision")
-	if ce == nil {
-		return
-	}
-	fields := make([]zap.Field, 0, 14)
-	fields = append(fields,
-		zap.String("decision_id", x.id),
-		zap.String("operation", in.Operation),
-		zap.String("method", in.Method),
-		zap.String("path", in.Path),
-	)
-	if in.Caller != nil {
-		fields = append(fields, zap.String("caller_sid", in.Caller.Sid), zap.String("caller_role", in.Caller.Role))
-	}
-	if in.Target != nil {
-		fields = append(fields, zap.String("target_sid", in.Target.Sid))
-	}
-	fields = append(fields, zap.Bool("allow", d.Allow))
-	if !d.Allow {
-		fields = append(fields, zap.Int("status", d.Status), zap.Int("stage", d.Stage))
-		if d.Message != "" {
-			fields = append(fields, zap.String("message", d.Message))
-		}
-	}
-	if err != nil {
-		fields = append(fields, zap.NamedError("policy_error", err))
-	}
-	fields = append(fields,
-		zap.String("revision", p.Revision()),
-		zap.Duration("eval_duration", took))
-	ce.Write(fields...)
-}
-
-// decisionID is the request's id: Caddy's {http.request.uuid}, which the
-// access log then carries too, or a new random UUID outside a Caddy
-// server.
-func decisionID(r *http.Request) string {
-	if r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey) != nil {
-		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			if id, ok := repl.GetString("http.request.uuid"); ok && id != "" {
-				return id
-			}
-		}
-	}
-	return uuid.NewString()
-}
-
-// countDecision feeds the decision metrics.
-func countDecision(d policy.Decision, err error, took time.Duration) {
-	policyDecisionSeconds.Observe(took.Seconds())
-	switch {
-	case err != nil:
-		policyDecisions.WithLabelValues("error", strconv.Itoa(d.Status)).Inc()
-	case d.Allow:
-		policyAllowed.Inc()
-	default:
-		policyDecisions.WithLabelValues("deny", strconv.Itoa(d.Status)).Inc()
-	}
-}
-
-// countReload feeds the reload metrics.
-func countReload(_ *policy.Policy, err error) {
-	if err != nil {
-		policyReloads.WithLabelValues("refused").Inc()
-		return
-	}
-	policyReloads.WithLabelValues("loaded").Inc()
 }

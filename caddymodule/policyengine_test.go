@@ -2,7 +2,7 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
@@ -82,16 +82,17 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) ti
 	return time.Since(start)
 }
 
-// observePolicyLogs sends the engines' logs to an observer for the test.
-func observePolicyLogs(t *testing.T) *observer.ObservedLogs {
+// observePolicyLogs sends the logs of h's policy engine to an observer.
+func observePolicyLogs(h *harness) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.InfoLevel)
-	saved := policyLogger
-	policyLogger = func() *zap.Logger { return zap.New(core) }
-	t.Cleanup(func() { policyLogger = saved })
+	h.g.engine.use(zap.New(core), h.g.metrics)
 	return logs
 }
 
-func refusedReloads() float64 { return testutil.ToFloat64(policyReloads.WithLabelValues("refused")) }
+// refusedReloads is how many edits of h's policy directory were refused.
+func refusedReloads(h *harness) float64 {
+	return testutil.ToFloat64(h.g.metrics.reloads.WithLabelValues("refused"))
+}
 
 // blockOrganization is an overlay's rule: every account of the
 // organizations of restcomm/blocked/data.json refused at the edge.
@@ -107,9 +108,10 @@ deny contains {"status": 403, "message": "Organization blocked"} if {
 // is refused, logged and counted while the last good policy stays in
 // force.
 func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
-	logs := observePolicyLogs(t)
+	t.Parallel()
 	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
+	logs := observePolicyLogs(h)
 	readSelf := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"}
 	require.Equal(t, 200, h.do(readSelf).Code)
 	first := h.g.engine.Policy().Revision()
@@ -127,9 +129,9 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	assert.NotEqual(t, first, blocked)
 
 	// A syntax error: refused, the new rule stays in force.
-	refused := refusedReloads()
+	refused := refusedReloads(h)
 	editFile(t, block, "deny contains {", "deny contains {{")
-	eventually(t, reloadDeadline, "syntax error refused", func() bool { return refusedReloads() == refused+1 })
+	eventually(t, reloadDeadline, "syntax error refused", func() bool { return refusedReloads(h) == refused+1 })
 	w := h.do(readSelf)
 	assert.Equal(t, 403, w.Code)
 	assert.Equal(t, "Organization blocked", w.Body.String())
@@ -143,14 +145,14 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	// An edit that fails the overlay's own tests: refused.
 	team := filepath.Join(dir, "team.rego")
 	editFile(t, team, `"Network is blocked"`, `"Blocked"`)
-	eventually(t, reloadDeadline, "failing tests refused", func() bool { return refusedReloads() == refused+2 })
+	eventually(t, reloadDeadline, "failing tests refused", func() bool { return refusedReloads(h) == refused+2 })
 	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
 	assert.Contains(t, h.g.engine.Refused().Error(), "test_a_blocked_network_is_refused")
 
 	// An overlay that would decide itself: refused, with the reason.
 	editFile(t, team, `"Blocked"`, `"Network is blocked"`)
 	writeFile(t, filepath.Join(dir, "allow.rego"), "package restcomm.authz\n\ndecision := {\"allow\": true}\n")
-	eventually(t, reloadDeadline, "a decision of its own refused", func() bool { return refusedReloads() == refused+3 })
+	eventually(t, reloadDeadline, "a decision of its own refused", func() bool { return refusedReloads(h) == refused+3 })
 	assert.Equal(t, blocked, h.g.engine.Policy().Revision())
 	assert.Contains(t, h.g.engine.Refused().Error(), "an overlay may not define data.restcomm.authz.decision itself")
 	require.NoError(t, os.Remove(filepath.Join(dir, "allow.rego")))
@@ -169,49 +171,11 @@ func TestPolicyDirectoryEditsOfARunningGateway(t *testing.T) {
 	assert.NoError(t, h.g.engine.Refused())
 }
 
-// A policy that gives no valid decision denies every request with 403 and
-// logs why; nothing is passed upstream. That holds for an overlay too.
-func TestPolicyThatCannotDecideDenies(t *testing.T) {
-	for name, rules := range map[string]string{
-		"conflict":        "package restcomm.authz\n\ndecision := {\"allow\": true} if input.caller\ndecision := {\"allow\": false} if input.operation\n",
-		"undefined":       "package restcomm.authz\n\ndecision := {\"allow\": true} if input.never\n",
-		"not 4xx":         "package restcomm.authz\n\ndecision := {\"allow\": false, \"status\": 302}\n",
-		"error":           "package restcomm.authz\n\ndecision := {\"allow\": count(input.caller.ancestors) / count(input.caller.ancestors) > 0}\n",
-		"overlay error":   "package restcomm.overlay.x\n\ndeny contains {\"status\": 451} if to_number(input.path) > 0\n",
-		"overlay not 4xx": "package restcomm.overlay.x\n\ndeny_operation contains {\"status\": s} if s := count(input.path) + 500\n",
-	} {
-		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeFile(t, filepath.Join(dir, "authz.rego"), rules)
-			mode := "replace"
-			if strings.HasPrefix(name, "overlay") {
-				mode = "overlay"
-			}
-			h := newHarness(t, true, func(g *Gateway) { g.PolicyDir, g.PolicyMode = dir, mode })
-			core, logs := observer.New(zapcore.ErrorLevel)
-			h.g.logger = zap.New(core)
-			errors := testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403"))
-			for _, c := range []call{
-				{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"},
-				{path: fixture.APIRoot + "/Accounts/" + fixture.SidAdmin + "/Calls.json", as: "ADMIN"},
-			} {
-				w := h.do(c)
-				assert.Equal(t, 403, w.Code, c.path)
-				assert.Contains(t, w.Body.String(), "HTTP Status 403")
-			}
-			assert.Empty(t, h.proxied)
-			entries := logs.FilterMessage("policy failed; denying").All()
-			require.Len(t, entries, 2)
-			assert.NotEmpty(t, entries[0].ContextMap()["error"])
-			assert.Equal(t, errors+2, testutil.ToFloat64(policyDecisions.WithLabelValues("error", "403")))
-		})
-	}
-}
-
 // A `caddy reload` of an unchanged config provisions the handler again:
 // it shares the running engine, and Provision makes it re-read the
 // directory (the coraza-caddy#188 trap), without waiting for the watch.
 func TestConfigReloadRereadsThePolicyDirectory(t *testing.T) {
+	t.Parallel()
 	dir := starterOverlay(t)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
 	writeFile(t, filepath.Join(dir, "restcomm", "blocked", "data.json"), `{"organizations": ["`+fixture.SidOrg0+`"]}`)
@@ -273,6 +237,7 @@ func TestConfigReloadsLeaveNoGoroutines(t *testing.T) {
 // policy_mode: an overlay (the default) is refused when it would decide
 // itself; the same directory replaces the built-in policy when asked to.
 func TestPolicyMode(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "allow.rego"), "package restcomm.authz\n\ndecision := {\"allow\": true}\n")
 	provision := func(mode, policyDir string) error {
@@ -305,6 +270,7 @@ func TestPolicyMode(t *testing.T) {
 
 // The throttle thresholds are data an overlay overrides.
 func TestOverlayThrottleThresholds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "restcomm", "throttle", "data.json"), `{"login_ip_max_failures": 2}`)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
@@ -316,70 +282,28 @@ func TestOverlayThrottleThresholds(t *testing.T) {
 	assert.Equal(t, 429, h.do(c).Code)
 }
 
-// One line per decision, with what an auditor needs and no secret.
-func TestDecisionLog(t *testing.T) {
-	h := newHarness(t, true, func(g *Gateway) { g.DecisionLog = true })
-	core, logs := observer.New(zapcore.InfoLevel)
-	h.g.decisionLogger = zap.New(core)
-	revision := h.g.engine.Policy().Revision()
-
-	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN"})
-	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "DEV"})
-	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, user: fixture.Users["ADMIN"], secret: "RestComm-wrong"})
-	h.do(call{method: "POST", path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV", form: "Password=Secret-Passw0rd!"})
-
-	entries := logs.All()
-	require.Len(t, entries, 4)
-	ids := map[string]bool{}
-	for _, e := range entries {
-		assert.Equal(t, "decision", e.Message)
-		f := e.ContextMap()
-		ids[f["decision_id"].(string)] = true
-		assert.Equal(t, revision, f["revision"])
-		assert.IsType(t, time.Duration(0), f["eval_duration"])
-		raw, err := json.Marshal(f)
-		require.NoError(t, err)
-		for _, secret := range []string{fixture.Token, "RestComm-wrong", "Secret-Passw0rd!", "Basic ", fixture.Basic(fixture.Users["ADMIN"], fixture.Token)[6:]} {
-			assert.NotContains(t, string(raw), secret)
-		}
-	}
-	assert.Len(t, ids, 4, "a decision id per request")
-
-	allow := entries[0].ContextMap()
-	assert.Equal(t, "accounts:read", allow["operation"])
-	assert.Equal(t, fixture.SidAdmin, allow["caller_sid"])
-	assert.Equal(t, fixture.SidDev, allow["target_sid"])
-	assert.Equal(t, true, allow["allow"])
-	assert.NotContains(t, allow, "status")
-
-	deny := entries[1].ContextMap()
-	assert.Equal(t, fixture.SidDev, deny["caller_sid"])
-	assert.Equal(t, fixture.SidAdmin, deny["target_sid"])
-	assert.Equal(t, false, deny["allow"])
-	assert.Equal(t, int64(403), deny["status"])
-
-	anonymous := entries[2].ContextMap()
-	assert.NotContains(t, anonymous, "caller_sid")
-	assert.Equal(t, int64(401), anonymous["status"])
-
-	assert.Equal(t, "accounts:update", entries[3].ContextMap()["operation"])
-}
-
 func TestNoDecisionLogUnlessAsked(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	assert.Nil(t, h.g.decisionLogger)
+	h = newHarness(t, true, func(g *Gateway) { g.DecisionLog = true })
+	assert.NotNil(t, h.g.decisionLogger, "decision_log on: the service gets a decision logger")
 }
 
-// The collectors survive a config reload: each new config's registry gets
-// them again, with their counts.
+// The collectors are the config's: a handler provisioned twice into one
+// config counts into one set (registered once), a new config gets its own
+// in its own registry, and each decision is counted by its result.
 func TestMetricsAcrossConfigReloads(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, true)
 	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
 	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin})
-	for range 2 {
-		reg := prometheus.NewPedanticRegistry()
-		require.NoError(t, registerMetrics(reg))
-		require.NoError(t, registerMetrics(reg)) // provisioned twice into one registry
+	for _, reg := range []*prometheus.Registry{h.ctx.GetMetricsRegistry(), prometheus.NewPedanticRegistry()} {
+		first, err := newMetrics(reg)
+		require.NoError(t, err)
+		again, err := newMetrics(reg) // provisioned twice into one registry
+		require.NoError(t, err)
+		assert.Same(t, first.decisions, again.decisions)
 		families, err := reg.Gather()
 		require.NoError(t, err)
 		names := map[string]bool{}
@@ -390,53 +314,11 @@ func TestMetricsAcrossConfigReloads(t *testing.T) {
 		assert.True(t, names["restcomm_gateway_policy_reloads_total"])
 		assert.True(t, names["restcomm_gateway_policy_decision_duration_seconds"])
 	}
-	assert.Positive(t, testutil.ToFloat64(policyAllowed))
-	assert.Positive(t, testutil.ToFloat64(policyDecisions.WithLabelValues("deny", "401")))
-}
-
-// The gateway's own checks sit at the stages of the one table the policy
-// ships (restcomm/stages/data.json, policy.Stages): each Go constant is
-// the stage of its name there.
-func TestGatewayStagesAreThePolicyTable(t *testing.T) {
-	for name, stage := range map[string]int{
-		"body_length":                     stageBodyLength,
-		"content_type":                    stageContentType,
-		"accept":                          stageAccept,
-		"read_form":                       stageReadForm,
-		"list_query":                      stageListQuery,
-		"list_filter":                     stageListFilter,
-		"field_limits":                    stageFieldLimits,
-		"create_email_missing":            stageEmailMissing,
-		"create_password_missing":         stagePasswordMissing,
-		"create_email_invalid":            stageEmailInvalid,
-		"create_login_invalid":            stageLoginInvalid,
-		"create_status_invalid":           stageStatusInvalid,
-		"create_organization_sid_invalid": stageOrgSidInvalid,
-		"create_organization_missing":     stageOrgMissing,
-		"create_weak_password":            stageWeakPassword,
-		"create_duplicate":                stageDuplicate,
-		"create_column_width":             stageColumnWidth,
-		"update_closed":                   stageClosed,
-		"update_status":                   stageUpdateStatus,
-		"update_friendly_name":            stageUpdateName,
-		"update_password":                 stageUpdatePassword,
-		"update_role_width":               stageUpdateRoleWidth,
-		"migrate_form":                    stageMigrateForm,
-		"migrate_field_limits":            stageMigrateLimits,
-		"migrate_organization":            stageMigrateOrg,
-		"migrate_same_organization":       stageSameOrg,
-		"organization_status_filter":      stageOrgStatusFilter,
-		"organization_sid_shape":          stageOrgSidShape,
-		"organization_domain_pattern":     stageDomainPattern,
-		"organization_domain_taken":       stageDomainTaken,
-		"target_not_found":                stageTargetNotFound,
-		"migrate_not_found":               stageMigrateNotFound,
-		"organization_not_found":          stageOrgNotFound,
-	} {
-		assert.Equal(t, policy.Stage(name), stage, name)
-	}
-	// The policy's refusals come after the SecurityFilter and before the
-	// gateway's checks of a request that no endpoint serves.
-	assert.Less(t, policy.Stage("security_filter"), stageBodyLength)
-	assert.Less(t, stageAccept, policy.Stage("permission"))
+	inConfig, err := newMetrics(h.ctx.GetMetricsRegistry())
+	require.NoError(t, err)
+	assert.Same(t, h.g.metrics.decisions, inConfig.decisions, "the handler's collectors are its config's")
+	assert.Positive(t, testutil.ToFloat64(h.g.metrics.allowed))
+	assert.Positive(t, testutil.ToFloat64(h.g.metrics.decisions.WithLabelValues("deny", "401")))
+	h.g.metrics.Decision(policy.Deny, errors.New("no valid decision"), time.Microsecond)
+	assert.Equal(t, 1.0, testutil.ToFloat64(h.g.metrics.decisions.WithLabelValues("error", "403")))
 }

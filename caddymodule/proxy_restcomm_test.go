@@ -12,10 +12,23 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/importer"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
+
+// importInto imports from (a URL or a script) into st, as `accounts
+// import` does.
+func importInto(t *testing.T, st *store.Store, from string) *importer.Report {
+	t.Helper()
+	src, err := restcommdb.Read(context.Background(), from)
+	require.NoError(t, err)
+	rep, err := importer.Run(context.Background(), st, src, importer.Options{})
+	require.NoError(t, err)
+	return rep
+}
 
 // TestPassThroughToStandInRestComm runs the gateway (in Caddy, with
 // reverse_proxy) in front of the stand-in RestComm on MariaDB, after
@@ -23,14 +36,14 @@ import (
 // RestComm's own check on its own database, not a recording upstream that
 // accepts everyone.
 func TestPassThroughToStandInRestComm(t *testing.T) {
-	d := startDropIn(t, 30)
+	d := restcommtest.StartDropIn(t, 30)
 	h := newHarness(t, false)
-	rep := d.importInto(t, h, d.url)
-	require.Equal(t, len(d.data.Good()), rep.Accounts.Imported)
-	g := startLiveGateway(t, h, d.rc.Addr())
+	rep := importInto(t, h.store, d.URL)
+	require.Equal(t, len(d.Data.Good()), rep.Accounts.Imported)
+	g := startLiveGateway(t, h, d.RC.Addr())
 
 	byStatus := map[string]restcommtest.Account{}
-	for _, a := range d.data.Good() {
+	for _, a := range d.Data.Good() {
 		if _, ok := byStatus[a.Status]; !ok && a.ParentSid != "" {
 			byStatus[a.Status] = a
 		}
@@ -61,7 +74,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 				code, body := send("GET", calls(a.Sid), a.Email, secret, "")
 				assert.Equal(t, http.StatusOK, code, "%s account: %s", status, body)
 				assert.Contains(t, body, `"calls": []`)
-				got := d.rc.Take()
+				got := d.RC.Take()
 				require.Len(t, got, 1)
 				assert.Equal(t, http.StatusOK, got[0].Status, "the stand-in accepted it")
 				assert.Equal(t, a.Sid, got[0].Caller)
@@ -76,36 +89,36 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 			code, body := send("GET", calls(a.Sid), a.Email, a.Password, "")
 			assert.Equal(t, http.StatusForbidden, code, status)
 			assert.Equal(t, "Provided Account is not active", body)
-			assert.Empty(t, d.rc.Take(), "nothing reaches RestComm")
-			assert.Equal(t, http.StatusForbidden, d.standInStatus(t, calls(a.Sid), a.Email, a.Password), "RestComm says the same")
-			d.rc.Take()
+			assert.Empty(t, d.RC.Take(), "nothing reaches RestComm")
+			assert.Equal(t, http.StatusForbidden, d.RC.Status(t, calls(a.Sid), a.Email, a.Password), "RestComm says the same")
+			d.RC.Take()
 		}
 	})
 
 	t.Run("an account RestComm has but the gateway did not import is refused at the edge", func(t *testing.T) {
 		email := "created.after.import@example.com"
 		sid := restcommtest.SidOf(email)
-		db := openDB(t, d.url)
+		db := openDB(t, d.URL)
 		_, err := db.Exec(`INSERT INTO restcomm_accounts VALUES (?, '2020-01-01 00:00:00', '2020-01-01 00:00:00', ?, 'late',
 			NULL, 'Full', 'active', ?, 'Developer', '/uri', ?)`, sid, email, restcommtest.MD5("Late-pw1!"), restcommtest.DefaultOrg)
 		require.NoError(t, err)
 		code, _ := send("GET", calls(sid), email, "Late-pw1!", "")
 		assert.Equal(t, http.StatusUnauthorized, code)
-		assert.Empty(t, d.rc.Take(), "nothing reaches RestComm")
-		assert.Equal(t, http.StatusOK, d.standInStatus(t, calls(sid), email, "Late-pw1!"), "RestComm itself knows it")
-		d.rc.Take()
+		assert.Empty(t, d.RC.Take(), "nothing reaches RestComm")
+		assert.Equal(t, http.StatusOK, d.RC.Status(t, calls(sid), email, "Late-pw1!"), "RestComm itself knows it")
+		d.RC.Take()
 	})
 
 	t.Run("RestComm's own check stands behind the gateway's", func(t *testing.T) {
 		// the password changed in RestComm only: the gateway still passes
 		// the old one, RestComm refuses it (the next issue keeps them in step)
 		a := byStatus["active"]
-		db := openDB(t, d.url)
+		db := openDB(t, d.URL)
 		_, err := db.Exec("UPDATE restcomm_accounts SET auth_token = ? WHERE sid = ?", restcommtest.MD5("Changed-pw1!"), a.Sid)
 		require.NoError(t, err)
 		code, _ := send("GET", calls(a.Sid), a.Email, a.Password, "")
 		assert.Equal(t, http.StatusUnauthorized, code)
-		got := d.rc.Take()
+		got := d.RC.Take()
 		require.Len(t, got, 1)
 		assert.Equal(t, http.StatusUnauthorized, got[0].Status, "refused by RestComm, not at the edge")
 		_, err = db.Exec("UPDATE restcomm_accounts SET auth_token = ? WHERE sid = ?", a.Token, a.Sid)
@@ -118,10 +131,10 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 		code, body := send("POST", fixture.APIRoot+"/Accounts/"+a.Sid+"/Clients.json", a.Email, a.Password, form)
 		require.Equal(t, http.StatusOK, code, body)
 		assert.Contains(t, body, `"login": "alice"`)
-		got := d.rc.Take()
+		got := d.RC.Take()
 		require.Len(t, got, 1)
 		assert.Equal(t, "alice", got[0].Form.Get("Login"), "the body reached RestComm")
-		clients, err := d.rc.Clients(a.Sid)
+		clients, err := d.RC.Clients(a.Sid)
 		require.NoError(t, err)
 		require.Len(t, clients, 1)
 		domain := map[string]string{restcommtest.DefaultOrg: "default.restcomm.com", restcommtest.OtherOrg: "acme.example.com"}[a.Org]
@@ -129,7 +142,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 		code, body = send("GET", fixture.APIRoot+"/Accounts/"+a.Sid+"/Clients.json", a.Email, a.Token, "")
 		assert.Equal(t, http.StatusOK, code)
 		assert.Contains(t, body, clients[0].Sid)
-		d.rc.Take()
+		d.RC.Take()
 	})
 }
 

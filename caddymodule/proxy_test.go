@@ -20,8 +20,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 )
 
 // These tests run the real handler inside a real Caddy (loaded in this
@@ -51,7 +53,7 @@ func startLiveGateway(t *testing.T, h *harness, upstreamAddr string, protocols .
 	t.Setenv("XDG_CONFIG_HOME", dir)
 	var lastErr error
 	for range 5 {
-		addr := upstreamtest.FreeAddr(t)
+		addr := freeport.Addr(t)
 		cfg := liveConfig(dir, addr, protocols,
 			map[string]any{"handler": "restcomm", "redis": map[string]any{"urls": []string{h.redis.URL()}}},
 			map[string]any{
@@ -359,12 +361,12 @@ func TestBodyLimit(t *testing.T) {
 		return res, string(body)
 	}
 
-	res, body := post(maxBodyLength+1, false)
+	res, body := post(accountsapi.MaxBodyLength+1, false)
 	assert.Equal(t, 413, res.StatusCode)
 	assert.Contains(t, body, "Length larger than 10000000")
 	assert.Empty(t, up.Take(), "a declared excess never reaches the upstream")
 
-	res, body = post(maxBodyLength+1, true)
+	res, body = post(accountsapi.MaxBodyLength+1, true)
 	assert.Equal(t, 413, res.StatusCode)
 	assert.Contains(t, body, "Length larger than 10000000")
 	// the upstream notices the cut body after the client has its answer
@@ -375,13 +377,13 @@ func TestBodyLimit(t *testing.T) {
 	}
 	require.Len(t, cut, 1)
 	assert.Error(t, cut[0].BodyErr, "the upstream never receives a complete oversized request")
-	assert.LessOrEqual(t, cut[0].BodyLen, int64(maxBodyLength))
+	assert.LessOrEqual(t, cut[0].BodyLen, int64(accountsapi.MaxBodyLength))
 
-	res, _ = post(maxBodyLength, true)
+	res, _ = post(accountsapi.MaxBodyLength, true)
 	assert.Equal(t, 200, res.StatusCode)
 	got := up.Take()
 	require.Len(t, got, 1)
-	assert.Equal(t, int64(maxBodyLength), got[0].BodyLen)
+	assert.Equal(t, int64(accountsapi.MaxBodyLength), got[0].BodyLen)
 	assert.NoError(t, got[0].BodyErr)
 }
 
@@ -390,7 +392,7 @@ func TestBodyLimit(t *testing.T) {
 func TestUpstreamFailures(t *testing.T) {
 	h := newHarness(t, true)
 	t.Run("down", func(t *testing.T) {
-		gw := startLiveGateway(t, h, upstreamtest.FreeAddr(t)) // nothing listens there
+		gw := startLiveGateway(t, h, freeport.Addr(t)) // nothing listens there
 		start := time.Now()
 		res, body := gw.raw(t, http.MethodGet, fixture.APIRoot+"/Accounts/"+fixture.SidAdmin+"/Calls.json", fixture.As("ADMIN"))
 		assert.Equal(t, 502, res.StatusCode)

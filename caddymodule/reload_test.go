@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
 )
 
 // A `caddy reload` that changes the restcomm handler's Redis settings
@@ -28,7 +28,7 @@ func TestReloadsChangingRedisSettingsFailNoRequest(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", dir)
 	t.Setenv("XDG_CONFIG_HOME", dir)
-	addr := upstreamtest.FreeAddr(t)
+	addr := freeport.Addr(t)
 	load := func(timeout string) {
 		t.Helper()
 		cfg := liveConfig(dir, addr, nil,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/store/accountcache"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -69,7 +70,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 			require.Equal(t, http.StatusOK, readAsDev(one, secret))
 			require.Equal(t, http.StatusOK, readAsDev(two, secret))
 		}
-		next := "Revoked#" + itoa(i) + "xQz"
+		next := "Revoked#" + strconv.Itoa(i) + "xQz"
 		changeDevPassword(t, one, secret, next)
 		changed := time.Now()
 		require.Equal(t, http.StatusUnauthorized, readAsDev(one, secret), "round %d: the instance that made the change", i)
@@ -98,7 +99,7 @@ func TestRevocationWithTheSubscriptionCut(t *testing.T) {
 		require.Equal(t, http.StatusOK, readAsDev(two, secret))
 		proxy.CutSubscribers()
 		require.Eventually(t, func() bool { return !two.g.cache.cache.Trusted() }, 10*time.Second, 50*time.Microsecond)
-		next := "Cut#" + itoa(i) + "xQz9"
+		next := "Cut#" + strconv.Itoa(i) + "xQz9"
 		changeDevPassword(t, one, secret, next)
 		assert.Equal(t, http.StatusUnauthorized, readAsDev(two, secret), "round %d", i)
 		secret = next

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -27,13 +26,8 @@ func (d durability) durable() bool {
 
 // readDurability asks a Redis for its persistence settings.
 func readDurability(opt *redis.Options) durability {
-	redis.SetLogger(quiet{})
-	o := *opt
-	o.MaxRetries = -1
-	c := redis.NewClient(&o)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
+	c, ctx, done := quietClient(opt, 3*time.Second)
+	defer done()
 	var d durability
 	for _, s := range []struct {
 		name string
@@ -117,13 +111,8 @@ func checkDurability(w io.Writer, opt *redis.Options, require bool) error {
 // REWRITE) for its next start: for the redis-server that `up` just
 // installed, whose Debian package starts it with snapshots only.
 func enableAOF(w io.Writer, opt *redis.Options) error {
-	redis.SetLogger(quiet{})
-	o := *opt
-	o.MaxRetries = -1
-	c := redis.NewClient(&o)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	c, ctx, done := quietClient(opt, 5*time.Second)
+	defer done()
 	if err := c.ConfigSet(ctx, "appendfsync", "everysec").Err(); err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
 	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -138,17 +138,6 @@ func send(t *testing.T, c *http.Client, g *gateway, method, path, user, secret, 
 	return res.StatusCode, string(b), nil
 }
 
-// direct asks the stand-in RestComm itself.
-func (r *mirrorRig) direct(t *testing.T, path, user, secret string) int {
-	req, err := http.NewRequest(http.MethodGet, r.rc.URL()+path, nil)
-	require.NoError(t, err)
-	req.SetBasicAuth(user, secret)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = res.Body.Close()
-	return res.StatusCode
-}
-
 func calls(sid string) string { return fixture.APIRoot + "/Accounts/" + sid + "/Calls.json" }
 
 // TestEndToEndMirror: create, password change, suspend and close at the
@@ -204,9 +193,9 @@ func TestEndToEndMirror(t *testing.T) {
 		code, _, err = send(t, c, gw, "GET", calls(sid), email, "Mirror-pw-1!", "")
 		require.NoError(t, err)
 		assert.Equal(t, 401, code, "the old one at the edge")
-		assert.Equal(t, 401, r.direct(t, calls(sid), email, "Mirror-pw-1!"), "and at RestComm itself")
-		assert.Equal(t, 401, r.direct(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-1!")), "its token too")
-		assert.Equal(t, 200, r.direct(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-2!")))
+		assert.Equal(t, 401, r.rc.Status(t, calls(sid), email, "Mirror-pw-1!"), "and at RestComm itself")
+		assert.Equal(t, 401, r.rc.Status(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-1!")), "its token too")
+		assert.Equal(t, 200, r.rc.Status(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-2!")))
 	})
 
 	t.Run("a suspended account is refused upstream", func(t *testing.T) {
@@ -215,7 +204,7 @@ func TestEndToEndMirror(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 200, code, body)
 		r.drained(t, 10*time.Second)
-		assert.Equal(t, 403, r.direct(t, calls(sid), email, "Mirror-pw-2!"), "RestComm refuses it")
+		assert.Equal(t, 403, r.rc.Status(t, calls(sid), email, "Mirror-pw-2!"), "RestComm refuses it")
 		code, _, err = send(t, c, gw, "GET", calls(sid), email, "Mirror-pw-2!", "")
 		require.NoError(t, err)
 		assert.Equal(t, 403, code, "as the gateway does")
@@ -245,7 +234,7 @@ func TestEndToEndMirror(t *testing.T) {
 		assert.Equal(t, "closed", closes[0].Form.Get("Status"))
 		assert.Equal(t, top.Sid, closes[0].Caller, "the nearest active Administrator ancestor")
 		assert.Equal(t, 200, closes[0].Status, "RestComm closed it itself")
-		assert.Equal(t, 403, r.direct(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-2!")))
+		assert.Equal(t, 403, r.rc.Status(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-2!")))
 	})
 
 	t.Run("metrics, status and verify", func(t *testing.T) {
@@ -352,7 +341,7 @@ func TestEndToEndMirror(t *testing.T) {
 		}
 		r.drained(t, 20*time.Second)
 		for _, sid := range others {
-			assert.Equal(t, 200, r.direct(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-1!")), "delivered behind the dead letter")
+			assert.Equal(t, 200, r.rc.Status(t, calls(sid), sid, restcommtest.MD5("Mirror-pw-1!")), "delivered behind the dead letter")
 		}
 		st := r.status(t)
 		assert.EqualValues(t, 1, st.Dead)

@@ -23,8 +23,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/fixture"
-	"github.com/restcomm/restcomm-gateway/caddymodule/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -307,13 +308,13 @@ func tryStart(t *testing.T, bin, caddyfile string, env map[string]string) (*gate
 	require.NoError(t, err)
 	cfgPath := filepath.Join(dir, "Caddyfile")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(caddyfile), 0o600))
-	g := &gateway{site: upstreamtest.FreeAddr(t), admin: upstreamtest.FreeAddr(t)}
+	g := &gateway{site: freeport.Addr(t), admin: freeport.Addr(t)}
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(),
 		"HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir,
 		"RESTCOMM_SITE=https://localhost:"+port(g.site),
 		"RESTCOMM_ADMIN="+g.admin,
-		"E2E_HTTP_PORT="+port(upstreamtest.FreeAddr(t)),
+		"E2E_HTTP_PORT="+port(freeport.Addr(t)),
 	)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -148,14 +148,21 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-func ping(opt *redis.Options) error {
+// quietClient is a client of opt that tries each command once and logs
+// nothing, and the context of its commands, which ends after d; done
+// releases both.
+func quietClient(opt *redis.Options, d time.Duration) (c *redis.Client, ctx context.Context, done func()) {
 	redis.SetLogger(quiet{})
 	o := *opt
 	o.MaxRetries = -1
-	c := redis.NewClient(&o)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
+	c = redis.NewClient(&o)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	return c, ctx, func() { cancel(); _ = c.Close() }
+}
+
+func ping(opt *redis.Options) error {
+	c, ctx, done := quietClient(opt, time.Second)
+	defer done()
 	return c.Ping(ctx).Err()
 }
 

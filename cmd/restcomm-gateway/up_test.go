@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
@@ -71,7 +71,8 @@ func TestUpChecksARedisItDidNotStart(t *testing.T) {
 // (CONFIG REWRITE into that file).
 func TestEnableAOF(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port, err := freeport.Port()
+	require.NoError(t, err)
 	conf := filepath.Join(dir, "redis.conf")
 	require.NoError(t, os.WriteFile(conf, []byte("bind 127.0.0.1\nport "+strconv.Itoa(port)+
 		"\ndir "+dir+"\nappendonly no\nsave 3600 1\nlogfile \"\"\n"), 0o600))
@@ -94,20 +95,13 @@ func TestEnableAOF(t *testing.T) {
 	assert.Contains(t, string(written), "appendonly yes", "kept for the next start")
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // When nothing answers, up starts its own redis-server: AOF every second,
 // data in the documented state directory, and an acknowledged write
 // survives a crash of that redis-server.
 func TestUpStartsADurableRedis(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
-	url := "redis://127.0.0.1:" + strconv.Itoa(freePort(t)) + "/0"
+	url := "redis://" + freeport.Addr(t) + "/0"
 	dir := filepath.Join(state, "restcomm-gateway", "redis")
 	kill := func() {
 		raw, err := os.ReadFile(filepath.Join(dir, "redis.pid"))

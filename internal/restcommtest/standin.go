@@ -49,6 +49,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // APIRoot is the path prefix of RestComm's REST API.
@@ -106,6 +108,19 @@ func (s *StandIn) Addr() string { return s.srv.Listener.Addr().String() }
 
 // URL is its base URL (http://host:port).
 func (s *StandIn) URL() string { return s.srv.URL }
+
+// Status is what the stand-in answers to a GET of path with these Basic
+// credentials: what RestComm itself says.
+func (s *StandIn) Status(t testing.TB, path, user, secret string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.URL()+path, nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(user, secret)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = res.Body.Close()
+	return res.StatusCode
+}
 
 // Take returns the requests received since the last Take, in order.
 func (s *StandIn) Take() []Received {

@@ -1,0 +1,190 @@
+package accountsapi
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
+	"github.com/restcomm/restcomm-gateway/policy"
+	"github.com/restcomm/restcomm-gateway/store"
+)
+
+// decide asks the policy in force about x, on the facts authenticate found
+// and those x's operation gathers. An error denies (fail closed) and is
+// logged. The decision is counted (Config.Metrics) and, with a decision
+// logger, logged.
+func (s *Service) decide(ctx context.Context, x *exchange) policy.Decision {
+	in := policy.Input{
+		Operation:      x.op.name,
+		Method:         x.r.Method,
+		Path:           x.path.Rel,
+		ClientIP:       s.clientIP(x.r),
+		PathAccountSid: x.path.AccountSid,
+	}
+	if x.caller != nil {
+		in.Caller = subject(x.caller)
+	}
+	if x.target != nil && x.target.Account != nil {
+		in.Target = subject(x.target)
+	}
+	if x.pathAccount != nil && x.pathAccount.Account != nil {
+		in.PathAccount = subject(x.pathAccount)
+	}
+	if f := x.failures; f != nil {
+		in.Throttle = &policy.Throttle{
+			LoginIPFailures: f.LoginIP,
+			IPFailures:      f.IP,
+			RetryAfter:      int((f.RetryAfter + time.Second - 1) / time.Second),
+		}
+	}
+	x.op.facts(s, x, &in)
+	p := s.cfg.Policy()
+	start := time.Now()
+	d, err := p.Decide(ctx, &in)
+	took := time.Since(start)
+	if err != nil {
+		d = policy.Deny
+		s.logger.Error("policy failed; denying",
+			zap.String("operation", in.Operation), zap.String("revision", p.Revision()), zap.Error(err))
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Decision(d, err, took)
+	}
+	if s.cfg.DecisionLogger != nil {
+		s.logDecision(x, &in, p, d, err, took)
+	}
+	return d
+}
+
+func subject(r *store.Resolved) *policy.Subject {
+	a := r.Account
+	return &policy.Subject{
+		Sid:             a.Sid,
+		Role:            a.Role,
+		Status:          a.Status,
+		OrganizationSid: a.OrganizationSid,
+		Ancestors:       r.Ancestors,
+	}
+}
+
+// deny turns the policy's denial into a problem.
+func (x *exchange) deny() *problem {
+	d := x.decision
+	return &problem{status: d.Status, message: d.Message, body: d.Body, stage: d.Stage, headers: d.Headers}
+}
+
+// denial is the policy's denial, or nil when it allowed.
+func (x *exchange) denial() *problem {
+	if x.decision.Allow {
+		return nil
+	}
+	return x.deny()
+}
+
+// logDecision writes one line per decision on Config.DecisionLogger. It
+// never holds a secret: the input carries no credentials, only account
+// SIDs, roles and the request's path.
+func (s *Service) logDecision(x *exchange, in *policy.Input, p *policy.Policy, d policy.Decision, err error, took time.Duration) {
+	ce := s.cfg.DecisionLogger.Check(zapcore.InfoLevel, "decision")
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 14)
+	fields = append(fields,
+		zap.String("decision_id", x.id),
+		zap.String("operation", in.Operation),
+		zap.String("method", in.Method),
+		zap.String("path", in.Path),
+	)
+	if in.Caller != nil {
+		fields = append(fields, zap.String("caller_sid", in.Caller.Sid), zap.String("caller_role", in.Caller.Role))
+	}
+	if in.Target != nil {
+		fields = append(fields, zap.String("target_sid", in.Target.Sid))
+	}
+	fields = append(fields, zap.Bool("allow", d.Allow))
+	if !d.Allow {
+		fields = append(fields, zap.Int("status", d.Status), zap.Int("stage", d.Stage))
+		if d.Message != "" {
+			fields = append(fields, zap.String("message", d.Message))
+		}
+	}
+	if err != nil {
+		fields = append(fields, zap.NamedError("policy_error", err))
+	}
+	fields = append(fields,
+		zap.String("revision", p.Revision()),
+		zap.Duration("eval_duration", took))
+	ce.Write(fields...)
+}
+
+// The facts an operation gathers for the policy, besides the caller and
+// the target (classify.go names each operation's).
+
+// requestFacts is what an operation's facts read from the request body,
+// the query and the store before the decision, kept for serving it.
+type requestFacts struct {
+	body bodyState
+	form javacompat.Params
+	// org is the organization an /Organizations/{sid}[/Migrate] request
+	// names, when it exists.
+	org *store.Organization
+	// err is a store failure while gathering facts: the request gets 503.
+	err error
+}
+
+func noFacts(*Service, *exchange, *policy.Input) {}
+
+// listFacts: a list filtered by OrganizationSid or DomainName (blank
+// values count as absent) is for Super Admins.
+func listFacts(_ *Service, x *exchange, in *policy.Input) {
+	q, ok := x.query()
+	if !ok {
+		return
+	}
+	in.Request.OrganizationFilter = javacompat.Trim(q["OrganizationSid"]) != "" || javacompat.Trim(q["DomainName"]) != ""
+}
+
+// createFacts: the OrganizationSid of a create (another organization is for
+// Super Admins). The body is read only for an authenticated caller.
+func createFacts(_ *Service, x *exchange, in *policy.Input) {
+	if x.caller == nil {
+		return
+	}
+	if form, st := x.formBody(); st == bodyOK {
+		in.Request.OrganizationSid = form["OrganizationSid"]
+	}
+}
+
+// updateFacts: whether an update sends a Role (Administrators only).
+func updateFacts(_ *Service, x *exchange, in *policy.Input) {
+	if x.caller == nil {
+		return
+	}
+	if form, st := x.formBody(); st == bodyOK {
+		_, in.Request.RoleChange = form.Get("Role")
+	}
+}
+
+// organizationFacts: the organization asked for, and whether it exists.
+func organizationFacts(s *Service, x *exchange, in *policy.Input) {
+	id := organizationID(x.path)
+	in.Request.OrganizationSid = id
+	if x.caller == nil || !sidShaped(id) {
+		return
+	}
+	ctx, done := x.redis()
+	defer done()
+	o, err := s.store.Organization(ctx, id)
+	switch {
+	case err == nil:
+		x.req.org = o
+		in.OrganizationExists = true
+	case !errors.Is(err, store.ErrNotFound):
+		x.req.err = err
+	}
+}

@@ -1,0 +1,42 @@
+package caddymodule
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// goCommand is the go command: the one on PATH, or the toolchain's that
+// built this test.
+func goCommand(t *testing.T) string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // this machine's toolchain
+}
+
+// The Accounts and Organizations service, and everything it is built on,
+// import no Caddy: caddymodule alone adapts it to Caddy (issue 10 §3).
+func TestServiceImportsNoCaddy(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{
+		"./accountsapi", "./javacompat", "./render", "./restpath", "./password", "../store", "../policy",
+	} {
+		out, err := exec.Command(goCommand(t), "list", "-deps", pkg).CombinedOutput()
+		require.NoError(t, err, "go list -deps %s: %s", pkg, out)
+		deps := strings.Fields(string(out))
+		require.NotEmpty(t, deps, pkg)
+		for _, dep := range deps {
+			assert.False(t, strings.HasPrefix(dep, "github.com/caddyserver/"), "%s depends on %s", pkg, dep)
+		}
+	}
+	// and the check sees Caddy where it is
+	out, err := exec.Command(goCommand(t), "list", "-deps", ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, strings.Fields(string(out)), "github.com/caddyserver/caddy/v2")
+}
