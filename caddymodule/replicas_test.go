@@ -80,6 +80,8 @@ func TestReadsFromReplicasBehindSentinel(t *testing.T) {
 			g.Redis.URLs = []string{"redis://" + sentinel.Addr}
 			g.Redis.MasterName = "gw"
 			g.Redis.ReadFromReplicas = replicas
+			// where Redis reads go is the point: none may be answered from memory
+			g.AccountCache = &AccountCacheConfig{Disabled: true}
 		})
 		if !replicas {
 			fixture.Load(t, h.store) // on the master, through Sentinel

@@ -87,7 +87,9 @@ func TestAWriteWhoseReplyIsLostRunsOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy := redistest.NewProxy(t, srv.Addr)
 	h := newHarness(t, true, withRedis(proxy.URL()), withRedisTimeout(time.Second))
-	const write = "$7\r\nevalsha\r\n" // a write script; read-only ones are evalsha_ro
+	// a write script's call: only writes carry the guard's arguments (not
+	// reads, nor the account cache's heartbeats)
+	const write = "$13\r\ncaller_status\r\n"
 	// load the scripts, so that the lost message is the write's own
 	require.Equal(t, http.StatusOK, h.do(post("/Accounts.json", "ADMIN", "EmailAddress=warm@x.com&Password=RestComm12")).Code)
 	require.Equal(t, http.StatusOK, h.do(put("/Accounts.json/warm@x.com", "ADMIN", "FriendlyName=warm")).Code)

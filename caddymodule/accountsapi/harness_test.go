@@ -18,6 +18,7 @@ import (
 	"github.com/restcomm/restcomm-gateway/internal/fixture"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/accountcache"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
@@ -46,6 +47,33 @@ type harness struct {
 type setup struct {
 	Config
 	redisURLs []string
+	noCache   bool // resolve every request in Redis (the gateway's account_cache off)
+}
+
+// withAccountCache puts an account cache in front of c.Store, as the
+// gateway does by default: every behaviour test runs with it, and passes
+// whether a request is answered from memory or from Redis.
+func withAccountCache(t testing.TB, c *Config) *accountcache.Cache {
+	cache := accountcache.New(c.Store, accountcache.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); cache.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c.Resolver = cache
+	afterWrite, afterFailure := c.AfterWrite, c.AfterFailedLogin
+	c.AfterWrite = func() {
+		cache.Clear()
+		if afterWrite != nil {
+			afterWrite()
+		}
+	}
+	c.AfterFailedLogin = func(ip string) {
+		cache.FailedLogin(ip)
+		if afterFailure != nil {
+			afterFailure(ip)
+		}
+	}
+	return cache
 }
 
 // builtinPolicy is the built-in policy, compiled (and its tests run) once
@@ -78,11 +106,23 @@ func newHarness(t testing.TB, withFixture bool, configure ...func(*setup)) *harn
 		require.NoError(t, err)
 		c.Policy = e.Policy
 	}
+	var cache *accountcache.Cache
+	if c.Resolver == nil && !c.noCache {
+		cache = withAccountCache(t, &c.Config)
+	}
 	s, err := New(c.Config)
 	require.NoError(t, err)
 	h := &harness{t: t, s: s, store: c.Store, redis: srv}
 	if withFixture {
 		fixture.Load(t, h.store)
+		if cache != nil {
+			// Mark the namespace as the first request would (it holds data:
+			// adopted), so that heartbeats flow and the test's requests
+			// meet a cache that trusts what it holds.
+			_, err := h.store.Init(context.Background(), store.InitOptions{By: "gateway", Version: c.Version})
+			require.NoError(t, err)
+			require.Eventually(t, cache.Trusted, 10*time.Second, time.Millisecond)
+		}
 	}
 	return h
 }
