@@ -15,9 +15,10 @@ import (
 )
 
 // authenticate loads the caller (by its credentials), the target account
-// of the operation and the failed-login counts of the caller's login, in
-// one Redis round trip (Config.Resolver), and verifies the credentials.
-func (s *Service) authenticate(ctx context.Context, x *exchange) error {
+// of the operation and the failed-login counts of the caller's login, from
+// memory or in one Redis round trip (Config.Resolver), and verifies the
+// credentials.
+func (s *Service) authenticate(x *exchange) error {
 	creds, hasCreds := parseBasic(x.r.Header.Get("Authorization"))
 	var lookups []store.Lookup
 	if hasCreds {
@@ -35,15 +36,21 @@ func (s *Service) authenticate(ctx context.Context, x *exchange) error {
 	if len(lookups) == 0 {
 		return nil // e.g. an anonymous Logout: no need for Redis at all
 	}
-	if err := s.ensureSeeded(ctx); err != nil { // seed.go
-		return err
-	}
 	if t := s.cfg.Policy().Throttle(); hasCreds && t.Enabled() {
 		x.failed = store.NewFailedLogins(creds.user, s.clientIP(x.r), t.Window, t.LoginIPMax, t.IPMax)
 	}
-	res, counts, err := s.resolver.ResolveCounting(ctx, x.failed, lookups...)
-	if err != nil {
-		return err
+	var redis lazyRedis // only a request that needs Redis sets up its deadline
+	defer redis.done()
+	res, counts, ok := s.fromMemory(x.failed, lookups)
+	if !ok {
+		ctx := redis.context(x)
+		if err := s.ensureSeeded(ctx); err != nil { // seed.go
+			return err
+		}
+		var err error
+		if res, counts, err = s.resolver.ResolveCounting(ctx, x.failed, lookups...); err != nil {
+			return err
+		}
 	}
 	if counts != nil {
 		x.failures = counts
@@ -52,7 +59,7 @@ func (s *Service) authenticate(ctx context.Context, x *exchange) error {
 		token := dummyToken
 		if res[0].Account != nil {
 			token = res[0].Account.AuthToken
-		} else if err := s.seed.verify(ctx, s.store); err != nil {
+		} else if err := s.seed.verify(redis.context(x), s.store); err != nil {
 			return err // a login that matches nothing: has the store lost its data?
 		}
 		// the comparison runs for unknown users too: same work either way
@@ -69,6 +76,36 @@ func (s *Service) authenticate(ctx context.Context, x *exchange) error {
 		x.pathAccount = &res[0]
 	}
 	return nil
+}
+
+// fromMemory resolves lookups without Redis when the resolver can, once
+// the namespace has been seen marked (seed.go).
+func (s *Service) fromMemory(fl *store.FailedLogins, lookups []store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
+	m, ok := s.resolver.(MemoryResolver)
+	if !ok || !s.seed.done.Load() {
+		return nil, nil, false
+	}
+	return m.Cached(fl, lookups...)
+}
+
+// lazyRedis is a request's Redis context (exchange.redis), made the first
+// time it is needed.
+type lazyRedis struct {
+	ctx    context.Context
+	finish func()
+}
+
+func (l *lazyRedis) context(x *exchange) context.Context {
+	if l.ctx == nil {
+		l.ctx, l.finish = x.redis()
+	}
+	return l.ctx
+}
+
+func (l *lazyRedis) done() {
+	if l.finish != nil {
+		l.finish()
+	}
 }
 
 // recordFailedLogin counts a login that failed: credentials that matched no
