@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/password"
@@ -96,11 +97,28 @@ func profileLink(r *http.Request) string {
 }
 
 func (x *exchange) respondAccount(a *store.Account) error {
+	bp := accountBodies.Get().(*[]byte)
+	body := (*bp)[:0]
 	if x.json() {
-		return x.respondOK(render.AppendAccountJSON(nil, a))
+		body = render.AppendAccountJSON(body, a)
+	} else {
+		body = render.AppendAccountXML(body, a)
 	}
-	return x.respondOK(render.AppendAccountXML(nil, a))
+	err := x.respondOK(body) // written before it returns: the buffer is free again
+	if cap(body) <= maxPooledBody {
+		*bp = body
+		accountBodies.Put(bp)
+	}
+	return err
 }
+
+// accountBodies are buffers for one account's representation (about 1.5
+// KB), reused: the most frequent answer then allocates no body.
+var accountBodies = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxPooledBody keeps an account with unusually long fields from pinning
+// a large buffer in the pool.
+const maxPooledBody = 16 << 10
 
 // listAccounts serves GET /Accounts (AccountsEndpoint.getAccounts): the
 // caller's direct children, or with OrganizationSid / DomainName (Super
