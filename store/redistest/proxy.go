@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
 )
 
 // Proxy is a TCP proxy in front of a Redis that can lose one message on
@@ -210,7 +212,7 @@ func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 // quorum of 1, for the duration of the test.
 func StartSentinel(t testing.TB, master *Server, name string) *Server {
 	t.Helper()
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		t.Fatalf("sentinel: %v", err)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/restcomm/restcomm-gateway/internal/freeport"
 )
 
 // Server is one running redis-server.
@@ -67,7 +69,7 @@ func Start(t testing.TB, extra ...string) *Server {
 }
 
 func start(t testing.TB, bin string, extra []string) (*Server, error) {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +139,6 @@ func (s *Server) launch() error {
 		return fmt.Errorf("redis-server not ready after 10s")
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Cluster is a running Redis Cluster of three masters.
