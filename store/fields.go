@@ -64,21 +64,26 @@ const (
 	aLoginLimit   = "login_limit"
 	aIPLimit      = "ip_limit"
 	aMember       = "member"
-	aIP           = "ip"     // the client IP of a failed login
-	aLimit        = "limit"  // how many items a read returns at most
-	aSecret       = eSecret  // a change's sealed password, copied into its outbox entry
-	aHolder       = "holder" // the mirror's lease holder (outbox.go)
-	aTTL          = "ttl"    // its lease's time to live, ms
-	aGroup        = "group"  // the outbox's consumer group
-	aID           = "id"     // an outbox entry's id
-	aReason       = "reason" // why an entry was dead-lettered
+	aIP           = "ip"        // the client IP of a failed login
+	aLimit        = "limit"     // how many items a read returns at most
+	aFields       = "fields"    // an import's field names (import.lua)
+	aRows         = "rows"      // ... its entries' values
+	aOverwrite    = "overwrite" // ... set: write over conflicts
+	aDry          = "dry"       // ... set: write nothing
+	aDefault      = "default"   // ... the seeded default entry's SID
+	aSecret       = eSecret     // a change's sealed password, copied into its outbox entry
+	aHolder       = "holder"    // the mirror's lease holder (outbox.go)
+	aTTL          = "ttl"       // its lease's time to live, ms
+	aGroup        = "group"     // the outbox's consumer group
+	aID           = "id"        // an outbox entry's id
+	aReason       = "reason"    // why an entry was dead-lettered
 )
 
 var (
 	accountFields      = []string{fSid, fOrg, fName, fEmail, fType, fStatus, fRole, fToken, fURI, fParent, fCreated, fUpdated}
 	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
-		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit,
+		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit, aFields, aRows, aOverwrite, aDry, aDefault,
 		aHolder, aTTL, aGroup, aID, aReason}
 	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret}
 )

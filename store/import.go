@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 // update).
 
 var (
+	//go:embed lua/import.lua
+	importSrc string
 	//go:embed lua/import_accounts.lua
 	importAccountsSrc string
 	//go:embed lua/import_organizations.lua
@@ -29,8 +32,8 @@ var (
 	importDropSeededSrc string
 
 	// All four are idempotent, so a batch may be sent again.
-	importAccountsScript      = redis.NewScript(importAccountsSrc)
-	importOrganizationsScript = redis.NewScript(importOrganizationsSrc)
+	importAccountsScript      = newScript(importSrc + importAccountsSrc)
+	importOrganizationsScript = newScript(importSrc + importOrganizationsSrc)
 	importMarkScript          = redis.NewScript(importMarkSrc)
 	importDropSeededScript    = redis.NewScript(importDropSeededSrc)
 )
@@ -64,14 +67,26 @@ type ImportOptions struct {
 	DryRun    bool // write nothing, only say what would be done
 }
 
-func (o ImportOptions) args() []any {
-	flag := func(b bool) string {
-		if b {
-			return "1"
-		}
-		return "0"
+// args are the options as import.lua reads them: a name that is there
+// when the option is set.
+func (o ImportOptions) args(defaultSid string, fields []string, rows *strings.Builder) []any {
+	args := []any{aDefault, defaultSid, aFields, strings.Join(fields, ","), aRows, rows.String()}
+	if o.Overwrite {
+		args = append(args, aOverwrite, "1")
 	}
-	return []any{flag(o.Overwrite), flag(o.DryRun)}
+	if o.DryRun {
+		args = append(args, aDry, "1")
+	}
+	return args
+}
+
+// appendRow appends values to an import's A.rows, each as <length>:<bytes>.
+func appendRow(rows *strings.Builder, values ...string) {
+	for _, v := range values {
+		rows.WriteString(strconv.Itoa(len(v)))
+		rows.WriteByte(':')
+		rows.WriteString(v)
+	}
 }
 
 // ImportAccounts writes the batches of accounts, each batch one atomic
@@ -87,25 +102,18 @@ func (s *Store) ImportAccounts(ctx context.Context, batches [][]Account, opts Im
 		if len(batch) == 0 {
 			continue
 		}
-		var names []any
-		var values []any
+		var rows strings.Builder
+		var names []string
 		for i := range batch {
 			kv := accountArgs(&batch[i])
-			if names == nil {
-				names = make([]any, 0, len(kv)/2)
-				for j := 0; j < len(kv); j += 2 {
-					names = append(names, kv[j])
+			for j := 0; j < len(kv); j += 2 {
+				if i == 0 {
+					names = append(names, kv[j].(string))
 				}
-				values = make([]any, 0, len(batch)*len(names))
-			}
-			for j := 1; j < len(kv); j += 2 {
-				values = append(values, kv[j])
+				appendRow(&rows, kv[j+1].(string))
 			}
 		}
-		args := append([]any{s.prefix}, opts.args()...)
-		args = append(args, DefaultAdminSid, len(names))
-		args = append(args, names...)
-		calls[b] = append(args, values...)
+		calls[b] = opts.args(DefaultAdminSid, names, &rows)
 	}
 	return s.importPipelined(ctx, importAccountsScript, calls)
 }
@@ -116,13 +124,11 @@ func (s *Store) ImportOrganizations(ctx context.Context, orgs []Organization, op
 	if len(orgs) == 0 {
 		return nil, nil
 	}
-	names := []any{fSid, fDomain, fStatus, fCreated, fUpdated}
-	args := append([]any{s.prefix}, opts.args()...)
-	args = append(args, DefaultOrganizationSid, len(names))
-	args = append(args, names...)
-	for _, o := range orgs {
-		args = append(args, domainKey(o.DomainName), o.Sid, o.DomainName, o.Status, unix(o.DateCreated), unix(o.DateUpdated))
+	var rows strings.Builder
+	for _, o := range orgs { // organizationFields order, after the domain key
+		appendRow(&rows, domainKey(o.DomainName), o.Sid, o.DomainName, o.Status, unix(o.DateCreated), unix(o.DateUpdated))
 	}
+	args := opts.args(DefaultOrganizationSid, organizationFields, &rows)
 	res, err := s.importPipelined(ctx, importOrganizationsScript, [][]any{args})
 	if err != nil {
 		return nil, err
@@ -132,20 +138,20 @@ func (s *Store) ImportOrganizations(ctx context.Context, orgs []Organization, op
 
 // importPipelined runs one script call per non-nil args in one pipeline,
 // loading the script first when Redis does not have it.
-func (s *Store) importPipelined(ctx context.Context, sc *redis.Script, calls [][]any) ([][]ImportResult, error) {
+func (s *Store) importPipelined(ctx context.Context, sc *script, calls [][]any) ([][]ImportResult, error) {
 	out := make([][]ImportResult, len(calls))
 	for attempt := 0; ; attempt++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(calls))
 		for i, args := range calls {
 			if args != nil {
-				cmds[i] = sc.EvalSha(ctx, pipe, []string{s.anchor}, args...)
+				cmds[i] = pipe.EvalSha(ctx, sc.sha, []string{s.anchor}, append([]any{s.prefix}, args...)...)
 			}
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
 			// the scripts are idempotent: loading and sending all again is safe
-			if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			if err := s.rdb.ScriptLoad(ctx, sc.src).Err(); err != nil {
 				return nil, err
 			}
 			continue

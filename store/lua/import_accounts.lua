@@ -18,26 +18,7 @@
 -- fields in the hash ('imp'), so that a later import tells a change made
 -- at the gateway from one made in the source. The script is idempotent:
 -- run again, it answers unchanged and writes nothing.
--- KEYS[1] any key of the namespace (routing). ARGV[1] prefix; ARGV[2] '1'
--- to overwrite conflicts; ARGV[3] '1' for a dry run (nothing written);
--- ARGV[4] the default administrator's SID; ARGV[5] n, the number of
--- fields; ARGV[6 .. 5+n] their names in the hash; then n values per
--- account.
-local p, overwrite, dry, admin = ARGV[1], ARGV[2] == '1', ARGV[3] == '1', ARGV[4]
-local n = tonumber(ARGV[5])
-local names, fetch = {}, {}
-for i = 1, n do
-  names[i] = ARGV[5 + i]
-  fetch[i] = names[i]
-end
-fetch[n + 1] = 'imp'
-
-local function fingerprint(vals)
-  local parts = {}
-  for i = 1, n do parts[i] = #vals[i] .. ':' .. vals[i] end
-  return redis.sha1hex(table.concat(parts, ','))
-end
-
+-- Arguments: see import.lua (A.default: the default administrator's SID).
 local wrote = false
 local function write(key, a, vals, fp, c)
   wrote = true
@@ -66,56 +47,27 @@ local function write(key, a, vals, fp, c)
 end
 
 local out = {}
-local base = 5 + n
-for k = 0, (#ARGV - base) / n - 1 do
+for k = 0, #values / n - 1 do
   local vals, a = {}, {}
   for i = 1, n do
-    vals[i] = ARGV[base + k * n + i]
+    vals[i] = values[k * n + i]
     a[names[i]] = vals[i]
   end
   local key = p .. 'acct:' .. a.sid
-  local cur = redis.call('HMGET', key, unpack(fetch))
   local want = fingerprint(vals)
-  local exists = false
-  for i = 1, n do if cur[i] then exists = true end end
-  local result
-  if not exists then
+  local verdict, c = judge(key, redis.call('HMGET', key, unpack(fetch)), vals, want)
+  local result = verdict
+  if verdict == 'new' or verdict == 'update' then
     local owner = redis.call('GET', p .. 'email:' .. a.email)
     if owner and owner ~= a.sid then
       result = 'taken:' .. owner
     else
-      if not dry then write(key, a, vals, want, nil) end
-      result = 'imported'
-    end
-  else
-    local c, cv = {}, {}
-    for i = 1, n do
-      cv[i] = cur[i] or ''
-      c[names[i]] = cv[i]
-    end
-    local have, imp = fingerprint(cv), cur[n + 1]
-    if have == want then
-      if imp ~= want and not dry then redis.call('HSET', key, 'imp', want) end
-      result = 'unchanged'
-    else
-      local baseline = imp == have or (not imp and a.sid == admin and c.created == c.updated)
-      if not baseline and not overwrite then
-        local diff = {}
-        for i = 1, n do if cv[i] ~= vals[i] then diff[#diff + 1] = names[i] end end
-        result = 'conflict:' .. table.concat(diff, ',')
-      else
-        local owner = redis.call('GET', p .. 'email:' .. a.email)
-        if owner and owner ~= a.sid then
-          result = 'taken:' .. owner
-        else
-          if not dry then write(key, a, vals, want, c) end
-          result = 'updated'
-        end
-      end
+      if not dry then write(key, a, vals, want, verdict == 'update' and c or nil) end
+      result = verdict == 'new' and 'imported' or 'updated'
     end
   end
   out[#out + 1] = result
 end
 -- gateways caching accounts drop them all (changes.lua)
-if wrote then redis.call('PUBLISH', p .. 'changes', '*') end
+if wrote then changed_all(p) end
 return out
