@@ -67,9 +67,11 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 // benchRow is one wrk run.
 type benchRow struct {
 	name, url string
+	script    string // a wrk Lua script, when set
 	rps       float64
 	p50, p99  time.Duration
 	errors    int
+	requests  int
 }
 
 func cmdBench(fl caddycmd.Flags) (int, error) {
@@ -288,19 +290,29 @@ func startCaddy(dir, name, config, addr string) (*exec.Cmd, error) {
 }
 
 var (
-	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
-	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`(\d+) requests in `)
+	wrkLatency  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	wrkSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
 func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
-		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "-H", "Authorization: "+auth, r.url).CombinedOutput()
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
+		"-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "-H", "Authorization: " + auth}
+	if r.script != "" {
+		args = append(args, "-s", r.script)
+	}
+	out, err := exec.Command("wrk", append(args, r.url)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("wrk %s: %w\n%s", r.url, err, out)
 	}
-	s := string(out)
+	parseWrk(r, string(out))
+	return nil
+}
+
+// parseWrk reads wrk --latency's output into r.
+func parseWrk(r *benchRow, s string) {
 	if m := wrkRPS.FindStringSubmatch(s); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
 	}
@@ -314,6 +326,9 @@ func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error
 			r.p99 = lat
 		}
 	}
+	if m := wrkRequests.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
 	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		r.errors += n
@@ -324,7 +339,6 @@ func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error
 			r.errors += n
 		}
 	}
-	return nil
 }
 
 // printRSS prints the peak resident memory of process pid (Linux).
