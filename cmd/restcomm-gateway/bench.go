@@ -35,7 +35,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "bench",
-		Usage: "[--duration 8s] [--connections 32] [--threads 2]",
+		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--accounts N [--pin]]",
 		Short: "Measures the gateway side by side with plain Caddy on this machine",
 		Long: `
 Starts, on this machine and on loopback only: a private redis-server, a
@@ -51,6 +51,17 @@ row and the ratios the project's targets are stated in:
   p99 added         gateway p99 - plain p99, pass-through         (target <= 1 ms)
   gateway RSS       peak resident memory of the gateway process   (target <= 100 MB)
 
+With --accounts N it measures scale instead: it writes N accounts (a few
+top-level accounts, many sub-accounts under each, most on the third level)
+as the JSON lines "accounts import --from file.jsonl" reads, imports them
+into the private Redis with this binary's "accounts import", and prints
+the import's time and Redis's used_memory per account. Then it runs wrk
+against the gateway: pass-through, an account's GET of itself, and a
+top-level Administrator's GET of a random account among the N (a policy
+overlay lets it read them all). For each row it also prints the CPU time
+the gateway and redis-server spent per request, and so what one core of
+each carries. --pin pins the gateway to core 0 and redis-server to core 1.
+
 wrk is installed from Debian's package when missing (as root). Nothing is
 asserted: the figures are for reading, and vary with the machine's load.`,
 		Func: cmdBench,
@@ -59,6 +70,8 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 			fs.Duration("duration", 8*time.Second, "how long each row runs")
 			fs.Int("connections", 32, "concurrent connections (wrk -c)")
 			fs.Int("threads", 2, "wrk threads (wrk -t)")
+			fs.Int("accounts", 0, "scale mode: import this many accounts and measure the gateway's GETs against them")
+			fs.Bool("pin", false, "scale mode: pin the gateway to core 0 and redis-server to core 1 (taskset)")
 			return fs
 		}(),
 	})
@@ -66,17 +79,23 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 
 // benchRow is one wrk run.
 type benchRow struct {
-	name, url string
-	script    string // a wrk Lua script, when set
-	rps       float64
-	p50, p99  time.Duration
-	errors    int
-	requests  int
+	name, url    string
+	auth, script string // the Authorization header; a wrk Lua script, when set
+	rps          float64
+	p50, p99     time.Duration
+	errors       int
+	requests     int
+	// CPU time the gateway and redis-server spent during the row (scale
+	// mode)
+	gatewayCPU, redisCPU time.Duration
 }
 
 func cmdBench(fl caddycmd.Flags) (int, error) {
 	duration := fl.Duration("duration")
 	conns, threads := fl.Int("connections"), fl.Int("threads")
+	if n := fl.Int("accounts"); n != 0 {
+		return cmdBenchScale(n, duration, conns, threads, fl.Bool("pin"))
+	}
 	if err := ensureTool("wrk", "wrk"); err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}

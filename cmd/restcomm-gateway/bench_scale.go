@@ -1,0 +1,437 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+// The scale mode of bench (bench --accounts N): N accounts imported the way
+// an operator imports them, then the gateway's account GETs measured
+// against that Redis, with the CPU time each process spent per request.
+//
+// Nothing here is asserted: it prints figures for the README's "Capacity
+// and scaling out".
+
+// scaleTree is a generated RestComm account tree: a few top-level
+// accounts (the first is RestComm's default administrator), many
+// sub-accounts under each, and most accounts on the third level, as
+// resellers, their customers and the customers' own sub-accounts.
+type scaleTree struct {
+	n                   int
+	tops, children      int
+	superAdmin, ownSelf scaleCaller // the callers of the two GET rows
+}
+
+type scaleCaller struct{ sid, email string }
+
+// scaleShape is the tree's shape for n accounts: up to 10 top-level
+// accounts, n/50 on the second level, the rest on the third.
+func scaleShape(n int) scaleTree {
+	t := scaleTree{n: n, tops: min(10, max(1, n/100))}
+	t.children = min(n-t.tops, max(t.tops, n/50))
+	return t
+}
+
+// scaleSid is account i's SID: 34 characters as RestComm's, deterministic.
+func scaleSid(i int) string {
+	if i == 0 {
+		return store.DefaultAdminSid
+	}
+	return "AC" + md5hex("bench account "+strconv.Itoa(i))
+}
+
+// scaleOrg is the organization of top-level account t (0: the default).
+func scaleOrg(t int) (sid, domain string) {
+	if t == 0 {
+		return store.DefaultOrganizationSid, store.DefaultOrganizationDomain
+	}
+	return "OR" + md5hex("bench organization "+strconv.Itoa(t)), fmt.Sprintf("tenant%d.example.com", t)
+}
+
+// writeScaleJSONL writes the tree as the JSON lines "accounts import
+// --from file.jsonl" reads (the format of "accounts export"), and every
+// SID, one a line, to sidsPath for wrk's random targets.
+func writeScaleJSONL(path, sidsPath string, t *scaleTree) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sf, err := os.Create(sidsPath)
+	if err != nil {
+		return err
+	}
+	defer sf.Close()
+	sids := bufio.NewWriterSize(sf, 1<<16)
+	w := restcommdb.NewJSONLWriter(f)
+	base := time.Date(2016, 3, 1, 9, 0, 0, 0, time.UTC)
+	date := func(i int) string { return base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339) }
+	if err := w.Write(restcommdb.Header{Kind: restcommdb.KindExport, Format: restcommdb.JSONLFormat}); err != nil {
+		return err
+	}
+	for i := 0; i < t.tops; i++ {
+		sid, domain := scaleOrg(i)
+		if err := w.Write(restcommdb.JSONOrganization{Kind: restcommdb.KindOrganization, Sid: sid, DomainName: domain,
+			Status: "active", DateCreated: date(0), DateUpdated: date(0)}); err != nil {
+			return err
+		}
+	}
+	token := md5hex(benchPassword)
+	for i := 0; i < t.n; i++ {
+		sid := scaleSid(i)
+		var top int
+		var parent *string
+		a := restcommdb.JSONAccount{Kind: restcommdb.KindAccount, Sid: sid, DateCreated: date(i), DateUpdated: date(i + 1),
+			Type: "Full", Status: "active", AuthToken: token, URI: "/2012-04-24/Accounts/" + sid}
+		switch {
+		case i == 0:
+			a.EmailAddress, a.FriendlyName, a.Role = store.DefaultAdminEmail, "Default Administrator Account", "Administrator"
+			t.superAdmin = scaleCaller{sid, a.EmailAddress}
+		case i < t.tops:
+			top = i
+			a.EmailAddress, a.FriendlyName, a.Role = fmt.Sprintf("ops@tenant%d.example.com", i), fmt.Sprintf("Reseller %d", i), "Administrator"
+		case i < t.tops+t.children:
+			top = (i - t.tops) % t.tops
+			p := scaleSid(top)
+			parent = &p
+			a.EmailAddress, a.FriendlyName, a.Role = fmt.Sprintf("customer%d@tenant%d.example.com", i, top), fmt.Sprintf("Customer %d", i), "Administrator"
+		default:
+			c := t.tops + (i-t.tops-t.children)%t.children
+			top = (c - t.tops) % t.tops
+			p := scaleSid(c)
+			parent = &p
+			a.EmailAddress, a.FriendlyName, a.Role = fmt.Sprintf("user%d@tenant%d.example.com", i, top), fmt.Sprintf("User %d", i), "Developer"
+			// some suspended and closed accounts, as any real system has
+			switch {
+			case i%50 == 7:
+				a.Status = "closed"
+			case i%20 == 9:
+				a.Status = "suspended"
+			case t.ownSelf.sid == "":
+				t.ownSelf = scaleCaller{sid, a.EmailAddress}
+			}
+		}
+		a.ParentSid = parent
+		a.OrganizationSid, _ = scaleOrg(top)
+		if err := w.Write(a); err != nil {
+			return err
+		}
+		if _, err := sids.WriteString(sid + "\n"); err != nil {
+			return err
+		}
+	}
+	if t.ownSelf.sid == "" { // a tree without a third level
+		t.ownSelf = t.superAdmin
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := sids.Flush(); err != nil {
+		return err
+	}
+	if err := sf.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// scaleWrkScript is a wrk script that GETs a random account of the SID
+// list in every request; each thread loads the list and seeds its own
+// generator.
+const scaleWrkScript = `local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+local sids = {}
+function init(args)
+  for line in io.lines(%q) do sids[#sids + 1] = line end
+  math.randomseed(os.time() * 1000 + id)
+end
+function request()
+  return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sids[math.random(#sids)])
+end
+`
+
+// superAdminOverlay lets top-level Administrators read every account: a
+// support desk's Super Admin, through the policy's documented extension
+// point (RestComm's own rule reaches descendants only).
+const superAdminOverlay = `package restcomm.overlay.bench
+
+may_operate_on_target if {
+	count(input.caller.ancestors) == 0
+	input.caller.role == "Administrator"
+}
+`
+
+func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) (int, error) {
+	if n < 1 {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: --accounts must be at least 1")
+	}
+	for _, tool := range []string{"wrk", "redis-server"} {
+		if err := ensureTool(tool, tool); err != nil {
+			return caddy.ExitCodeFailedStartup, err
+		}
+	}
+	if pin {
+		if err := ensureTool("taskset", "util-linux"); err != nil {
+			return caddy.ExitCodeFailedStartup, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "restcomm-bench-")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	defer os.RemoveAll(dir)
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+
+	redisAddr, stop, err := startBenchRedis(dir)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	stops = append(stops, stop)
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	ctx := context.Background()
+	redisPid, err := redisProcessID(ctx, rdb)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	memBefore, err := redisUsedMemory(ctx, rdb)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+
+	// the input an operator would have: RestComm's accounts as JSON lines
+	tree := scaleShape(n)
+	jsonl, sidList := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt")
+	if err := writeScaleJSONL(jsonl, sidList, &tree); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	fmt.Printf("%d accounts: %d top-level, %d on the second level, %d on the third; %d organizations\n",
+		n, tree.tops, tree.children, n-tree.tops-tree.children, tree.tops)
+
+	// the import, as an operator runs it
+	importArgs := []string{"accounts", "import", "--from", jsonl, "--redis", "redis://" + redisAddr + "/0", "--key-prefix", "bench"}
+	fmt.Printf("restcomm-gateway %s\n", strings.Join(importArgs, " "))
+	fmt.Printf("load average before the import: %s\n", loadAverage())
+	var report strings.Builder
+	imp := exec.Command(exe, importArgs...)
+	imp.Stdout, imp.Stderr = &report, os.Stderr
+	start := time.Now()
+	if err := imp.Run(); err != nil {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: accounts import: %w\n%s", err, report.String())
+	}
+	importTime := time.Since(start)
+	if want := fmt.Sprintf("accounts:      read %d, imported %d,", n, n); !strings.Contains(report.String(), want) {
+		return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: the import did not import every account:\n%s", report.String())
+	}
+	memAfter, err := redisUsedMemory(ctx, rdb)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	keys, _ := rdb.DBSize(ctx).Result()
+
+	// the stand-in upstream and the gateway
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"calls":[]}`)
+	})}
+	go upstream.Serve(up)
+	stops = append(stops, func() { _ = upstream.Close() })
+	policyDir := filepath.Join(dir, "policy")
+	if err := os.MkdirAll(policyDir, 0o755); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	if err := os.WriteFile(filepath.Join(policyDir, "bench.rego"), []byte(superAdminOverlay), 0o644); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	gwAddr := freeLoopback()
+	gateway := benchConfig(dir, gwAddr, []any{
+		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench", "policy_dir": policyDir,
+			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(up.Addr().String())),
+	})
+	gw, err := startCaddy(dir, "gateway", gateway, gwAddr)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	stops = append(stops, func() { _ = gw.Process.Signal(syscall.SIGTERM); _ = gw.Wait() })
+	defer func(pid int) { printRSS(pid) }(gw.Process.Pid)
+	if pin {
+		for _, p := range []struct {
+			pid  int
+			core string
+		}{{gw.Process.Pid, "0"}, {redisPid, "1"}} {
+			if out, err := exec.Command("taskset", "-a", "-p", "-c", p.core, strconv.Itoa(p.pid)).CombinedOutput(); err != nil {
+				return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: taskset: %w\n%s", err, out)
+			}
+		}
+	}
+
+	script := filepath.Join(dir, "random.lua")
+	if err := os.WriteFile(script, []byte(fmt.Sprintf(scaleWrkScript, sidList)), 0o644); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	basic := func(c scaleCaller) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.email+":"+benchPassword))
+	}
+	rows := []*benchRow{
+		{name: "gateway pass-through", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts/" + tree.ownSelf.sid + "/Calls.json",
+			auth: basic(tree.ownSelf)},
+		{name: "account GET, own (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + tree.ownSelf.sid,
+			auth: basic(tree.ownSelf)},
+		{name: "account GET, random of N (JSON)", url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
+	}
+	where := ""
+	if pin {
+		where = ", gateway pinned to core 0 and redis-server to core 1 (taskset), wrk on both"
+	}
+	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, on %s%s\n", threads, conns, duration, hostName(), where)
+	fmt.Printf("load average before the rows: %s\n\n", loadAverage())
+	for _, r := range rows {
+		gw0, rd0 := processCPU(gw.Process.Pid), processCPU(redisPid)
+		if err := runWrk(r, r.auth, threads, conns, duration); err != nil {
+			return caddy.ExitCodeFailedQuit, err
+		}
+		r.gatewayCPU, r.redisCPU = processCPU(gw.Process.Pid)-gw0, processCPU(redisPid)-rd0
+	}
+
+	fmt.Printf("import        %s for %d accounts (%.0f accounts/s), wall clock of the command\n",
+		importTime.Round(time.Millisecond), n, float64(n)/importTime.Seconds())
+	fmt.Printf("redis memory  used_memory %s before, %s after, %d keys: %.0f bytes per account\n",
+		mib(memBefore), mib(memAfter), keys, float64(memAfter-memBefore)/float64(n))
+	fmt.Printf("load average after the rows: %s\n\n", loadAverage())
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\tgateway CPU/req\tredis CPU/req\treq/s per gateway core\treq/s per redis core\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", r.name, r.rps, r.p50, r.p99, r.errors,
+			perRequest(r.gatewayCPU, r.requests), perRequest(r.redisCPU, r.requests),
+			perCore(r.gatewayCPU, r.requests), perCore(r.redisCPU, r.requests))
+	}
+	_ = tw.Flush()
+	fmt.Println("\nCPU/req is the process's user+system CPU time over the row divided by its requests;")
+	fmt.Println("req/s per core is its inverse: what one core busy with that process alone would carry.")
+	return caddy.ExitCodeSuccess, nil
+}
+
+// redisProcessID is the server's process id, from INFO.
+func redisProcessID(ctx context.Context, rdb *redis.Client) (int, error) {
+	v, err := redisInfoField(ctx, rdb, "server", "process_id")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(v)
+}
+
+// redisUsedMemory is INFO memory's used_memory: the bytes Redis's
+// allocator holds for data and its own structures.
+func redisUsedMemory(ctx context.Context, rdb *redis.Client) (int64, error) {
+	v, err := redisInfoField(ctx, rdb, "memory", "used_memory")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+func redisInfoField(ctx context.Context, rdb *redis.Client, section, field string) (string, error) {
+	info, err := rdb.Info(ctx, section).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("bench: INFO %s has no %s", section, field)
+}
+
+// processCPU is the user+system CPU time process pid has used, all its
+// threads, from /proc/<pid>/stat (Linux; 0 elsewhere).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	return parseProcStatCPU(string(b))
+}
+
+// parseProcStatCPU reads utime and stime (fields 14 and 15, in clock
+// ticks of 1/100 s, Linux's USER_HZ) from a /proc/<pid>/stat line. The
+// command name (field 2) is in parentheses and may hold spaces.
+func parseProcStatCPU(stat string) time.Duration {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * (time.Second / 100)
+}
+
+func perRequest(cpu time.Duration, requests int) string {
+	if requests == 0 || cpu == 0 {
+		return "-"
+	}
+	return (cpu / time.Duration(requests)).Round(100 * time.Nanosecond).String()
+}
+
+func perCore(cpu time.Duration, requests int) string {
+	if requests == 0 || cpu == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(requests)/cpu.Seconds(), 'f', 0, 64)
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux),
+// for reading the figures: other work on the cores lowers them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

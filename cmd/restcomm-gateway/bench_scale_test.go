@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/importer"
+	"github.com/restcomm/restcomm-gateway/store/redistest"
+	"github.com/restcomm/restcomm-gateway/store/restcommdb"
+)
+
+// The scale bench's generated tree is one the import takes whole: every
+// account imported, none skipped, and the two callers are what the rows
+// say they are.
+func TestBenchScaleTreeImportsWhole(t *testing.T) {
+	for _, n := range []int{1, 7, 1000} {
+		tree := scaleShape(n)
+		dir := t.TempDir()
+		jsonl, sids := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt")
+		require.NoError(t, writeScaleJSONL(jsonl, sids, &tree))
+
+		ctx := context.Background()
+		src, err := restcommdb.Read(ctx, jsonl)
+		require.NoError(t, err)
+		st := store.New(redistest.Start(t).Client(t), "bench")
+		rep, err := importer.Run(ctx, st, src, importer.Options{})
+		require.NoError(t, err)
+		require.Empty(t, rep.Skipped, "n=%d", n)
+		require.Equal(t, n, rep.Accounts.Imported, "n=%d", n)
+
+		list, err := os.ReadFile(sids)
+		require.NoError(t, err)
+		lines := strings.Fields(string(list))
+		require.Len(t, lines, n)
+		seen := map[string]bool{}
+		for _, l := range lines {
+			seen[l] = true
+		}
+		assert.Len(t, seen, n, "the SID list has no duplicates")
+
+		admin, err := st.Account(ctx, tree.superAdmin.sid)
+		require.NoError(t, err)
+		assert.Equal(t, store.DefaultAdminEmail, admin.EmailAddress)
+		assert.Empty(t, admin.ParentSid)
+		assert.Equal(t, "Administrator", admin.Role)
+
+		own, err := st.Account(ctx, tree.ownSelf.sid)
+		require.NoError(t, err)
+		assert.Equal(t, tree.ownSelf.email, own.EmailAddress)
+		assert.Equal(t, store.StatusActive, own.Status)
+		if n >= 1000 {
+			assert.Equal(t, 10, tree.tops)
+			parent, err := st.Account(ctx, own.ParentSid)
+			require.NoError(t, err)
+			assert.NotEmpty(t, parent.ParentSid, "the own-GET caller is on the third level")
+		}
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	// the command name may hold spaces and parentheses
+	stat := "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 37 0 0 20 0 9 0 100 0 0"
+	assert.Equal(t, 2870*time.Millisecond, parseProcStatCPU(stat))
+	assert.Zero(t, parseProcStatCPU("garbage"))
+	b, err := os.ReadFile("/proc/self/stat")
+	if err == nil {
+		assert.GreaterOrEqual(t, parseProcStatCPU(string(b)), time.Duration(0))
+	}
+}
