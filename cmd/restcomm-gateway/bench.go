@@ -85,9 +85,9 @@ type benchRow struct {
 	p50, p99     time.Duration
 	errors       int
 	requests     int
-	// CPU time the gateway and redis-server spent during the row (scale
-	// mode)
-	gatewayCPU, redisCPU time.Duration
+	// CPU time wrk spent; the gateway and redis-server spent during the
+	// row (scale mode)
+	wrkCPU, gatewayCPU, redisCPU time.Duration
 }
 
 func cmdBench(fl caddycmd.Flags) (int, error) {
@@ -322,10 +322,12 @@ func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error
 	if r.script != "" {
 		args = append(args, "-s", r.script)
 	}
-	out, err := exec.Command("wrk", append(args, r.url)...).CombinedOutput()
+	cmd := exec.Command("wrk", append(args, r.url)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("wrk %s: %w\n%s", r.url, err, out)
 	}
+	r.wrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	parseWrk(r, string(out))
 	return nil
 }

@@ -67,10 +67,16 @@ func scaleOrg(t int) (sid, domain string) {
 	return "OR" + md5hex("bench organization "+strconv.Itoa(t)), fmt.Sprintf("tenant%d.example.com", t)
 }
 
+// scaleFewTargets is the size of the small set of random targets: one the
+// policy's memory of recent decisions holds whole (policy/cache.go keeps
+// two generations of 2,048 inputs).
+const scaleFewTargets = 1000
+
 // writeScaleJSONL writes the tree as the JSON lines "accounts import
-// --from file.jsonl" reads (the format of "accounts export"), and every
-// SID, one a line, to sidsPath for wrk's random targets.
-func writeScaleJSONL(path, sidsPath string, t *scaleTree) error {
+// --from file.jsonl" reads (the format of "accounts export"), every SID,
+// one a line, to sidsPath, and scaleFewTargets SIDs spread over the tree
+// to fewPath, for wrk's random targets.
+func writeScaleJSONL(path, sidsPath, fewPath string, t *scaleTree) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -82,6 +88,13 @@ func writeScaleJSONL(path, sidsPath string, t *scaleTree) error {
 	}
 	defer sf.Close()
 	sids := bufio.NewWriterSize(sf, 1<<16)
+	ff, err := os.Create(fewPath)
+	if err != nil {
+		return err
+	}
+	defer ff.Close()
+	few := bufio.NewWriterSize(ff, 1<<16)
+	stride := max(1, t.n/scaleFewTargets)
 	w := restcommdb.NewJSONLWriter(f)
 	base := time.Date(2016, 3, 1, 9, 0, 0, 0, time.UTC)
 	date := func(i int) string { return base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339) }
@@ -138,6 +151,11 @@ func writeScaleJSONL(path, sidsPath string, t *scaleTree) error {
 		if _, err := sids.WriteString(sid + "\n"); err != nil {
 			return err
 		}
+		if i%stride == 0 && i/stride < scaleFewTargets {
+			if _, err := few.WriteString(sid + "\n"); err != nil {
+				return err
+			}
+		}
 	}
 	if t.ownSelf.sid == "" { // a tree without a third level
 		t.ownSelf = t.superAdmin
@@ -145,11 +163,15 @@ func writeScaleJSONL(path, sidsPath string, t *scaleTree) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if err := sids.Flush(); err != nil {
-		return err
+	for _, b := range []*bufio.Writer{sids, few} {
+		if err := b.Flush(); err != nil {
+			return err
+		}
 	}
-	if err := sf.Close(); err != nil {
-		return err
+	for _, c := range []*os.File{sf, ff} {
+		if err := c.Close(); err != nil {
+			return err
+		}
 	}
 	return f.Close()
 }
@@ -232,8 +254,8 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 
 	// the input an operator would have: RestComm's accounts as JSON lines
 	tree := scaleShape(n)
-	jsonl, sidList := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt")
-	if err := writeScaleJSONL(jsonl, sidList, &tree); err != nil {
+	jsonl, sidList, fewList := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt"), filepath.Join(dir, "few.txt")
+	if err := writeScaleJSONL(jsonl, sidList, fewList, &tree); err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	fmt.Printf("%d accounts: %d top-level, %d on the second level, %d on the third; %d organizations\n",
@@ -301,9 +323,11 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 		}
 	}
 
-	script := filepath.Join(dir, "random.lua")
-	if err := os.WriteFile(script, []byte(fmt.Sprintf(scaleWrkScript, sidList)), 0o644); err != nil {
-		return caddy.ExitCodeFailedStartup, err
+	script, fewScript := filepath.Join(dir, "random.lua"), filepath.Join(dir, "few.lua")
+	for path, list := range map[string]string{script: sidList, fewScript: fewList} {
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(scaleWrkScript, list)), 0o644); err != nil {
+			return caddy.ExitCodeFailedStartup, err
+		}
 	}
 	basic := func(c scaleCaller) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.email+":"+benchPassword))
@@ -313,7 +337,9 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 			auth: basic(tree.ownSelf)},
 		{name: "account GET, own (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + tree.ownSelf.sid,
 			auth: basic(tree.ownSelf)},
-		{name: "account GET, random of N (JSON)", url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
+		{name: fmt.Sprintf("account GET, random of %d (JSON)", min(n, scaleFewTargets)), url: "http://" + gwAddr, script: fewScript,
+			auth: basic(tree.superAdmin)},
+		{name: fmt.Sprintf("account GET, random of all %d (JSON)", n), url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
 	}
 	where := ""
 	if pin {
@@ -335,15 +361,17 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 		mib(memBefore), mib(memAfter), keys, float64(memAfter-memBefore)/float64(n))
 	fmt.Printf("load average after the rows: %s\n\n", loadAverage())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\tgateway CPU/req\tredis CPU/req\treq/s per gateway core\treq/s per redis core\t")
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\tgateway CPU/req\tredis CPU/req\twrk CPU/req\treq/s per gateway core\treq/s per redis core\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", r.name, r.rps, r.p50, r.p99, r.errors,
-			perRequest(r.gatewayCPU, r.requests), perRequest(r.redisCPU, r.requests),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.rps, r.p50, r.p99, r.errors,
+			perRequest(r.gatewayCPU, r.requests), perRequest(r.redisCPU, r.requests), perRequest(r.wrkCPU, r.requests),
 			perCore(r.gatewayCPU, r.requests), perCore(r.redisCPU, r.requests))
 	}
 	_ = tw.Flush()
 	fmt.Println("\nCPU/req is the process's user+system CPU time over the row divided by its requests;")
 	fmt.Println("req/s per core is its inverse: what one core busy with that process alone would carry.")
+	fmt.Printf("The random-of-%d row's inputs fit the policy's memory of recent decisions; the\n", min(n, scaleFewTargets))
+	fmt.Println("random-of-all row's do not once N is in the thousands: each of its requests is a Rego evaluation.")
 	return caddy.ExitCodeSuccess, nil
 }
 

@@ -24,8 +24,8 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 	for _, n := range []int{1, 7, 1000} {
 		tree := scaleShape(n)
 		dir := t.TempDir()
-		jsonl, sids := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt")
-		require.NoError(t, writeScaleJSONL(jsonl, sids, &tree))
+		jsonl, sids, few := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt"), filepath.Join(dir, "few.txt")
+		require.NoError(t, writeScaleJSONL(jsonl, sids, few, &tree))
 
 		ctx := context.Background()
 		src, err := restcommdb.Read(ctx, jsonl)
@@ -45,6 +45,13 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 			seen[l] = true
 		}
 		assert.Len(t, seen, n, "the SID list has no duplicates")
+		fewList, err := os.ReadFile(few)
+		require.NoError(t, err)
+		fewLines := strings.Fields(string(fewList))
+		assert.Len(t, fewLines, min(n, scaleFewTargets))
+		for _, l := range fewLines {
+			assert.True(t, seen[l], "the few targets are accounts of the tree")
+		}
 
 		admin, err := st.Account(ctx, tree.superAdmin.sid)
 		require.NoError(t, err)
