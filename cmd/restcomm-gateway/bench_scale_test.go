@@ -44,6 +44,9 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 		for _, l := range lines {
 			seen[l] = true
 		}
+		// the wrk script reads the lists as fixed-width lines
+		assert.Len(t, list, 35*n)
+		assert.Regexp(t, `^(AC[0-9a-f]{32}\n)+$`, string(list))
 		assert.Len(t, seen, n, "the SID list has no duplicates")
 		fewList, err := os.ReadFile(few)
 		require.NoError(t, err)
