@@ -72,30 +72,54 @@ func scaleOrg(t int) (sid, domain string) {
 // two generations of 2,048 inputs).
 const scaleFewTargets = 1000
 
-// writeScaleJSONL writes the tree as the JSON lines "accounts import
-// --from file.jsonl" reads (the format of "accounts export"), every SID,
-// one a line, to sidsPath, and scaleFewTargets SIDs spread over the tree
-// to fewPath, for wrk's random targets.
-func writeScaleJSONL(path, sidsPath, fewPath string, t *scaleTree) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
+// Widths of the lines of the lists wrk reads (newline included): a SID; a
+// SID, a space and the base64 of "e-mail:password", padded with spaces.
+const (
+	scaleSidWidth    = 35
+	scaleCallerWidth = 128
+)
+
+// scaleFiles are the files the scale mode writes: the accounts as the
+// JSON lines "accounts import --from file.jsonl" reads (the format of
+// "accounts export"), and for wrk's random picks every SID, scaleFewTargets
+// SIDs spread over the tree, and every active account with its
+// credentials.
+type scaleFiles struct{ jsonl, sids, few, callers string }
+
+func newScaleFiles(dir string) scaleFiles {
+	return scaleFiles{jsonl: filepath.Join(dir, "accounts.jsonl"), sids: filepath.Join(dir, "sids.txt"),
+		few: filepath.Join(dir, "few.txt"), callers: filepath.Join(dir, "callers.txt")}
+}
+
+// writeScaleFiles writes the tree's files.
+func writeScaleFiles(files scaleFiles, t *scaleTree) (err error) {
+	var closers []*os.File
+	defer func() {
+		for _, c := range closers {
+			if cerr := c.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}()
+	create := func(path string) (*bufio.Writer, error) {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, f)
+		return bufio.NewWriterSize(f, 1<<16), nil
 	}
-	defer f.Close()
-	sf, err := os.Create(sidsPath)
-	if err != nil {
-		return err
+	var out, sids, few, callers *bufio.Writer
+	for _, c := range []struct {
+		w    **bufio.Writer
+		path string
+	}{{&out, files.jsonl}, {&sids, files.sids}, {&few, files.few}, {&callers, files.callers}} {
+		if *c.w, err = create(c.path); err != nil {
+			return err
+		}
 	}
-	defer sf.Close()
-	sids := bufio.NewWriterSize(sf, 1<<16)
-	ff, err := os.Create(fewPath)
-	if err != nil {
-		return err
-	}
-	defer ff.Close()
-	few := bufio.NewWriterSize(ff, 1<<16)
 	stride := max(1, t.n/scaleFewTargets)
-	w := restcommdb.NewJSONLWriter(f)
+	w := restcommdb.NewJSONLWriter(out)
 	base := time.Date(2016, 3, 1, 9, 0, 0, 0, time.UTC)
 	date := func(i int) string { return base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339) }
 	if err := w.Write(restcommdb.Header{Kind: restcommdb.KindExport, Format: restcommdb.JSONLFormat}); err != nil {
@@ -156,6 +180,15 @@ func writeScaleJSONL(path, sidsPath, fewPath string, t *scaleTree) error {
 				return err
 			}
 		}
+		if a.Status == "active" {
+			line := sid + " " + base64.StdEncoding.EncodeToString([]byte(a.EmailAddress+":"+benchPassword))
+			if len(line) >= scaleCallerWidth {
+				return fmt.Errorf("bench: caller line wider than %d: %s", scaleCallerWidth, line)
+			}
+			if _, err := callers.WriteString(line + strings.Repeat(" ", scaleCallerWidth-1-len(line)) + "\n"); err != nil {
+				return err
+			}
+		}
 	}
 	if t.ownSelf.sid == "" { // a tree without a third level
 		t.ownSelf = t.superAdmin
@@ -163,22 +196,19 @@ func writeScaleJSONL(path, sidsPath, fewPath string, t *scaleTree) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	for _, b := range []*bufio.Writer{sids, few} {
+	for _, b := range []*bufio.Writer{sids, few, callers} {
 		if err := b.Flush(); err != nil {
 			return err
 		}
 	}
-	for _, c := range []*os.File{sf, ff} {
-		if err := c.Close(); err != nil {
-			return err
-		}
-	}
-	return f.Close()
+	return nil
 }
 
-// scaleWrkScript is a wrk script that GETs a random account of a SID list
-// in every request; each thread seeds its own generator. The list is kept
-// as one string of fixed-width lines (34 characters and a newline), not a
+// scaleWrkScript is a wrk script that GETs a random account of a list in
+// every request: the list's file (%q) has fixed-width lines (%d
+// characters with the newline), each a SID, and, for rows whose callers
+// vary, a space and the base64 credentials the request is made with. Each
+// thread seeds its own generator. The list is kept as one string, not a
 // table of a million strings that LuaJIT's collector would walk again and
 // again: wrk shares the cores with what it measures.
 const scaleWrkScript = `local threads = 0
@@ -187,16 +217,22 @@ function setup(thread)
   thread:set("id", threads)
 end
 local list, count
+local width = %d
 function init(args)
   local f = assert(io.open(%q, "rb"))
   list = f:read("*a")
   f:close()
-  count = math.floor(#list / 35)
+  count = math.floor(#list / width)
   math.randomseed(os.time() * 1000 + id)
 end
 function request()
   local k = math.random(count) - 1
-  return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. list:sub(k * 35 + 1, k * 35 + 34))
+  local sid = list:sub(k * width + 1, k * width + 34)
+  if width == 35 then
+    return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sid)
+  end
+  local auth = list:sub(k * width + 36, (k + 1) * width - 1):match("^%%S+")
+  return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sid, {Authorization = "Basic " .. auth})
 end
 `
 
@@ -260,15 +296,15 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 
 	// the input an operator would have: RestComm's accounts as JSON lines
 	tree := scaleShape(n)
-	jsonl, sidList, fewList := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt"), filepath.Join(dir, "few.txt")
-	if err := writeScaleJSONL(jsonl, sidList, fewList, &tree); err != nil {
+	files := newScaleFiles(dir)
+	if err := writeScaleFiles(files, &tree); err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	fmt.Printf("%d accounts: %d top-level, %d on the second level, %d on the third; %d organizations\n",
 		n, tree.tops, tree.children, n-tree.tops-tree.children, tree.tops)
 
 	// the import, as an operator runs it
-	importArgs := []string{"accounts", "import", "--from", jsonl, "--redis", "redis://" + redisAddr + "/0", "--key-prefix", "bench"}
+	importArgs := []string{"accounts", "import", "--from", files.jsonl, "--redis", "redis://" + redisAddr + "/0", "--key-prefix", "bench"}
 	fmt.Printf("restcomm-gateway %s\n", strings.Join(importArgs, " "))
 	fmt.Printf("load average before the import: %s\n", loadAverage())
 	var report strings.Builder
@@ -329,9 +365,12 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 		}
 	}
 
-	script, fewScript := filepath.Join(dir, "random.lua"), filepath.Join(dir, "few.lua")
-	for path, list := range map[string]string{script: sidList, fewScript: fewList} {
-		if err := os.WriteFile(path, []byte(fmt.Sprintf(scaleWrkScript, list)), 0o644); err != nil {
+	script, fewScript, callerScript := filepath.Join(dir, "random.lua"), filepath.Join(dir, "few.lua"), filepath.Join(dir, "callers.lua")
+	for _, s := range []struct {
+		path, list string
+		width      int
+	}{{script, files.sids, scaleSidWidth}, {fewScript, files.few, scaleSidWidth}, {callerScript, files.callers, scaleCallerWidth}} {
+		if err := os.WriteFile(s.path, []byte(fmt.Sprintf(scaleWrkScript, s.width, s.list)), 0o644); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
 	}
@@ -343,6 +382,7 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 			auth: basic(tree.ownSelf)},
 		{name: "account GET, own (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + tree.ownSelf.sid,
 			auth: basic(tree.ownSelf)},
+		{name: "account GET, own, random caller (JSON)", url: "http://" + gwAddr, script: callerScript, auth: basic(tree.ownSelf)},
 		{name: fmt.Sprintf("account GET, random of %d (JSON)", min(n, scaleFewTargets)), url: "http://" + gwAddr, script: fewScript,
 			auth: basic(tree.superAdmin)},
 		{name: fmt.Sprintf("account GET, random of all %d (JSON)", n), url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
@@ -376,8 +416,9 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 	_ = tw.Flush()
 	fmt.Println("\nCPU/req is the process's user+system CPU time over the row divided by its requests;")
 	fmt.Println("req/s per core is its inverse: what one core busy with that process alone would carry.")
-	fmt.Printf("The random-of-%d row's inputs fit the policy's memory of recent decisions; the\n", min(n, scaleFewTargets))
-	fmt.Println("random-of-all row's do not once N is in the thousands: each of its requests is a Rego evaluation.")
+	fmt.Println("The policy remembers a few thousand recent decisions (policy/cache.go): the rows of one caller")
+	fmt.Printf("and of random-of-%d targets hit that memory; random callers and random-of-all targets miss it\n", min(n, scaleFewTargets))
+	fmt.Println("once N is in the thousands, and each of their requests is a Rego evaluation.")
 	return caddy.ExitCodeSuccess, nil
 }
 

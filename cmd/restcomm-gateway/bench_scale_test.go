@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +24,11 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 	for _, n := range []int{1, 7, 1000} {
 		tree := scaleShape(n)
 		dir := t.TempDir()
-		jsonl, sids, few := filepath.Join(dir, "accounts.jsonl"), filepath.Join(dir, "sids.txt"), filepath.Join(dir, "few.txt")
-		require.NoError(t, writeScaleJSONL(jsonl, sids, few, &tree))
+		files := newScaleFiles(dir)
+		require.NoError(t, writeScaleFiles(files, &tree))
 
 		ctx := context.Background()
-		src, err := restcommdb.Read(ctx, jsonl)
+		src, err := restcommdb.Read(ctx, files.jsonl)
 		require.NoError(t, err)
 		st := store.New(redistest.Start(t).Client(t), "bench")
 		rep, err := importer.Run(ctx, st, src, importer.Options{})
@@ -36,7 +36,7 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 		require.Empty(t, rep.Skipped, "n=%d", n)
 		require.Equal(t, n, rep.Accounts.Imported, "n=%d", n)
 
-		list, err := os.ReadFile(sids)
+		list, err := os.ReadFile(files.sids)
 		require.NoError(t, err)
 		lines := strings.Fields(string(list))
 		require.Len(t, lines, n)
@@ -48,12 +48,39 @@ func TestBenchScaleTreeImportsWhole(t *testing.T) {
 		assert.Len(t, list, 35*n)
 		assert.Regexp(t, `^(AC[0-9a-f]{32}\n)+$`, string(list))
 		assert.Len(t, seen, n, "the SID list has no duplicates")
-		fewList, err := os.ReadFile(few)
+		fewList, err := os.ReadFile(files.few)
 		require.NoError(t, err)
 		fewLines := strings.Fields(string(fewList))
 		assert.Len(t, fewLines, min(n, scaleFewTargets))
 		for _, l := range fewLines {
 			assert.True(t, seen[l], "the few targets are accounts of the tree")
+		}
+
+		// every active account is a caller, with its credentials, in
+		// fixed-width lines
+		callers, err := os.ReadFile(files.callers)
+		require.NoError(t, err)
+		require.Zero(t, len(callers)%scaleCallerWidth)
+		active := 0
+		for _, l := range lines {
+			a, err := st.Account(ctx, l)
+			require.NoError(t, err)
+			if a.Status == store.StatusActive {
+				active++
+			}
+		}
+		require.Equal(t, active, len(callers)/scaleCallerWidth)
+		for k := 0; k < len(callers); k += scaleCallerWidth {
+			line := string(callers[k : k+scaleCallerWidth])
+			require.True(t, strings.HasSuffix(line, "\n"))
+			f := strings.Fields(line)
+			require.Len(t, f, 2)
+			a, err := st.Account(ctx, f[0])
+			require.NoError(t, err)
+			assert.Equal(t, store.StatusActive, a.Status)
+			cred, err := base64.StdEncoding.DecodeString(f[1])
+			require.NoError(t, err)
+			assert.Equal(t, a.EmailAddress+":"+benchPassword, string(cred))
 		}
 
 		admin, err := st.Account(ctx, tree.superAdmin.sid)
