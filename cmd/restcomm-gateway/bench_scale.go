@@ -205,34 +205,37 @@ func writeScaleFiles(files scaleFiles, t *scaleTree) (err error) {
 }
 
 // scaleWrkScript is a wrk script that GETs a random account of a list in
-// every request: the list's file (%q) has fixed-width lines (%d
-// characters with the newline), each a SID, and, for rows whose callers
-// vary, a space and the base64 credentials the request is made with. Each
-// thread seeds its own generator. The list is kept as one string, not a
-// table of a million strings that LuaJIT's collector would walk again and
-// again: wrk shares the cores with what it measures.
+// every request: the list's file has fixed-width lines (the width, then
+// the file, are the format's arguments), each a SID, and, for rows whose
+// callers vary, a space and the base64 credentials the request is made
+// with. Each request reads its line from the file at a random offset (the
+// file is in the page cache): loading a list of a million lines into each
+// thread's Lua state costs seconds of CPU, which wrk spends while its
+// first thread already runs, and a big Lua heap makes every later request
+// dearer, on the two cores it shares with what it measures. Each thread
+// seeds its own generator.
 const scaleWrkScript = `local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("id", threads)
 end
-local list, count
 local width = %d
+local f, count
 function init(args)
-  local f = assert(io.open(%q, "rb"))
-  list = f:read("*a")
-  f:close()
-  count = math.floor(#list / width)
+  f = assert(io.open(%q, "rb"))
+  count = math.floor(f:seek("end") / width)
+  f:setvbuf("no")
   math.randomseed(os.time() * 1000 + id)
 end
 function request()
-  local k = math.random(count) - 1
-  local sid = list:sub(k * width + 1, k * width + 34)
+  f:seek("set", (math.random(count) - 1) * width)
+  local line = f:read(width)
+  local sid = line:sub(1, 34)
   if width == 35 then
     return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sid)
   end
-  local auth = list:sub(k * width + 36, (k + 1) * width - 1):match("^%%S+")
-  return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sid, {Authorization = "Basic " .. auth})
+  return wrk.format("GET", "/restcomm/2012-04-24/Accounts.json/" .. sid,
+    {Authorization = "Basic " .. line:match("^%%S+ (%%S+)")})
 end
 `
 
