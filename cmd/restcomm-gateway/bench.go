@@ -35,7 +35,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "bench",
-		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--accounts N [--pin]]",
+		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--accounts N [--rounds 1] [--pin]]",
 		Short: "Measures the gateway side by side with plain Caddy on this machine",
 		Long: `
 Starts, on this machine and on loopback only: a private redis-server, a
@@ -60,7 +60,9 @@ against the gateway: pass-through, an account's GET of itself, and a
 top-level Administrator's GET of a random account among the N (a policy
 overlay lets it read them all). For each row it also prints the CPU time
 the gateway and redis-server spent per request, and so what one core of
-each carries. --pin pins the gateway to core 0 and redis-server to core 1.
+each carries, and the gateway's mean time per policy decision. --rounds K
+runs the rows K times on the one import and prints the medians as well.
+--pin pins the gateway to core 0 and redis-server to core 1.
 
 wrk is installed from Debian's package when missing (as root). Nothing is
 asserted: the figures are for reading, and vary with the machine's load.`,
@@ -71,6 +73,7 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 			fs.Int("connections", 32, "concurrent connections (wrk -c)")
 			fs.Int("threads", 2, "wrk threads (wrk -t)")
 			fs.Int("accounts", 0, "scale mode: import this many accounts and measure the gateway's GETs against them")
+			fs.Int("rounds", 1, "scale mode: run the rows this many times on the one import, then print the medians")
 			fs.Bool("pin", false, "scale mode: pin the gateway to core 0 and redis-server to core 1 (taskset)")
 			return fs
 		}(),
@@ -88,13 +91,14 @@ type benchRow struct {
 	// CPU time wrk spent; the gateway and redis-server spent during the
 	// row (scale mode)
 	wrkCPU, gatewayCPU, redisCPU time.Duration
+	policy                       policySample // the gateway's policy decisions during the row
 }
 
 func cmdBench(fl caddycmd.Flags) (int, error) {
 	duration := fl.Duration("duration")
 	conns, threads := fl.Int("connections"), fl.Int("threads")
 	if n := fl.Int("accounts"); n != 0 {
-		return cmdBenchScale(n, duration, conns, threads, fl.Bool("pin"))
+		return cmdBenchScale(n, duration, conns, threads, fl.Int("rounds"), fl.Bool("pin"))
 	}
 	if err := ensureTool("wrk", "wrk"); err != nil {
 		return caddy.ExitCodeFailedStartup, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -250,10 +251,11 @@ may_operate_on_target if {
 }
 `
 
-func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) (int, error) {
+func cmdBenchScale(n int, duration time.Duration, conns, threads, rounds int, pin bool) (int, error) {
 	if n < 1 {
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: --accounts must be at least 1")
 	}
+	rounds = max(1, rounds)
 	for _, tool := range []string{"wrk", "redis-server"} {
 		if err := ensureTool(tool, tool); err != nil {
 			return caddy.ExitCodeFailedStartup, err
@@ -348,6 +350,7 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 	}
 	gwAddr := freeLoopback()
 	gateway := benchConfig(dir, gwAddr, []any{
+		route(scaleMetricsPath, map[string]any{"handler": "metrics"}),
 		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench", "policy_dir": policyDir,
 			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(up.Addr().String())),
 	})
@@ -380,49 +383,172 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads int, pin bool) 
 	basic := func(c scaleCaller) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.email+":"+benchPassword))
 	}
-	rows := []*benchRow{
-		{name: "gateway pass-through", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts/" + tree.ownSelf.sid + "/Calls.json",
-			auth: basic(tree.ownSelf)},
-		{name: "account GET, own (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + tree.ownSelf.sid,
-			auth: basic(tree.ownSelf)},
-		{name: "account GET, own, random caller (JSON)", url: "http://" + gwAddr, script: callerScript, auth: basic(tree.ownSelf)},
-		{name: fmt.Sprintf("account GET, random of %d (JSON)", min(n, scaleFewTargets)), url: "http://" + gwAddr, script: fewScript,
-			auth: basic(tree.superAdmin)},
-		{name: fmt.Sprintf("account GET, random of all %d (JSON)", n), url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
+	newRows := func() []*benchRow {
+		return []*benchRow{
+			{name: "gateway pass-through", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts/" + tree.ownSelf.sid + "/Calls.json",
+				auth: basic(tree.ownSelf)},
+			{name: "account GET, own (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + tree.ownSelf.sid,
+				auth: basic(tree.ownSelf)},
+			{name: "account GET, own, random caller (JSON)", url: "http://" + gwAddr, script: callerScript, auth: basic(tree.ownSelf)},
+			{name: fmt.Sprintf("account GET, random of %d (JSON)", min(n, scaleFewTargets)), url: "http://" + gwAddr, script: fewScript,
+				auth: basic(tree.superAdmin)},
+			{name: fmt.Sprintf("account GET, random of all %d (JSON)", n), url: "http://" + gwAddr, script: script, auth: basic(tree.superAdmin)},
+		}
 	}
 	where := ""
 	if pin {
 		where = ", gateway pinned to core 0 and redis-server to core 1 (taskset), wrk on both"
 	}
-	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, on %s%s\n", threads, conns, duration, hostName(), where)
-	fmt.Printf("load average before the rows: %s\n\n", loadAverage())
-	for _, r := range rows {
-		gw0, rd0 := processCPU(gw.Process.Pid), processCPU(redisPid)
-		if err := runWrk(r, r.auth, threads, conns, duration); err != nil {
-			return caddy.ExitCodeFailedQuit, err
-		}
-		r.gatewayCPU, r.redisCPU = processCPU(gw.Process.Pid)-gw0, processCPU(redisPid)-rd0
-	}
-
 	fmt.Printf("import        %s for %d accounts (%.0f accounts/s), wall clock of the command\n",
 		importTime.Round(time.Millisecond), n, float64(n)/importTime.Seconds())
-	fmt.Printf("redis memory  used_memory %s before, %s after, %d keys: %.0f bytes per account\n",
+	fmt.Printf("redis memory  used_memory %s before, %s after, %d keys: %.0f bytes per account\n\n",
 		mib(memBefore), mib(memAfter), keys, float64(memAfter-memBefore)/float64(n))
-	fmt.Printf("load average after the rows: %s\n\n", loadAverage())
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\tgateway CPU/req\tredis CPU/req\twrk CPU/req\treq/s per gateway core\treq/s per redis core\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.rps, r.p50, r.p99, r.errors,
-			perRequest(r.gatewayCPU, r.requests), perRequest(r.redisCPU, r.requests), perRequest(r.wrkCPU, r.requests),
-			perCore(r.gatewayCPU, r.requests), perCore(r.redisCPU, r.requests))
+	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, on %s%s\n", threads, conns, duration, hostName(), where)
+	metrics := "http://" + gwAddr + scaleMetricsPath
+	var all [][]*benchRow
+	for round := 1; round <= rounds; round++ {
+		rows := newRows()
+		fmt.Printf("\nround %d of %d, load average before: %s\n", round, rounds, loadAverage())
+		for _, r := range rows {
+			gw0, rd0, pol0 := processCPU(gw.Process.Pid), processCPU(redisPid), policyTime(metrics)
+			if err := runWrk(r, r.auth, threads, conns, duration); err != nil {
+				return caddy.ExitCodeFailedQuit, err
+			}
+			r.gatewayCPU, r.redisCPU = processCPU(gw.Process.Pid)-gw0, processCPU(redisPid)-rd0
+			r.policy = policyTime(metrics).minus(pol0)
+		}
+		printScaleRows(rows)
+		fmt.Printf("load average after: %s\n", loadAverage())
+		all = append(all, rows)
 	}
-	_ = tw.Flush()
+	if rounds > 1 {
+		fmt.Printf("\nmedian of the %d rounds, column by column\n", rounds)
+		printScaleRows(medianRows(all))
+	}
 	fmt.Println("\nCPU/req is the process's user+system CPU time over the row divided by its requests;")
 	fmt.Println("req/s per core is its inverse: what one core busy with that process alone would carry.")
+	fmt.Println("policy/decision is the gateway's mean time to decide (its decision_duration_seconds metric).")
 	fmt.Println("The policy remembers a few thousand recent decisions (policy/cache.go): the rows of one caller")
 	fmt.Printf("and of random-of-%d targets hit that memory; random callers and random-of-all targets miss it\n", min(n, scaleFewTargets))
 	fmt.Println("once N is in the thousands, and each of their requests is a Rego evaluation.")
 	return caddy.ExitCodeSuccess, nil
+}
+
+// scaleMetricsPath serves the gateway's metrics (Caddy's metrics handler),
+// for the policy's decision time.
+const scaleMetricsPath = "/bench-metrics"
+
+// printScaleRows prints one table of the scale mode's rows.
+func printScaleRows(rows []*benchRow) {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\tgateway CPU/req\tpolicy/decision\tredis CPU/req\twrk CPU/req\treq/s per gateway core\treq/s per redis core\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.name, r.rps, r.p50, r.p99, r.errors,
+			perRequest(r.gatewayCPU, r.requests), r.policy.mean(), perRequest(r.redisCPU, r.requests),
+			perRequest(r.wrkCPU, r.requests), perCore(r.gatewayCPU, r.requests), perCore(r.redisCPU, r.requests))
+	}
+	_ = tw.Flush()
+}
+
+// medianRows is, row by row, the median of each column over the rounds
+// (CPU times are taken per request), and the errors of all rounds.
+func medianRows(rounds [][]*benchRow) []*benchRow {
+	out := make([]*benchRow, len(rounds[0]))
+	for i := range out {
+		var rps, p50, p99, gwc, rdc, wrkc, pol []float64
+		errs := 0
+		for _, rows := range rounds {
+			r := rows[i]
+			rps, p50, p99 = append(rps, r.rps), append(p50, float64(r.p50)), append(p99, float64(r.p99))
+			errs += r.errors
+			per := func(d time.Duration) float64 { return float64(d) / float64(max(1, r.requests)) }
+			gwc, rdc, wrkc = append(gwc, per(r.gatewayCPU)), append(rdc, per(r.redisCPU)), append(wrkc, per(r.wrkCPU))
+			if d, ok := r.policy.meanDuration(); ok {
+				pol = append(pol, float64(d))
+			}
+		}
+		const perMillion = 1_000_000 // CPU times per request, kept over a million requests
+		out[i] = &benchRow{name: rounds[0][i].name, rps: median(rps), p50: time.Duration(median(p50)).Round(time.Microsecond),
+			p99: time.Duration(median(p99)).Round(time.Microsecond), errors: errs, requests: perMillion,
+			gatewayCPU: time.Duration(median(gwc) * perMillion), redisCPU: time.Duration(median(rdc) * perMillion),
+			wrkCPU: time.Duration(median(wrkc) * perMillion)}
+		if len(pol) > 0 {
+			out[i].policy = policySample{count: 1, sum: time.Duration(median(pol))}
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// policySample is the gateway's policy decision histogram's count and sum.
+type policySample struct {
+	count float64
+	sum   time.Duration
+}
+
+func (p policySample) minus(q policySample) policySample {
+	return policySample{count: p.count - q.count, sum: p.sum - q.sum}
+}
+
+// meanDuration is the mean time per decision; false without decisions.
+func (p policySample) meanDuration() (time.Duration, bool) {
+	if p.count <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(p.sum) / p.count), true
+}
+
+// mean is the mean time per decision, "-" without decisions.
+func (p policySample) mean() string {
+	d, ok := p.meanDuration()
+	if !ok {
+		return "-"
+	}
+	return d.Round(100 * time.Nanosecond).String()
+}
+
+// policyTime reads the policy decision histogram's count and sum from the
+// gateway's metrics (zero when they cannot be read).
+func policyTime(url string) policySample {
+	resp, err := http.Get(url)
+	if err != nil {
+		return policySample{}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return policySample{}
+	}
+	return parsePolicyMetrics(string(b))
+}
+
+func parsePolicyMetrics(text string) policySample {
+	var p policySample
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "restcomm_gateway_policy_decision_duration_seconds_sum":
+			p.sum = time.Duration(v * float64(time.Second))
+		case "restcomm_gateway_policy_decision_duration_seconds_count":
+			p.count = v
+		}
+	}
+	return p
 }
 
 // redisProcessID is the server's process id, from INFO.

@@ -112,3 +112,33 @@ func TestParseProcStatCPU(t *testing.T) {
 		assert.GreaterOrEqual(t, parseProcStatCPU(string(b)), time.Duration(0))
 	}
 }
+
+func TestParsePolicyMetrics(t *testing.T) {
+	text := `# HELP restcomm_gateway_policy_decision_duration_seconds Time to decide a request, remembered decisions included.
+# TYPE restcomm_gateway_policy_decision_duration_seconds histogram
+restcomm_gateway_policy_decision_duration_seconds_bucket{le="1e-06"} 10
+restcomm_gateway_policy_decision_duration_seconds_sum 0.5
+restcomm_gateway_policy_decision_duration_seconds_count 2000
+`
+	p := parsePolicyMetrics(text)
+	assert.Equal(t, 2000.0, p.count)
+	assert.Equal(t, 500*time.Millisecond, p.sum)
+	assert.Equal(t, "250µs", p.minus(policySample{count: 1000, sum: 250 * time.Millisecond}).mean())
+	assert.Equal(t, "-", policySample{}.mean())
+}
+
+func TestMedianRows(t *testing.T) {
+	row := func(rps float64, p99 time.Duration, gwCPU time.Duration, requests, errors int) []*benchRow {
+		return []*benchRow{{name: "r", rps: rps, p99: p99, gatewayCPU: gwCPU, requests: requests, errors: errors}}
+	}
+	m := medianRows([][]*benchRow{
+		row(100, 9*time.Millisecond, time.Second, 10_000, 0),    // 100 µs a request
+		row(300, 3*time.Millisecond, time.Second, 5_000, 1),     // 200 µs
+		row(200, 5*time.Millisecond, 3*time.Second, 100_000, 2), // 30 µs
+	})[0]
+	assert.Equal(t, 200.0, m.rps)
+	assert.Equal(t, 5*time.Millisecond, m.p99)
+	assert.Equal(t, "100µs", perRequest(m.gatewayCPU, m.requests))
+	assert.Equal(t, 3, m.errors, "errors of all rounds")
+	assert.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+}
