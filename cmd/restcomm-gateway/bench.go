@@ -35,7 +35,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "bench",
-		Usage: "[--duration 8s] [--connections 32] [--threads 2]",
+		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--accounts N [--rounds 1] [--pin]]",
 		Short: "Measures the gateway side by side with plain Caddy on this machine",
 		Long: `
 Starts, on this machine and on loopback only: a private redis-server, a
@@ -51,6 +51,19 @@ row and the ratios the project's targets are stated in:
   p99 added         gateway p99 - plain p99, pass-through         (target <= 1 ms)
   gateway RSS       peak resident memory of the gateway process   (target <= 100 MB)
 
+With --accounts N it measures scale instead: it writes N accounts (a few
+top-level accounts, many sub-accounts under each, most on the third level)
+as the JSON lines "accounts import --from file.jsonl" reads, imports them
+into the private Redis with this binary's "accounts import", and prints
+the import's time and Redis's used_memory per account. Then it runs wrk
+against the gateway: pass-through, an account's GET of itself, and a
+top-level Administrator's GET of a random account among the N (a policy
+overlay lets it read them all). For each row it also prints the CPU time
+the gateway and redis-server spent per request, and so what one core of
+each carries, and the gateway's mean time per policy decision. --rounds K
+runs the rows K times on the one import and prints the medians as well.
+--pin pins the gateway to core 0 and redis-server to core 1.
+
 wrk is installed from Debian's package when missing (as root). Nothing is
 asserted: the figures are for reading, and vary with the machine's load.`,
 		Func: cmdBench,
@@ -59,6 +72,9 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 			fs.Duration("duration", 8*time.Second, "how long each row runs")
 			fs.Int("connections", 32, "concurrent connections (wrk -c)")
 			fs.Int("threads", 2, "wrk threads (wrk -t)")
+			fs.Int("accounts", 0, "scale mode: import this many accounts and measure the gateway's GETs against them")
+			fs.Int("rounds", 1, "scale mode: run the rows this many times on the one import, then print the medians")
+			fs.Bool("pin", false, "scale mode: pin the gateway to core 0 and redis-server to core 1 (taskset)")
 			return fs
 		}(),
 	})
@@ -66,15 +82,24 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 
 // benchRow is one wrk run.
 type benchRow struct {
-	name, url string
-	rps       float64
-	p50, p99  time.Duration
-	errors    int
+	name, url    string
+	auth, script string // the Authorization header; a wrk Lua script, when set
+	rps          float64
+	p50, p99     time.Duration
+	errors       int
+	requests     int
+	// CPU time wrk spent; the gateway and redis-server spent during the
+	// row (scale mode)
+	wrkCPU, gatewayCPU, redisCPU time.Duration
+	policy                       policySample // the gateway's policy decisions during the row
 }
 
 func cmdBench(fl caddycmd.Flags) (int, error) {
 	duration := fl.Duration("duration")
 	conns, threads := fl.Int("connections"), fl.Int("threads")
+	if n := fl.Int("accounts"); n != 0 {
+		return cmdBenchScale(n, duration, conns, threads, fl.Int("rounds"), fl.Bool("pin"))
+	}
 	if err := ensureTool("wrk", "wrk"); err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -288,19 +313,31 @@ func startCaddy(dir, name, config, addr string) (*exec.Cmd, error) {
 }
 
 var (
-	wrkRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
-	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
-	wrkSocket  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	wrkRPS      = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`(\d+) requests in `)
+	wrkLatency  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkNon2xx   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	wrkSocket   = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
 func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
-		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "-H", "Authorization: "+auth, r.url).CombinedOutput()
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(conns),
+		"-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency", "-H", "Authorization: " + auth}
+	if r.script != "" {
+		args = append(args, "-s", r.script)
+	}
+	cmd := exec.Command("wrk", append(args, r.url)...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("wrk %s: %w\n%s", r.url, err, out)
 	}
-	s := string(out)
+	r.wrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	parseWrk(r, string(out))
+	return nil
+}
+
+// parseWrk reads wrk --latency's output into r.
+func parseWrk(r *benchRow, s string) {
 	if m := wrkRPS.FindStringSubmatch(s); m != nil {
 		r.rps, _ = strconv.ParseFloat(m[1], 64)
 	}
@@ -314,6 +351,9 @@ func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error
 			r.p99 = lat
 		}
 	}
+	if m := wrkRequests.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
 	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		r.errors += n
@@ -324,7 +364,6 @@ func runWrk(r *benchRow, auth string, threads, conns int, d time.Duration) error
 			r.errors += n
 		}
 	}
-	return nil
 }
 
 // printRSS prints the peak resident memory of process pid (Linux).
