@@ -23,6 +23,13 @@ const (
 	HeaderOrganizationSid = "X-RestComm-Organization-Sid"
 )
 
+// The identity headers' names as net/http keeps them.
+var (
+	canonicalAccountSid      = http.CanonicalHeaderKey(HeaderAccountSid)
+	canonicalAccountRole     = http.CanonicalHeaderKey(HeaderAccountRole)
+	canonicalOrganizationSid = http.CanonicalHeaderKey(HeaderOrganizationSid)
+)
+
 // proxy hands an API request that passed the gate to next (reverse_proxy
 // to RestComm) as the client sent it, plus the verified identity, once the
 // caller's pending change reached RestComm (read your writes), and answers
@@ -45,9 +52,10 @@ func (s *Service) proxy(x *exchange, next Upstream) error {
 	sanitizeForUpstream(r)
 	if x.caller != nil {
 		a := x.caller.Account
-		r.Header.Set(HeaderAccountSid, a.Sid)
-		r.Header.Set(HeaderAccountRole, a.Role)
-		r.Header.Set(HeaderOrganizationSid, a.OrganizationSid)
+		// as Header.Set would, without canonicalising the names each time
+		r.Header[canonicalAccountSid] = []string{a.Sid}
+		r.Header[canonicalAccountRole] = []string{a.Role}
+		r.Header[canonicalOrganizationSid] = []string{a.OrganizationSid}
 	}
 	s.publishCaller(x)
 	s.awaitMirror(x)
