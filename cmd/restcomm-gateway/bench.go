@@ -100,65 +100,46 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 	if n := fl.Int("accounts"); n != 0 {
 		return cmdBenchScale(n, duration, conns, threads, fl.Int("rounds"), fl.Bool("pin"))
 	}
-	if err := ensureTool("wrk", "wrk"); err != nil {
-		return caddy.ExitCodeFailedStartup, err
-	}
-	if err := ensureTool("redis-server", "redis-server"); err != nil {
-		return caddy.ExitCodeFailedStartup, err
-	}
-	dir, err := os.MkdirTemp("", "restcomm-bench-")
+	env, err := newBenchEnv()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	defer os.RemoveAll(dir)
-	var stops []func()
-	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
-	}()
+	defer env.close()
+	dir := env.dir
 
 	// a private Redis with one active account
-	redisAddr, stop, err := startBenchRedis(dir)
+	redisAddr, err := env.startRedis()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	stops = append(stops, stop)
 	acct, err := seedBench(redisAddr)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
 
 	// the stand-in upstream: as fast as a Go server answers
-	up, err := net.Listen("tcp", "127.0.0.1:0")
+	upstreamAddr, err := env.startUpstream()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"calls":[]}`)
-	})}
-	go upstream.Serve(up)
-	stops = append(stops, func() { _ = upstream.Close() })
 
 	plainAddr, gwAddr := freeLoopback(), freeLoopback()
 	accountJSON := string(render.AppendAccountJSON(nil, acct))
 	plain := benchConfig(dir, plainAddr, []any{
 		route("/static", map[string]any{"handler": "static_response", "status_code": 200,
 			"headers": map[string][]string{"Content-Type": {"application/json"}}, "body": accountJSON}),
-		route("", reverseProxy(up.Addr().String())),
+		route("", reverseProxy(upstreamAddr)),
 	})
 	gateway := benchConfig(dir, gwAddr, []any{
 		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench",
-			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(up.Addr().String())),
+			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(upstreamAddr)),
 	})
 	for _, c := range []struct{ name, config, addr string }{{"plain", plain, plainAddr}, {"gateway", gateway, gwAddr}} {
 		cmd, err := startCaddy(dir, c.name, c.config, c.addr)
 		if err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
-		stops = append(stops, func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+		env.atClose(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 		if c.name == "gateway" {
 			defer func(pid int) { printRSS(pid) }(cmd.Process.Pid)
 		}
@@ -212,23 +193,70 @@ func ensureTool(command, pkg string) error {
 	return nil
 }
 
-func startBenchRedis(dir string) (string, func(), error) {
+// benchEnv is one bench run's scratch directory and what it started,
+// stopped in reverse order by close. wrk and redis-server are installed
+// first when missing.
+type benchEnv struct {
+	dir   string
+	stops []func()
+}
+
+func newBenchEnv() (*benchEnv, error) {
+	for _, tool := range []string{"wrk", "redis-server"} { // Debian's packages of those names
+		if err := ensureTool(tool, tool); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "restcomm-bench-")
+	if err != nil {
+		return nil, err
+	}
+	return &benchEnv{dir: dir}, nil
+}
+
+func (e *benchEnv) atClose(stop func()) { e.stops = append(e.stops, stop) }
+
+func (e *benchEnv) close() {
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
+	}
+	_ = os.RemoveAll(e.dir)
+}
+
+// startUpstream starts the stand-in upstream: as fast as a Go server
+// answers.
+func (e *benchEnv) startUpstream() (string, error) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"calls":[]}`)
+	})}
+	go upstream.Serve(up)
+	e.atClose(func() { _ = upstream.Close() })
+	return up.Addr().String(), nil
+}
+
+// startRedis starts a private redis-server that keeps nothing on disk.
+func (e *benchEnv) startRedis() (string, error) {
 	addr := freeLoopback()
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", dir)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", e.dir)
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", err
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	e.atClose(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c.Ping(context.Background()).Err() == nil {
-			return addr, stop, nil
+			return addr, nil
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return "", nil, errors.New("bench: redis-server did not start")
+			return "", errors.New("bench: redis-server did not start")
 		}
 	}
 }

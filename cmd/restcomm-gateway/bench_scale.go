@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -256,37 +255,26 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads, rounds int, pi
 		return caddy.ExitCodeFailedStartup, fmt.Errorf("bench: --accounts must be at least 1")
 	}
 	rounds = max(1, rounds)
-	for _, tool := range []string{"wrk", "redis-server"} {
-		if err := ensureTool(tool, tool); err != nil {
-			return caddy.ExitCodeFailedStartup, err
-		}
-	}
 	if pin {
 		if err := ensureTool("taskset", "util-linux"); err != nil {
 			return caddy.ExitCodeFailedStartup, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "restcomm-bench-")
+	env, err := newBenchEnv()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	defer os.RemoveAll(dir)
-	var stops []func()
-	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
-	}()
+	defer env.close()
+	dir := env.dir
 	exe, err := os.Executable()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
 
-	redisAddr, stop, err := startBenchRedis(dir)
+	redisAddr, err := env.startRedis()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	stops = append(stops, stop)
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer rdb.Close()
 	ctx := context.Background()
@@ -330,17 +318,10 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads, rounds int, pi
 	keys, _ := rdb.DBSize(ctx).Result()
 
 	// the stand-in upstream and the gateway
-	up, err := net.Listen("tcp", "127.0.0.1:0")
+	upstreamAddr, err := env.startUpstream()
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	upstream := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"calls":[]}`)
-	})}
-	go upstream.Serve(up)
-	stops = append(stops, func() { _ = upstream.Close() })
 	policyDir := filepath.Join(dir, "policy")
 	if err := os.MkdirAll(policyDir, 0o755); err != nil {
 		return caddy.ExitCodeFailedStartup, err
@@ -352,13 +333,13 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads, rounds int, pi
 	gateway := benchConfig(dir, gwAddr, []any{
 		route(scaleMetricsPath, map[string]any{"handler": "metrics"}),
 		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench", "policy_dir": policyDir,
-			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(up.Addr().String())),
+			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(upstreamAddr)),
 	})
 	gw, err := startCaddy(dir, "gateway", gateway, gwAddr)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
-	stops = append(stops, func() { _ = gw.Process.Signal(syscall.SIGTERM); _ = gw.Wait() })
+	env.atClose(func() { _ = gw.Process.Signal(syscall.SIGTERM); _ = gw.Wait() })
 	defer func(pid int) { printRSS(pid) }(gw.Process.Pid)
 	if pin {
 		for _, p := range []struct {
