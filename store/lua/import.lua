@@ -33,6 +33,18 @@ local function fingerprint(vals)
   return redis.sha1hex(table.concat(parts, ','))
 end
 
+-- the hash of an entry as the source has it, with its fingerprint
+local function hash(vals, fp)
+  local fields = {}
+  for i = 1, n do
+    fields[2 * i - 1] = names[i]
+    fields[2 * i] = vals[i]
+  end
+  fields[2 * n + 1] = 'imp'
+  fields[2 * n + 2] = fp
+  return fields
+end
+
 -- judge compares an entry as the source has it (vals, fingerprint want)
 -- with what key holds (cur: HMGET of fetch). It answers 'new' (nothing
 -- there), 'unchanged' (the same: its fingerprint is recorded when it

@@ -32,14 +32,7 @@ local function write(key, a, vals, fp, c)
       redis.call('ZREM', p .. 'children:' .. c.parent, a.sid)
     end
   end
-  local fields = {}
-  for i = 1, n do
-    fields[2 * i - 1] = names[i]
-    fields[2 * i] = vals[i]
-  end
-  fields[2 * n + 1] = 'imp'
-  fields[2 * n + 2] = fp
-  redis.call('HSET', key, unpack(fields))
+  redis.call('HSET', key, unpack(hash(vals, fp)))
   redis.call('SET', p .. 'email:' .. a.email, a.sid)
   redis.call('ZADD', p .. 'fname:' .. a.fname, 0, a.sid)
   redis.call('ZADD', p .. 'orgacc:' .. a.org, 0, a.sid)

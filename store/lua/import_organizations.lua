@@ -31,14 +31,7 @@ for k = 0, #values / (n + 1) - 1 do
         if old and old ~= domain and redis.call('GET', p .. 'orgdomain:' .. old) == o.sid then
           redis.call('DEL', p .. 'orgdomain:' .. old)
         end
-        local fields = {}
-        for i = 1, n do
-          fields[2 * i - 1] = names[i]
-          fields[2 * i] = vals[i]
-        end
-        fields[2 * n + 1] = 'imp'
-        fields[2 * n + 2] = want
-        redis.call('HSET', key, unpack(fields))
+        redis.call('HSET', key, unpack(hash(vals, want)))
         redis.call('SET', p .. 'orgdomain:' .. domain, o.sid)
         redis.call('ZADD', p .. 'orgs', 0, o.sid)
       end
