@@ -85,8 +85,11 @@ func Start(t testing.TB) *Server {
 	} else if u, err := user.Current(); err == nil {
 		userArgs = append(userArgs, "--user="+u.Username)
 	}
+	// --tmpdir: the bootstrap server's temporary tables stay in this test's
+	// directory, not in /tmp beside other tests' (a shared /tmp once made
+	// one fail: "Error on delete of '/tmp/#sql-temptable-…'")
 	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
-		"--skip-test-db"}, userArgs...)
+		"--skip-test-db", "--tmpdir=" + dir}, userArgs...)
 	args = append(args, serverOptions...)
 	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
