@@ -110,7 +110,7 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 	if p.cache == nil {
 		return p.eval(ctx, in.value())
 	}
-	var buf [256]byte
+	var buf [1024]byte // a key with a caller, a target and their ancestors fits
 	key := in.appendKey(buf[:0])
 	if d, ok := p.cache.get(key); ok {
 		return d, nil

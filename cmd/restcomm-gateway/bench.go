@@ -35,7 +35,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "bench",
-		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--accounts N [--rounds 1] [--pin]]",
+		Usage: "[--duration 8s] [--connections 32] [--threads 2] [--rounds 1] [--accounts N [--pin]]",
 		Short: "Measures the gateway side by side with plain Caddy on this machine",
 		Long: `
 Starts, on this machine and on loopback only: a private redis-server, a
@@ -49,7 +49,11 @@ row and the ratios the project's targets are stated in:
   pass-through      gateway / plain reverse_proxy, same request   (target >= 0.95)
   account GET       gateway JSON GET / Caddy static respond       (target >= 0.80)
   p99 added         gateway p99 - plain p99, pass-through         (target <= 1 ms)
-  gateway RSS       peak resident memory of the gateway process   (target <= 100 MB)
+  gateway RSS       largest resident memory of the gateway under load (target <= 100 MB)
+
+--rounds K runs the four rows K times, one after the other, and prints the
+medians: a machine shared with other work drifts between rows, and
+alternating them spreads the drift over both sides of each ratio.
 
 With --accounts N it measures scale instead: it writes N accounts (a few
 top-level accounts, many sub-accounts under each, most on the third level)
@@ -73,7 +77,7 @@ asserted: the figures are for reading, and vary with the machine's load.`,
 			fs.Int("connections", 32, "concurrent connections (wrk -c)")
 			fs.Int("threads", 2, "wrk threads (wrk -t)")
 			fs.Int("accounts", 0, "scale mode: import this many accounts and measure the gateway's GETs against them")
-			fs.Int("rounds", 1, "scale mode: run the rows this many times on the one import, then print the medians")
+			fs.Int("rounds", 1, "run the rows this many times, alternating, then print the medians")
 			fs.Bool("pin", false, "scale mode: pin the gateway to core 0 and redis-server to core 1 (taskset)")
 			return fs
 		}(),
@@ -134,6 +138,7 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench",
 			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(upstreamAddr)),
 	})
+	var gatewayPid int
 	for _, c := range []struct{ name, config, addr string }{{"plain", plain, plainAddr}, {"gateway", gateway, gwAddr}} {
 		cmd, err := startCaddy(dir, c.name, c.config, c.addr)
 		if err != nil {
@@ -141,7 +146,7 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 		}
 		env.atClose(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
 		if c.name == "gateway" {
-			defer func(pid int) { printRSS(pid) }(cmd.Process.Pid)
+			gatewayPid = cmd.Process.Pid
 		}
 	}
 
@@ -153,12 +158,30 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 		{name: "caddy respond", url: "http://" + plainAddr + "/static"},
 		{name: "gateway account GET (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + acct.Sid},
 	}
-	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, on %s\n\n", threads, conns, duration, hostName())
-	for _, r := range rows {
-		if err := runWrk(r, auth, threads, conns, duration); err != nil {
-			return caddy.ExitCodeFailedQuit, err
+	rounds := max(1, fl.Int("rounds"))
+	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, %d round(s), on %s\n\n", threads, conns, duration, rounds, hostName())
+	var underLoad int // the gateway's largest RSS seen during its rows, kB
+	var all [][]*benchRow
+	for range rounds {
+		round := make([]*benchRow, len(rows))
+		for i, r := range rows {
+			row := &benchRow{name: r.name, url: r.url}
+			var rss *rssWatch
+			if strings.HasPrefix(r.name, "gateway") {
+				rss = watchRSS(gatewayPid)
+			}
+			err := runWrk(row, auth, threads, conns, duration)
+			if rss != nil {
+				underLoad = max(underLoad, rss.stop())
+			}
+			if err != nil {
+				return caddy.ExitCodeFailedQuit, err
+			}
+			round[i] = row
 		}
+		all = append(all, round)
 	}
+	rows = medianRows(all)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "row\treq/s\tp50\tp99\terrors\t")
 	for _, r := range rows {
@@ -168,6 +191,8 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 	fmt.Printf("\npass-through  %.2fx plain reverse_proxy (target >= 0.95)\n", rows[1].rps/rows[0].rps)
 	fmt.Printf("account GET   %.2fx static respond (target >= 0.80)\n", rows[3].rps/rows[2].rps)
 	fmt.Printf("p99 added     %s on pass-through (target <= 1ms)\n", rows[1].p99-rows[0].p99)
+	fmt.Printf("gateway RSS   %d kB at most under load (target <= 100 MB); %d kB peak since start, policy compilation included\n",
+		underLoad, procStatusKB(gatewayPid, "VmHWM:"))
 	return caddy.ExitCodeSuccess, nil
 }
 
@@ -394,19 +419,55 @@ func parseWrk(r *benchRow, s string) {
 	}
 }
 
-// printRSS prints the peak resident memory of process pid (Linux).
-func printRSS(pid int) {
+// procStatusKB reads a kB field (VmRSS:, VmHWM:) of /proc/<pid>/status
+// (Linux); 0 when it cannot.
+func procStatusKB(pid int, field string) int {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return
+		return 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			fmt.Printf("gateway RSS   peak %s (target <= 100 MB)\n", strings.TrimSpace(v))
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
 		}
 	}
+	return 0
+}
+
+// rssWatch samples a process's resident memory every 100 ms while a row
+// runs: the target is the memory under load, which the lifetime peak
+// (VmHWM) overstates by what compiling the policy took at start.
+type rssWatch struct {
+	done chan struct{}
+	max  chan int
+}
+
+func watchRSS(pid int) *rssWatch {
+	w := &rssWatch{done: make(chan struct{}), max: make(chan int, 1)}
+	go func() {
+		peak := 0
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, procStatusKB(pid, "VmRSS:"))
+			select {
+			case <-w.done:
+				w.max <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the sampling and returns the largest RSS seen, in kB.
+func (w *rssWatch) stop() int {
+	close(w.done)
+	return <-w.max
 }
 
 func freeLoopback() string {

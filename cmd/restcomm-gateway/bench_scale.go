@@ -340,7 +340,7 @@ func cmdBenchScale(n int, duration time.Duration, conns, threads, rounds int, pi
 		return caddy.ExitCodeFailedStartup, err
 	}
 	env.atClose(func() { _ = gw.Process.Signal(syscall.SIGTERM); _ = gw.Wait() })
-	defer func(pid int) { printRSS(pid) }(gw.Process.Pid)
+	defer func(pid int) { fmt.Printf("gateway RSS   peak %d kB\n", procStatusKB(pid, "VmHWM:")) }(gw.Process.Pid)
 	if pin {
 		for _, p := range []struct {
 			pid  int
