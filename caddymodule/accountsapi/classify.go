@@ -18,7 +18,7 @@ func (s *Service) classify(w http.ResponseWriter, r *http.Request) (*exchange, e
 	if err != nil {
 		return nil, err
 	}
-	return &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method), id: s.requestID(r), redisLeft: s.cfg.RedisTimeout}, nil
+	return &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method), newID: s.requestID, redisLeft: s.cfg.RedisTimeout}, nil
 }
 
 // Operation names, as the policy sees them (input.operation).

@@ -95,7 +95,7 @@ func (s *Service) logDecision(x *exchange, in *policy.Input, p *policy.Policy, d
 	}
 	fields := make([]zap.Field, 0, 14)
 	fields = append(fields,
-		zap.String("decision_id", x.id),
+		zap.String("decision_id", x.requestID()),
 		zap.String("operation", in.Operation),
 		zap.String("method", in.Method),
 		zap.String("path", in.Path),

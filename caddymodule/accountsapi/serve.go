@@ -64,7 +64,7 @@ func baseURI(r *http.Request) string {
 }
 
 // guard is what a write is conditional on: the caller as the policy saw it.
-func (x *exchange) guard() *store.Guard { return store.GuardOf(x.caller.Account, x.id) }
+func (x *exchange) guard() *store.Guard { return store.GuardOf(x.caller.Account, x.requestID()) }
 
 // wrote tells Config.AfterWrite of a write that ended with err: a success,
 // or a failure that may have written (the store failed during it). The

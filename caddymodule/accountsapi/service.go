@@ -207,8 +207,9 @@ type exchange struct {
 	req          requestFacts         // what the operation's facts read (decide.go)
 	failed       *store.FailedLogins  // the counters a failed login is recorded in
 	failures     *store.FailureCounts // what they held when the caller was read
-	id           string               // the request's id (Config.RequestID)
-	redisLeft    time.Duration        // what is left of the request's Redis time
+	id           string               // the request's id (requestID), once asked for
+	newID        func(*http.Request) string
+	redisLeft    time.Duration // what is left of the request's Redis time
 }
 
 // redis returns the context for x's next Redis work, bounded by what is
@@ -232,7 +233,7 @@ const maxDecisions = 3
 // again prepares x to be decided anew on the current state: everything
 // read from the store goes; what was read from the request stays.
 func (x *exchange) again() {
-	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op, id: x.id, redisLeft: x.redisLeft,
+	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op, id: x.id, newID: x.newID, redisLeft: x.redisLeft,
 		req: requestFacts{body: x.req.body, form: x.req.form}}
 }
 
@@ -331,7 +332,17 @@ func (s *Service) clientIP(r *http.Request) string {
 	return host
 }
 
-// requestID is the request's id: Config.RequestID's, or a random UUID.
+// requestID is the request's id, made when first needed (a write's guard,
+// a decision log line): Caddy makes its {http.request.uuid} from
+// crypto/rand when asked, which most requests never need.
+func (x *exchange) requestID() string {
+	if x.id == "" {
+		x.id = x.newID(x.r)
+	}
+	return x.id
+}
+
+// requestID is a request's id: Config.RequestID's, or a random UUID.
 func (s *Service) requestID(r *http.Request) string {
 	if s.cfg.RequestID != nil {
 		if id := s.cfg.RequestID(r); id != "" {
