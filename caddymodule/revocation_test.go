@@ -74,8 +74,14 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 		changeDevPassword(t, one, secret, next)
 		changed := time.Now()
 		require.Equal(t, http.StatusUnauthorized, readAsDev(one, secret), "round %d: the instance that made the change", i)
-		for readAsDev(two, secret) != http.StatusUnauthorized {
-			require.Less(t, time.Since(changed), revocationBound, "round %d: the other instance still accepts the old password", i)
+		for {
+			began := time.Since(changed)
+			if readAsDev(two, secret) == http.StatusUnauthorized {
+				break
+			}
+			// a request begun this late must have been refused, however
+			// long it then took on a loaded machine
+			require.Less(t, began, revocationBound, "round %d: the other instance still accepts the old password", i)
 			time.Sleep(time.Millisecond)
 		}
 		slowest = max(slowest, time.Since(changed))
