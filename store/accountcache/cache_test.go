@@ -378,3 +378,32 @@ func TestRunEndsWithItsContext(t *testing.T) {
 	}
 	assert.False(t, c.Trusted())
 }
+
+// On Redis Cluster the feed works as on one node: the heartbeats go through
+// the namespace's slot, and a change made through another client is seen.
+func TestWorksOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t)
+	connect := func() redis.UniversalClient {
+		rdb, err := store.ClientOptions{URLs: cl.URLs()}.NewClient()
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = rdb.Close() })
+		return rdb
+	}
+	other := store.New(connect(), "")
+	_, err := other.Init(ctx, store.InitOptions{Seed: true, By: "test"})
+	require.NoError(t, err)
+	c := running(t, connect(), Config{})
+	a := newAccount(t, other, "cluster@company.com")
+	caughtUp(t, c)
+	resolveOne(t, c, login(a.Sid))
+	before := c.Stats().Hits
+	resolveOne(t, c, login(a.Sid))
+	assert.Equal(t, before+1, c.Stats().Hits)
+
+	token := md5hex("Clustered1")
+	_, err = other.UpdateAccount(ctx, nil, a.Sid, store.AccountUpdate{AuthToken: &token, Now: time.Now()})
+	require.NoError(t, err)
+	caughtUp(t, c)
+	assert.Equal(t, token, resolveOne(t, c, login(a.Sid)).AuthToken)
+}
