@@ -41,7 +41,7 @@ func (s *Service) authenticate(x *exchange) error {
 	}
 	var redis lazyRedis // only a request that needs Redis sets up its deadline
 	defer redis.done()
-	res, counts, ok := s.fromMemory(x.failed, lookups)
+	res, counts, ok := s.fromMemory(x, lookups)
 	if !ok {
 		ctx := redis.context(x)
 		if err := s.ensureSeeded(ctx); err != nil { // seed.go
@@ -79,13 +79,14 @@ func (s *Service) authenticate(x *exchange) error {
 }
 
 // fromMemory resolves lookups without Redis when the resolver can, once
-// the namespace has been seen marked (seed.go).
-func (s *Service) fromMemory(fl *store.FailedLogins, lookups []store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
+// the namespace has been seen marked (seed.go), unless x is being decided
+// again after a stale write (exchange.again).
+func (s *Service) fromMemory(x *exchange, lookups []store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
 	m, ok := s.resolver.(MemoryResolver)
-	if !ok || !s.seed.done.Load() {
+	if !ok || x.fromRedis || !s.seed.done.Load() {
 		return nil, nil, false
 	}
-	return m.Cached(fl, lookups...)
+	return m.Cached(x.failed, lookups...)
 }
 
 // lazyRedis is a request's Redis context (exchange.redis), made the first

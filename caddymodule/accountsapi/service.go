@@ -209,6 +209,7 @@ type exchange struct {
 	failures     *store.FailureCounts // what they held when the caller was read
 	id           string               // the request's id (requestID), once asked for
 	newID        func(*http.Request) string
+	fromRedis    bool          // resolve in Redis, not from memory (again)
 	redisLeft    time.Duration // what is left of the request's Redis time
 }
 
@@ -231,10 +232,13 @@ func (x *exchange) redis() (context.Context, func()) {
 const maxDecisions = 3
 
 // again prepares x to be decided anew on the current state: everything
-// read from the store goes; what was read from the request stays.
+// read from the store goes; what was read from the request stays. The
+// current state is read from Redis: a memory that answered the stale
+// facts could answer them again (a change made through another gateway
+// reaches its cache a moment later), and every attempt would be stale.
 func (x *exchange) again() {
 	*x = exchange{w: x.w, r: x.r, path: x.path, op: x.op, id: x.id, newID: x.newID, redisLeft: x.redisLeft,
-		req: requestFacts{body: x.req.body, form: x.req.form}}
+		req: requestFacts{body: x.req.body, form: x.req.form}, fromRedis: true}
 }
 
 // ServeHTTP answers r, or passes it to next: paths outside the API as they

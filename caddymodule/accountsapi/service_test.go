@@ -123,3 +123,53 @@ func TestClock(t *testing.T) {
 	assert.True(t, now.Equal(a.DateCreated), "stored %v", a.DateCreated)
 	assert.True(t, now.Equal(a.DateUpdated), "stored %v", a.DateUpdated)
 }
+
+// staleMemory is a MemoryResolver whose memory still holds the accounts as
+// they were read once, as another gateway's cache does for a moment after
+// a change made elsewhere.
+type staleMemory struct {
+	store  *store.Store
+	frozen map[store.Lookup]store.Resolved
+}
+
+func (m *staleMemory) ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error) {
+	return m.store.ResolveCounting(ctx, fl, lookups...)
+}
+
+func (m *staleMemory) Cached(fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
+	out := make([]store.Resolved, len(lookups))
+	for i, l := range lookups {
+		r, ok := m.frozen[l]
+		if !ok {
+			return nil, nil, false
+		}
+		out[i] = r
+	}
+	return out, &store.FailureCounts{}, true
+}
+
+// A write decided on a caller that memory still holds as it was, refused
+// by its guard (the caller changed), is decided again on the caller as
+// Redis holds it, and answered as RestComm would answer now, not 503.
+func TestAStaleWriteIsDecidedAgainFromRedis(t *testing.T) {
+	t.Parallel()
+	mem := &staleMemory{frozen: map[store.Lookup]store.Resolved{}}
+	h := newHarness(t, true, func(c *setup) {
+		c.Resolver = mem
+	})
+	mem.store = h.store
+	require.Equal(t, http.StatusOK, h.do(get("/Accounts.json/"+fixture.SidDev, "DEV")).Code) // marks the namespace
+	for _, l := range []store.Lookup{{Mode: store.ByLogin, ID: fixture.Users["DEV"]}, {Mode: store.ByID, ID: fixture.SidDev}} {
+		res, err := h.store.Resolve(t.Context(), l)
+		require.NoError(t, err)
+		mem.frozen[l] = res[0]
+	}
+	suspended := store.StatusSuspended
+	_, err := h.store.UpdateAccount(t.Context(), nil, fixture.SidDev, store.AccountUpdate{Status: &suspended, Now: time.Now()})
+	require.NoError(t, err)
+
+	w := h.do(put("/Accounts.json/"+fixture.SidDev, "DEV", "FriendlyName=renamed"))
+	assert.Equal(t, http.StatusForbidden, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "Provided Account is not active")
+	assert.NotEqual(t, "renamed", account(t, h, fixture.SidDev).FriendlyName)
+}
