@@ -115,7 +115,7 @@ func (g *Gateway) cleanupAccountCache() error {
 }
 
 // changedAccounts empties this gateway's cache after one of its own
-// account writes (applied, refused or of unknown outcome), so that the
+// account writes (applied, or of unknown outcome), so that the
 // next request it serves reads what the write left, without waiting for
 // the change feed.
 func (g *Gateway) changedAccounts() {

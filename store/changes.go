@@ -102,18 +102,16 @@ func ParseChange(payload string) (Change, error) {
 // what it cached from before.
 var heartbeatScript = newScript(`
 if redis.call('EXISTS', ARGV[1] .. 'meta') == 0 then return 0 end
-redis.call('PUBLISH', ARGV[1] .. 'changes', 'h' .. A.id)
-return 1
+return redis.call('PUBLISH', ARGV[1] .. 'changes', 'h' .. A.id)
 `)
 
-// PublishHeartbeat publishes the heartbeat id on the change feed. It
-// reports false, publishing nothing, when the namespace is not marked.
-func (s *Store) PublishHeartbeat(ctx context.Context, id string) (bool, error) {
-	reply, err := s.run(ctx, heartbeatScript, aID, id)
-	if err != nil {
-		return false, fmt.Errorf("store: heartbeat: %w", err)
+// PublishHeartbeat publishes the heartbeat id on the change feed; nothing
+// when the namespace is not marked.
+func (s *Store) PublishHeartbeat(ctx context.Context, id string) error {
+	if _, err := s.run(ctx, heartbeatScript, aID, id); err != nil {
+		return fmt.Errorf("store: heartbeat: %w", err)
 	}
-	return reply == int64(1), nil
+	return nil
 }
 
 // failingIPsScript lists the IPs with failed logins still in their

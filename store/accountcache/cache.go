@@ -123,15 +123,14 @@ type Cache struct {
 
 	hits, misses atomic.Uint64
 
-	mu          sync.RWMutex
-	gen         uint64 // bumped when the cache empties
-	epoch       uint64 // bumped by every change heard
-	changed     map[string]uint64
-	entries     map[store.Lookup]*entry
-	bytes       int
-	failing     map[string]int64 // client IP -> until (ns since start)
-	failingAll  int64            // no IP is known clean until then
-	negativeFor int64
+	mu         sync.RWMutex
+	gen        uint64 // bumped when the cache empties
+	epoch      uint64 // bumped by every change heard
+	changed    map[string]uint64
+	entries    map[store.Lookup]*entry
+	bytes      int
+	failing    map[string]int64 // client IP -> until (ns since start)
+	failingAll int64            // no IP is known clean until then
 }
 
 type entry struct {
@@ -150,7 +149,7 @@ func New(st *store.Store, cfg Config) *Cache {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	c := &Cache{st: st, cfg: cfg, id: hex.EncodeToString(b[:]), start: time.Now(),
-		negativeFor: int64(cfg.NegativeFor), failing: make(map[string]int64)}
+		failing: make(map[string]int64)}
 	c.reset()
 	st.Client().AddHook(feedWatch{c})
 	return c
@@ -344,7 +343,7 @@ func (c *Cache) fill(gen, epoch uint64, lookups []store.Lookup, res []store.Reso
 			e.ids[1] = strings.ToLower(a.Sid)
 			e.size += accountSize(a) + 40*len(res[i].Ancestors)
 		} else {
-			e.expires = now + c.negativeFor
+			e.expires = now + int64(c.cfg.NegativeFor)
 		}
 		if old := c.entries[l]; old != nil {
 			c.bytes -= old.size
@@ -563,7 +562,7 @@ func (c *Cache) beat(ctx context.Context) {
 		}
 		sent := c.now()
 		hctx, cancel := context.WithTimeout(ctx, c.cfg.TrustFor)
-		_, err := c.st.PublishHeartbeat(hctx, c.id+":"+strconv.FormatInt(sent, 10))
+		err := c.st.PublishHeartbeat(hctx, c.id+":"+strconv.FormatInt(sent, 10))
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			c.cfg.Logger.Debug("account cache: heartbeat not published", zap.Error(err))
