@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -17,9 +18,9 @@ var (
 	//go:embed lua/migrate_account.lua
 	migrateAccountSrc string
 
-	resolveScript        = newScript(resolveSrc)
-	createAccountScript  = writeScript(createAccountSrc)
-	updateAccountScript  = writeScript(updateAccountSrc)
+	resolveScript        = newScript(readOnlyFlag + keysSrc + strings.TrimPrefix(resolveSrc, readOnlyFlag))
+	createAccountScript  = writeScript(keysSrc + createAccountSrc)
+	updateAccountScript  = writeScript(keysSrc + updateAccountSrc)
 	migrateAccountScript = writeScript(migrateAccountSrc)
 )
 
@@ -65,15 +66,10 @@ func (s *Store) Resolve(ctx context.Context, lookups ...Lookup) ([]Resolved, err
 // ResolveCounting resolves several identifiers and, when fl is not nil,
 // reads the failed-login counts of fl, all in one round trip.
 func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups ...Lookup) ([]Resolved, *FailureCounts, error) {
-	args := make([]any, 0, 2*len(lookups)+6)
-	args = append(args, len(lookups))
-	for _, l := range lookups {
-		args = append(args, string(l.Mode), l.ID)
+	reply, err := s.resolve(ctx, fl, lookups)
+	if s.keysChanged(ctx, err) {
+		reply, err = s.resolve(ctx, fl, lookups)
 	}
-	if fl != nil {
-		args = fl.appendArgs(args)
-	}
-	reply, err := s.run(ctx, resolveScript, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: resolve: %w", err)
 	}
@@ -94,6 +90,21 @@ func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups .
 	}
 	out, err := resolvedFrom(items)
 	return out, counts, err
+}
+
+// resolve runs resolve.lua with each identifier's keys under the
+// namespace's rule.
+func (s *Store) resolve(ctx context.Context, fl *FailedLogins, lookups []Lookup) (any, error) {
+	k := s.keys.load()
+	args := make([]any, 0, 4*len(lookups)+7)
+	args = append(args, k.version, len(lookups))
+	for _, l := range lookups {
+		args = append(args, string(l.Mode), l.ID, k.rule.Key(l.ID), k.rule.SID(l.ID))
+	}
+	if fl != nil {
+		args = fl.appendArgs(args)
+	}
+	return s.run(ctx, resolveScript, args...)
 }
 
 func resolvedFrom(items []any) ([]Resolved, error) {
@@ -145,11 +156,19 @@ func (s *Store) Account(ctx context.Context, sid string) (*Account, error) {
 //
 // opts add what the mirror needs besides the stored fields (WithPassword).
 func (s *Store) CreateAccount(ctx context.Context, g *Guard, a *Account, opts ...ChangeOption) (*Account, error) {
-	wctx, cancel := writeContext(ctx)
-	args := g.args(accountArgs(a)...)
-	args = append(args, s.changeArgs(a.Sid, opts)...)
-	reply, err := s.run(wctx, createAccountScript, args...)
-	cancel()
+	create := func() (any, error) {
+		k := s.keys.load()
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		args := g.args(accountArgs(a)...)
+		args = append(args, aKeys, k.version, aEmailKey, k.rule.Key(a.EmailAddress), aNameKey, k.rule.Key(a.FriendlyName))
+		args = append(args, s.changeArgs(a.Sid, opts)...)
+		return s.run(wctx, createAccountScript, args...)
+	}
+	reply, err := create()
+	if s.keysChanged(ctx, err) {
+		reply, err = create()
+	}
 	reply, err = s.settle(ctx, g, "acct", a.Sid, reply, err)
 	if err != nil {
 		return nil, scriptError("create account", err)
@@ -173,14 +192,25 @@ type AccountUpdate struct {
 // guard no longer holds. It returns the account as stored afterwards.
 // opts (WithPassword, with a new AuthToken) are for the mirror.
 func (s *Store) UpdateAccount(ctx context.Context, g *Guard, sid string, u AccountUpdate, opts ...ChangeOption) (*Account, error) {
-	wctx, cancel := writeContext(ctx)
-	args := g.args(pairs(aTarget, sid, aNow, unix(u.Now),
-		fName, u.FriendlyName, fToken, u.AuthToken, fRole, u.Role, fStatus, u.Status)...)
-	if u.AuthToken != nil {
-		args = append(args, s.changeArgs(sid, opts)...)
+	update := func() (any, error) {
+		k := s.keys.load()
+		wctx, cancel := writeContext(ctx)
+		defer cancel()
+		args := g.args(pairs(aTarget, sid, aNow, unix(u.Now),
+			fName, u.FriendlyName, fToken, u.AuthToken, fRole, u.Role, fStatus, u.Status)...)
+		args = append(args, aKeys, k.version)
+		if u.FriendlyName != nil {
+			args = append(args, aNameKey, k.rule.Key(*u.FriendlyName))
+		}
+		if u.AuthToken != nil {
+			args = append(args, s.changeArgs(sid, opts)...)
+		}
+		return s.run(wctx, updateAccountScript, args...)
 	}
-	reply, err := s.run(wctx, updateAccountScript, args...)
-	cancel()
+	reply, err := update()
+	if s.keysChanged(ctx, err) {
+		reply, err = update()
+	}
 	reply, err = s.settle(ctx, g, "acct", sid, reply, err)
 	if err != nil {
 		return nil, scriptError("update account", err)

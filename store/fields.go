@@ -36,6 +36,11 @@ const (
 	// in a mirrored namespace: outbox.go), so that a request passed
 	// upstream can wait for it (read your writes).
 	fPending = "mp"
+	// fEmailKey and fNameKey are the keys the account is filed under in
+	// the e-mail and friendly-name indexes, kept only when they differ
+	// from the e-mail address and friendly name themselves (keys.go).
+	fEmailKey = "ek"
+	fNameKey  = "nk"
 )
 
 // Fields of an outbox entry besides hash fields (sid, org, status, req):
@@ -77,6 +82,11 @@ const (
 	aGroup        = "group"     // the outbox's consumer group
 	aID           = "id"        // an outbox entry's id
 	aReason       = "reason"    // why an entry was dead-lettered
+	aKeys         = "keys"      // the index keys' layout and rule the arguments were made under (keys.go)
+	aFrom         = eFrom       // ... and those the namespace held, for a re-keying
+	aEmailKey     = fEmailKey   // a new account's e-mail key
+	aNameKey      = fNameKey    // its (new) friendly name's key
+	aIndexKeys    = "ikeys"     // an import's index keys, per entry (import_accounts.lua)
 )
 
 var (
@@ -84,8 +94,8 @@ var (
 	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
 		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit, aFields, aRows, aOverwrite, aDry, aDefault,
-		aHolder, aTTL, aGroup, aID, aReason}
-	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret}
+		aHolder, aTTL, aGroup, aID, aReason, aKeys, aIndexKeys}
+	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret, fEmailKey, fNameKey}
 )
 
 // scriptPrelude is the Lua every script starts with (after its shebang):

@@ -32,10 +32,10 @@ var (
 	importDropSeededSrc string
 
 	// All four are idempotent, so a batch may be sent again.
-	importAccountsScript      = newScript(importSrc + importAccountsSrc)
-	importOrganizationsScript = newScript(importSrc + importOrganizationsSrc)
+	importAccountsScript      = newScript(keysSrc + importSrc + importAccountsSrc)
+	importOrganizationsScript = newScript(keysSrc + importSrc + importOrganizationsSrc)
 	importMarkScript          = redis.NewScript(importMarkSrc)
-	importDropSeededScript    = redis.NewScript(importDropSeededSrc)
+	importDropSeededScript    = newScript(keysSrc + importDropSeededSrc)
 )
 
 // ImportOutcome is what an import did with one account or organization.
@@ -49,9 +49,9 @@ const (
 	// there), and different from the source; left alone unless
 	// ImportOptions.Overwrite. Detail lists the fields that differ.
 	Conflict ImportOutcome = "conflict"
-	// Taken: its e-mail address (its domain, for an organization) belongs
-	// to another account (organization) here; left alone. Detail is that
-	// one's SID.
+	// Taken: its domain belongs to another organization here; left
+	// alone. Detail is that one's SID. (Accounts sharing an e-mail address
+	// are all imported: keys.go.)
 	Taken ImportOutcome = "taken"
 )
 
@@ -97,12 +97,23 @@ func appendRow(rows *strings.Builder, values ...string) {
 // milliseconds of Redis time) so that gateways sharing the Redis keep
 // answering meanwhile.
 func (s *Store) ImportAccounts(ctx context.Context, batches [][]Account, opts ImportOptions) ([][]ImportResult, error) {
+	res, err := s.importPipelined(ctx, importAccountsScript, s.importAccountsCalls(batches, opts))
+	if s.keysChanged(ctx, err) {
+		res, err = s.importPipelined(ctx, importAccountsScript, s.importAccountsCalls(batches, opts))
+	}
+	return res, err
+}
+
+// importAccountsCalls are the script calls of ImportAccounts, with index
+// keys under the namespace's rule.
+func (s *Store) importAccountsCalls(batches [][]Account, opts ImportOptions) [][]any {
+	k := s.keys.load()
 	calls := make([][]any, len(batches))
 	for b, batch := range batches {
 		if len(batch) == 0 {
 			continue
 		}
-		var rows strings.Builder
+		var rows, ikeys strings.Builder
 		var names []string
 		for i := range batch {
 			kv := accountArgs(&batch[i])
@@ -112,10 +123,11 @@ func (s *Store) ImportAccounts(ctx context.Context, batches [][]Account, opts Im
 				}
 				appendRow(&rows, kv[j+1].(string))
 			}
+			appendRow(&ikeys, k.rule.Key(batch[i].EmailAddress), k.rule.Key(batch[i].FriendlyName))
 		}
-		calls[b] = opts.args(DefaultAdminSid, names, &rows)
+		calls[b] = append(opts.args(DefaultAdminSid, names, &rows), aKeys, k.version, aIndexKeys, ikeys.String())
 	}
-	return s.importPipelined(ctx, importAccountsScript, calls)
+	return calls
 }
 
 // ImportOrganizations writes organizations in one atomic script call and
@@ -128,7 +140,7 @@ func (s *Store) ImportOrganizations(ctx context.Context, orgs []Organization, op
 	for _, o := range orgs { // organizationFields order, after the domain key
 		appendRow(&rows, domainKey(o.DomainName), o.Sid, o.DomainName, o.Status, unix(o.DateCreated), unix(o.DateUpdated))
 	}
-	args := opts.args(DefaultOrganizationSid, organizationFields, &rows)
+	args := append(opts.args(DefaultOrganizationSid, organizationFields, &rows), aKeys, s.keys.load().version)
 	res, err := s.importPipelined(ctx, importOrganizationsScript, [][]any{args})
 	if err != nil {
 		return nil, err
@@ -204,9 +216,9 @@ func (s *Store) markImport(ctx context.Context, phase, by, version, source strin
 // imported, no children): for an import whose source has no default
 // administrator. It reports whether it removed it.
 func (s *Store) DropSeededAdmin(ctx context.Context) (bool, error) {
-	n, err := importDropSeededScript.Run(ctx, s.rdb, []string{s.anchor}, s.prefix, DefaultAdminSid, DefaultAdminAuthToken).Int()
+	reply, err := s.run(ctx, importDropSeededScript, DefaultAdminSid, DefaultAdminAuthToken)
 	if errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	return n == 1, err
+	return reply == int64(1), err
 }

@@ -11,7 +11,7 @@ import (
 var (
 	//go:embed lua/create_organization.lua
 	createOrganizationSrc    string
-	createOrganizationScript = writeScript(createOrganizationSrc)
+	createOrganizationScript = writeScript(keysSrc + createOrganizationSrc)
 )
 
 // Organization returns the organization with that SID, or ErrNotFound.
@@ -59,7 +59,7 @@ func (s *Store) CreateOrganization(ctx context.Context, g *Guard, o *Organizatio
 	wctx, cancel := writeContext(ctx)
 	reply, err := s.run(wctx, createOrganizationScript, g.args(aDomainKey, domainKey(o.DomainName),
 		fSid, o.Sid, fDomain, o.DomainName, fStatus, o.Status,
-		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated))...)
+		fCreated, unix(o.DateCreated), fUpdated, unix(o.DateUpdated), aKeys, s.keys.load().version)...)
 	cancel()
 	reply, err = s.settle(ctx, g, "org", o.Sid, reply, err)
 	if err != nil {

@@ -12,14 +12,18 @@
 // Key layout (P is the prefix, e.g. "{restcomm}:"):
 //
 //	P acct:<sid>          hash   one account (fields below)
-//	P email:<email>       string account SID owning that e-mail address
-//	P fname:<name>        zset   SIDs of the accounts with that friendly name
+//	P emails:<key>        zset   SIDs of the accounts with that e-mail address, under
+//	                             the namespace's comparison rule (keys.go)
+//	P fname:<key>         zset   SIDs of the accounts with that friendly name (same rule)
+//	P rsv:sid, rsv:email  hash   SIDs and e-mail addresses reserved: RestComm holds
+//	                             them, the gateway does not (keys.go)
 //	P children:<sid>      zset   direct children of an account (score 0: SID order)
 //	P org:<sid>           hash   one organization
 //	P orgdomain:<domain>  string organization SID of a lower-cased domain name
 //	P orgs                zset   every organization SID
 //	P orgacc:<sid>        zset   SIDs of the accounts in an organization
 //	P meta                hash   the namespace marker: seeded when, by what (meta.go)
+//	P keys                string the index layout and comparison rule, "2:latin1_swedish_ci" (keys.go)
 //	P waitbarrier         string a write WaitReplicated waits for (wait.go; expires)
 //	P outbox              stream the changes not yet mirrored to RestComm's database,
 //	                      with the consumer group "mirror" (outbox.go); exists only
@@ -79,14 +83,16 @@ var (
 const DefaultKeyPrefix = "restcomm"
 
 // Store reads and changes accounts and organizations. It is safe for
-// concurrent use; it holds no state besides the client.
+// concurrent use; it holds no state besides the client and the
+// namespace's comparison rule (keys.go), shared by its copies.
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string // "{tag}:"
 	anchor string // a key of the namespace, used to route scripts
 
-	wait   waitFor // replicas a write waits for (WithWait, wait.go)
-	sealer *Sealer // seals passwords for the outbox (WithSealer, seal.go)
+	keys   *keysState // the namespace's comparison rule, as last read (keys.go)
+	wait   waitFor    // replicas a write waits for (WithWait, wait.go)
+	sealer *Sealer    // seals passwords for the outbox (WithSealer, seal.go)
 }
 
 // New returns a Store over rdb. keyPrefix becomes the Redis Cluster hash tag
@@ -97,7 +103,7 @@ func New(rdb redis.UniversalClient, keyPrefix string) *Store {
 		keyPrefix = DefaultKeyPrefix
 	}
 	p := "{" + keyPrefix + "}:"
-	return &Store{rdb: rdb, prefix: p, anchor: p + "orgs"}
+	return &Store{rdb: rdb, prefix: p, anchor: p + "orgs", keys: &keysState{}}
 }
 
 // Client returns the underlying Redis client.

@@ -126,7 +126,7 @@ func TestConcurrentSeed(t *testing.T) {
 	n, err := rdb.ZCard(ctx, "{restcomm}:orgs").Result()
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
-	n, err = rdb.Exists(ctx, "{restcomm}:email:administrator@company.com").Result()
+	n, err = rdb.Exists(ctx, "{restcomm}:emails:administrator@company.com").Result()
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
 }
@@ -233,7 +233,7 @@ func TestConcurrentCreateOfOneEmail(t *testing.T) {
 	assert.Equal(t, 1, ok)
 	assert.Equal(t, 49, dup)
 	rdb := srv.Client(t)
-	keys, err := rdb.Keys(ctx, "{restcomm}:email:race@company.com").Result()
+	keys, err := rdb.Keys(ctx, "{restcomm}:emails:race@company.com").Result()
 	require.NoError(t, err)
 	assert.Len(t, keys, 1)
 	kids, err := st.Children(ctx, store.DefaultAdminSid)

@@ -335,12 +335,12 @@ func (c *Cache) fill(gen, epoch uint64, lookups []store.Lookup, res []store.Reso
 	}
 	for i, l := range lookups {
 		e := &entry{res: res[i], gen: gen, epoch: epoch}
-		e.ids[0] = strings.ToLower(l.ID)
+		e.ids[0] = c.idKey(l.ID)
 		e.size = entryOverhead + 2*len(l.ID)
 		if a := res[i].Account; a != nil {
 			own := *a // the caller keeps res
 			e.res.Account = &own
-			e.ids[1] = strings.ToLower(a.Sid)
+			e.ids[1] = c.idKey(a.Sid)
 			e.size += accountSize(a) + 40*len(res[i].Ancestors)
 		} else {
 			e.expires = now + int64(c.cfg.NegativeFor)
@@ -356,6 +356,13 @@ func (c *Cache) fill(gen, epoch uint64, lookups []store.Lookup, res []store.Reso
 		c.bytes += e.size
 	}
 }
+
+// idKey is what a change to an identifier invalidates: its key under the
+// namespace's comparison rule (an entry found by "ADMIN@ACME.COM " goes
+// stale when admin@acme.com changes), lower-cased so that a SID and an
+// e-mail address or name that only differ in case meet too (dropping more
+// than needed is harmless). A change of rule empties the cache ('*').
+func (c *Cache) idKey(id string) string { return strings.ToLower(c.st.Collation().Key(id)) }
 
 // evictOne drops an arbitrary entry (Go's map order is randomised).
 func (c *Cache) evictOne() {
@@ -389,7 +396,7 @@ func (c *Cache) apply(payload string) {
 		c.mu.Lock()
 		c.epoch++
 		for _, id := range ch.IDs {
-			c.changed[strings.ToLower(id)] = c.epoch
+			c.changed[c.idKey(id)] = c.epoch
 		}
 		if len(c.changed) > 4*c.cfg.MaxEntries {
 			c.reset() // bounds what is remembered of changes

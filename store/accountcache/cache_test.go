@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -406,4 +407,40 @@ func TestWorksOnRedisCluster(t *testing.T) {
 	require.NoError(t, err)
 	caughtUp(t, c)
 	assert.Equal(t, token, resolveOne(t, c, login(a.Sid)).AuthToken)
+}
+
+// Under a rule that folds case and trailing spaces, an entry found by
+// another spelling of an e-mail address or friendly name goes stale when
+// the account changes, and a change of rule empties the cache.
+func TestChangesReachEverySpellingOfTheRule(t *testing.T) {
+	t.Parallel()
+	srv := namespace(t)
+	other := store.New(srv.Client(t), "") // another gateway
+	_, err := other.SetCollation(ctx, collation.Latin1SwedishCI)
+	require.NoError(t, err)
+	c := running(t, srv.Client(t), Config{})
+	a := newAccount(t, other, "alice@company.com")
+	_, err = c.st.OpenKeys(ctx, nil)
+	require.NoError(t, err)
+	caughtUp(t, c)
+
+	spelled := []store.Lookup{login("ALICE@Company.com "), {Mode: store.ByID, ID: "ALICE@company.COM"}}
+	for _, l := range spelled {
+		require.Equal(t, a.Sid, resolveOne(t, c, l).Sid, "%q", l.ID)
+	}
+	newToken := md5hex("NewPassword1")
+	_, err = other.UpdateAccount(ctx, nil, a.Sid, store.AccountUpdate{AuthToken: &newToken, Now: time.Now()})
+	require.NoError(t, err)
+	caughtUp(t, c)
+	for _, l := range spelled {
+		assert.Equal(t, newToken, resolveOne(t, c, l).AuthToken, "%q", l.ID)
+	}
+
+	// back to exact: the spellings find nothing, at once
+	_, err = other.SetCollation(ctx, collation.Exact)
+	require.NoError(t, err)
+	caughtUp(t, c)
+	for _, l := range spelled {
+		assert.Nil(t, resolveOne(t, c, l), "%q", l.ID)
+	}
 }

@@ -1,12 +1,18 @@
 -- Creates one account and its index entries atomically: the account hash,
 -- the e-mail index, the friendly-name index, the parent's children and the
 -- organization's members. Nothing is written when a check fails.
--- Arguments: the guard (guard.lua), the account's fields (ACCOUNT) and,
--- optionally, A.secret: its sealed password, for the outbox (outbox.lua).
+-- Arguments: the guard (guard.lua), the account's fields (ACCOUNT), the
+-- keys (keys.lua) with A.ek and A.nk, its e-mail and friendly-name keys,
+-- and, optionally, A.secret: its sealed password, for the outbox (outbox.lua).
 local p = ARGV[1]
+local keys_ok, keys_have = keys_hold(p, A.keys, true)
+if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
 local acct = p .. 'acct:' .. A.sid
-local email = p .. 'email:' .. A.email
-if redis.call('EXISTS', acct) == 1 or redis.call('EXISTS', email) == 1 then
+-- taken: the SID, the e-mail address (as the rule compares), or either
+-- reserved for an account RestComm holds and the gateway does not
+if redis.call('EXISTS', acct, p .. 'emails:' .. A.ek) > 0
+    or redis.call('HEXISTS', p .. 'rsv:sid', A.sid) == 1
+    or redis.call('HEXISTS', p .. 'rsv:email', A.ek) == 1 then
   return redis.error_reply('DUPLICATE')
 end
 if redis.call('EXISTS', p .. 'org:' .. A.org) == 0 then
@@ -25,8 +31,7 @@ for _, f in ipairs(ACCOUNT) do
   table.insert(fields, f); table.insert(fields, A[f])
 end
 redis.call('HSET', acct, unpack(fields))
-redis.call('SET', email, A.sid)
-redis.call('ZADD', p .. 'fname:' .. A.fname, 0, A.sid)
+index_account(p, A.sid, A.email, A.fname, A.ek, A.nk)
 redis.call('ZADD', p .. 'orgacc:' .. A.org, 0, A.sid)
 if A.parent ~= '' then
   redis.call('ZADD', p .. 'children:' .. A.parent, 0, A.sid)

@@ -1,7 +1,9 @@
 -- Creates an organization unless its SID or (lower-cased) domain is taken.
 -- Arguments: the guard (guard.lua), A.domain_key (the lower-cased domain)
--- and the organization's fields (ORGANIZATION).
+-- and the organization's fields (ORGANIZATION); the keys (keys.lua), which
+-- the namespace's first organization records.
 local p = ARGV[1]
+keys_hold(p, A.keys, true)
 local org = p .. 'org:' .. A.sid
 local domain = p .. 'orgdomain:' .. A.domain_key
 if redis.call('EXISTS', org) == 1 or redis.call('EXISTS', domain) == 1 then

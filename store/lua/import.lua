@@ -15,16 +15,7 @@ end
 local n = #names
 fetch[n + 1] = 'imp'
 
-local values = {}
-do
-  local s, at = A.rows, 1
-  while at <= #s do
-    local colon = string.find(s, ':', at, true)
-    local len = tonumber(string.sub(s, at, colon - 1))
-    values[#values + 1] = string.sub(s, colon + 1, colon + len)
-    at = colon + len + 1
-  end
-end
+local values = split(A.rows)
 
 -- what an import wrote, remembered in the hash's 'imp'
 local function fingerprint(vals)

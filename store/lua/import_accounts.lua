@@ -13,28 +13,32 @@
 --   conflict:<fields>  it was changed at the gateway since the last import
 --              (or created there): left alone unless overwrite; <fields>
 --              are those where the gateway and the source differ
---   taken:<sid> its e-mail address belongs to another account here: left alone
+-- Accounts whose e-mail addresses are equal under the namespace's rule are
+-- all filed, as RestComm's database holds them all (keys.go).
 -- What an import wrote is remembered as a fingerprint of the account's
 -- fields in the hash ('imp'), so that a later import tells a change made
 -- at the gateway from one made in the source. The script is idempotent:
 -- run again, it answers unchanged and writes nothing.
--- Arguments: see import.lua (A.default: the default administrator's SID).
+-- Arguments: see import.lua (A.default: the default administrator's SID);
+-- the keys (keys.lua), and A.ikeys: each entry's e-mail and friendly-name
+-- keys, as <length>:<bytes>.
+local keys_ok, keys_have = keys_hold(p, A.keys, not dry)
+if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
+local ikeys = split(A.ikeys)
 local wrote = false
-local function write(key, a, vals, fp, c)
+local function write(key, a, vals, fp, c, ek, nk)
   wrote = true
   if c then
-    if c.email ~= a.email and redis.call('GET', p .. 'email:' .. c.email) == a.sid then
-      redis.call('DEL', p .. 'email:' .. c.email)
-    end
-    if c.fname ~= a.fname then redis.call('ZREM', p .. 'fname:' .. c.fname, a.sid) end
+    local oldek, oldnk = account_keys(p, a.sid)
+    redis.call('ZREM', p .. 'emails:' .. oldek, a.sid)
+    redis.call('ZREM', p .. 'fname:' .. oldnk, a.sid)
     if c.org ~= a.org then redis.call('ZREM', p .. 'orgacc:' .. c.org, a.sid) end
     if c.parent ~= a.parent and c.parent ~= '' then
       redis.call('ZREM', p .. 'children:' .. c.parent, a.sid)
     end
   end
   redis.call('HSET', key, unpack(hash(vals, fp)))
-  redis.call('SET', p .. 'email:' .. a.email, a.sid)
-  redis.call('ZADD', p .. 'fname:' .. a.fname, 0, a.sid)
+  index_account(p, a.sid, a.email, a.fname, ek, nk)
   redis.call('ZADD', p .. 'orgacc:' .. a.org, 0, a.sid)
   if a.parent ~= '' then redis.call('ZADD', p .. 'children:' .. a.parent, 0, a.sid) end
 end
@@ -51,13 +55,8 @@ for k = 0, #values / n - 1 do
   local verdict, c = judge(key, redis.call('HMGET', key, unpack(fetch)), vals, want)
   local result = verdict
   if verdict == 'new' or verdict == 'update' then
-    local owner = redis.call('GET', p .. 'email:' .. a.email)
-    if owner and owner ~= a.sid then
-      result = 'taken:' .. owner
-    else
-      if not dry then write(key, a, vals, want, verdict == 'update' and c or nil) end
-      result = verdict == 'new' and 'imported' or 'updated'
-    end
+    if not dry then write(key, a, vals, want, verdict == 'update' and c or nil, ikeys[2 * k + 1], ikeys[2 * k + 2]) end
+    result = verdict == 'new' and 'imported' or 'updated'
   end
   out[#out + 1] = result
 end

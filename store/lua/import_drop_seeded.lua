@@ -10,9 +10,10 @@ local key = p .. 'acct:' .. sid
 local h = redis.call('HMGET', key, 'imp', 'created', 'updated', 'status', 'token', 'email', 'fname', 'org', 'parent')
 if not h[2] or h[1] or h[2] ~= h[3] or h[4] ~= 'uninitialized' or h[5] ~= ARGV[3] then return 0 end
 if redis.call('EXISTS', p .. 'children:' .. sid) == 1 then return 0 end
+local ek, nk = account_keys(p, sid)
 redis.call('DEL', key)
-if redis.call('GET', p .. 'email:' .. h[6]) == sid then redis.call('DEL', p .. 'email:' .. h[6]) end
-redis.call('ZREM', p .. 'fname:' .. h[7], sid)
+redis.call('ZREM', p .. 'emails:' .. ek, sid)
+redis.call('ZREM', p .. 'fname:' .. nk, sid)
 redis.call('ZREM', p .. 'orgacc:' .. h[8], sid)
 if h[9] and h[9] ~= '' then redis.call('ZREM', p .. 'children:' .. h[9], sid) end
 -- gateways caching accounts drop them all (changes.lua)

@@ -5,7 +5,9 @@
 -- organization has the domain here). The seeded default organization
 -- (never updated since seeding) counts as the last import.
 -- Arguments: see import.lua (A.default: the default organization's SID;
--- each organization's values are preceded by its lower-cased domain).
+-- each organization's values are preceded by its lower-cased domain); the
+-- keys (keys.lua), which the namespace's first organization records.
+keys_hold(p, A.keys, not dry)
 local out = {}
 for k = 0, #values / (n + 1) - 1 do
   local at = k * (n + 1)

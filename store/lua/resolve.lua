@@ -2,8 +2,9 @@
 -- Resolves account identifiers and returns each account with its ancestor
 -- chain, and the failed-login counts of the request, in one round trip.
 -- It only reads (flags=no-writes via the Go side's read-only call).
--- ARGV[1]: key prefix; ARGV[2]: number of lookups n; then n pairs
--- (mode, identifier):
+-- ARGV[1]: key prefix; ARGV[2]: the keys the lookups were made under
+-- (keys.lua); ARGV[3]: number of lookups n; then n quadruples (mode,
+-- identifier, its key under the namespace's rule, its SID form):
 --   login: e-mail address, else SID (authentication)
 --   id:    the account an identifier in a path names. A SID-shaped
 --          identifier (34 letters and digits) names an account by SID only;
@@ -14,27 +15,23 @@
 --          (gateway.md §2).
 -- Then, optionally, the failed-login counters (see record_failure.lua):
 -- login-IP key, IP key, window in ms, limit of each.
--- Reply: one {state, fields, ancestors} per pair (state 0 missing, 1 found,
--- 2 ambiguous: several accounts share the friendly name), then, when
--- counters were given, {login-IP count, IP count, ms until both counts are
--- below their limits}.
+-- Reply: one {state, fields, ancestors} per lookup (state 0 missing, 1
+-- found, 2 ambiguous: several accounts share the e-mail address or the
+-- friendly name), then, when counters were given, {login-IP count, IP
+-- count, ms until both counts are below their limits}.
 local p = ARGV[1]
-local n = tonumber(ARGV[2])
+local keys_ok, keys_have = keys_hold(p, ARGV[2], false)
+if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
+local n = tonumber(ARGV[3])
 local MAX_DEPTH = 16
 
 local function bysid(sid)
   return redis.call('HGETALL', p .. 'acct:' .. sid)
 end
 
-local function byemail(email)
-  local sid = redis.call('GET', p .. 'email:' .. email)
-  if sid then return bysid(sid) end
-  return {}
-end
-
 -- 0 found nothing, 1 one account, 2 several
-local function byname(name)
-  local sids = redis.call('ZRANGE', p .. 'fname:' .. name, 0, 1)
+local function byindex(index, key)
+  local sids = redis.call('ZRANGE', p .. index .. key, 0, 1)
   if #sids == 0 then return 0, {} end
   if #sids > 1 then return 2, {} end
   return 1, bysid(sids[1])
@@ -44,24 +41,28 @@ local function sidshaped(s)
   return string.len(s) == 34 and string.find(s, '^%w+$') ~= nil
 end
 
-local function resolve(mode, id)
+-- the account, or {}; and whether several matched
+local function resolve(mode, id, key, sid)
+  local found, h
   if mode == 'login' then
-    local h = byemail(id)
-    if #h == 0 then h = bysid(id) end
+    found, h = byindex('emails:', key)
+    if found == 2 then return {}, true end
+    if found == 0 then h = bysid(sid) end
     return h, false
   end
-  if sidshaped(id) then return bysid(id), false end
-  local h = {}
+  if sidshaped(sid) then return bysid(sid), false end
   local email = string.find(id, '@', 1, true) ~= nil
-  if email then h = byemail(id) end
-  if #h > 0 then return h, false end
-  local found
-  found, h = byname(id)
-  if found == 2 then return {}, true end
-  if found == 1 then return h, false end
-  if not email then h = byemail(id) end
-  if #h == 0 then h = bysid(id) end
-  return h, false
+  if email then
+    found, h = byindex('emails:', key)
+    if found > 0 then return h, found == 2 end
+  end
+  found, h = byindex('fname:', key)
+  if found > 0 then return h, found == 2 end
+  if not email then
+    found, h = byindex('emails:', key)
+    if found > 0 then return h, found == 2 end
+  end
+  return bysid(sid), false
 end
 
 local function field(h, name)
@@ -85,8 +86,8 @@ local function ancestors(h)
 end
 
 local reply = {}
-for i = 3, 2 + 2 * n, 2 do
-  local h, ambiguous = resolve(ARGV[i], ARGV[i + 1])
+for i = 4, 3 + 4 * n, 4 do
+  local h, ambiguous = resolve(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   if ambiguous then
     table.insert(reply, {2, {}, {}})
   elseif #h == 0 then
@@ -96,7 +97,7 @@ for i = 3, 2 + 2 * n, 2 do
   end
 end
 
-local c = 3 + 2 * n
+local c = 4 + 4 * n
 if ARGV[c] then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

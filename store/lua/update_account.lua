@@ -4,8 +4,11 @@
 -- Arguments: the guard (guard.lua), A.target, A.now (Unix seconds), and
 -- each field the update changes, present only when given: A.fname,
 -- A.token (a new password's), A.role, A.status (validated, lower-cased);
--- with a new password, optionally A.secret (sealed, for the outbox).
+-- with a new password, optionally A.secret (sealed, for the outbox); the
+-- keys (keys.lua) with, for a new friendly name, its key A.nk.
 local p, sid, now = ARGV[1], A.target, A.now
+local keys_ok, keys_have = keys_hold(p, A.keys, true)
+if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
 local acct = p .. 'acct:' .. sid
 local cur = redis.call('HMGET', acct, F.status, F.fname)
 if not cur[1] then return redis.error_reply('NOTFOUND') end
@@ -21,8 +24,10 @@ local set = {F.updated, now, F.status, newstatus, F.req, A.request}
 if A.fname then
   table.insert(set, F.fname); table.insert(set, A.fname)
   if A.fname ~= cur[2] then
-    redis.call('ZREM', p .. 'fname:' .. cur[2], sid)
-    redis.call('ZADD', p .. 'fname:' .. A.fname, 0, sid)
+    local _, oldkey = account_keys(p, sid)
+    redis.call('ZREM', p .. 'fname:' .. oldkey, sid)
+    redis.call('ZADD', p .. 'fname:' .. A.nk, 0, sid)
+    if A.nk ~= A.fname then redis.call('HSET', acct, F.nk, A.nk) else redis.call('HDEL', acct, F.nk) end
   end
 end
 if A.token then table.insert(set, F.token); table.insert(set, A.token) end
@@ -48,6 +53,8 @@ end
 redis.call('HSET', acct, unpack(set))
 local entry = {F.op, 'update', F.sid, sid, F.from, status, F.status, newstatus}
 if A.token then table.insert(entry, F.new_password); table.insert(entry, '1') end
+-- a given FriendlyName renames the linked SIP client too (RestComm's updateLinkedClient)
+if A.fname then table.insert(entry, F.fname); table.insert(entry, A.fname) end
 outbox(p, entry, queue)
 local ids = {cur[2], A.fname}
 for _, s in ipairs(queue) do ids[#ids + 1] = s end
