@@ -156,6 +156,25 @@ func (s *Store) openKeys(ctx context.Context, want *collation.Rule) (KeysState, 
 	return KeysState{Rule: r, From: have, Reindexed: n}, nil
 }
 
+// NamespaceCollation reads the rule the namespace is keyed by, without
+// using it or changing anything: nil for a namespace that holds nothing
+// yet, Exact for one in the old layout.
+func (s *Store) NamespaceCollation(ctx context.Context) (*collation.Rule, error) {
+	have, err := s.rdb.Get(ctx, s.prefix+"keys").Result()
+	switch {
+	case err != nil && !isNil(err):
+		return nil, err
+	case err == nil:
+		_, r, err := parseKeys(have)
+		return &r, err
+	}
+	n, err := s.rdb.Exists(ctx, s.prefix+"orgs").Result()
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	return &collation.Exact, nil
+}
+
 // SetCollation makes r the namespace's rule, re-keying it when its rule
 // was another. It reports how many accounts were re-keyed.
 func (s *Store) SetCollation(ctx context.Context, r collation.Rule) (int, error) {

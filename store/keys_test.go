@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -217,4 +218,33 @@ func TestReservationsRefuseCreates(t *testing.T) {
 	require.NoError(t, st.ReplaceReservations(ctx, nil))
 	mustCreate(t, st, held)
 	assert.Equal(t, held.Sid, resolveSid(t, st, store.ByLogin, "Held@Acme.com"))
+}
+
+// BenchmarkReKey100k: re-keying a namespace of 100,000 accounts under
+// another rule (go test ./store -run XXX -bench ReKey -benchtime 3x).
+func BenchmarkReKey100k(b *testing.B) {
+	srv := redistest.Start(b)
+	st := store.New(srv.Client(b), "")
+	_, err := st.Seed(ctx, "")
+	require.NoError(b, err)
+	const n, batch = 100_000, 500
+	var batches [][]store.Account
+	for i := 0; i < n; i += batch {
+		var as []store.Account
+		for j := i; j < i+batch; j++ {
+			a := account(fmt.Sprintf("User.%d@Example.com", j), store.DefaultAdminSid)
+			a.FriendlyName = fmt.Sprintf("User %d", j)
+			as = append(as, *a)
+		}
+		batches = append(batches, as)
+	}
+	_, err = st.ImportAccounts(ctx, batches, store.ImportOptions{})
+	require.NoError(b, err)
+	rules := []collation.Rule{collation.Latin1SwedishCI, collation.Exact}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		got, err := st.SetCollation(ctx, rules[i%2])
+		require.NoError(b, err)
+		require.Equal(b, n+1, got)
+	}
 }

@@ -24,16 +24,26 @@ for i = 1, #rows, 5 do
   local acct = p .. 'acct:' .. sid
   local h = redis.call('HMGET', acct, F.email, F.fname, F.ek, F.nk)
   if h[1] ~= email or h[2] ~= fname then return redis.error_reply('STALE') end
+  -- only what changes is written: re-keying costs Redis little where the
+  -- rule keeps most keys as they are
+  local oldek, oldnk = h[3] or email, h[4] or fname
   if oldlayout then
     if redis.call('GET', p .. 'email:' .. email) == sid then redis.call('DEL', p .. 'email:' .. email) end
-  else
-    redis.call('ZREM', p .. 'emails:' .. (h[3] or email), sid)
+    redis.call('ZADD', p .. 'emails:' .. ek, 0, sid)
+  elseif oldek ~= ek then
+    redis.call('ZREM', p .. 'emails:' .. oldek, sid)
+    redis.call('ZADD', p .. 'emails:' .. ek, 0, sid)
   end
-  redis.call('ZREM', p .. 'fname:' .. (h[4] or fname), sid)
-end
-for i = 1, #rows, 5 do
-  local sid, email, fname, ek, nk = rows[i], rows[i + 1], rows[i + 2], rows[i + 3], rows[i + 4]
-  index_account(p, sid, email, fname, ek, nk)
+  if oldnk ~= nk then
+    redis.call('ZREM', p .. 'fname:' .. oldnk, sid)
+    redis.call('ZADD', p .. 'fname:' .. nk, 0, sid)
+  end
+  if h[3] ~= (ek ~= email and ek or nil) then
+    if ek ~= email then redis.call('HSET', acct, F.ek, ek) else redis.call('HDEL', acct, F.ek) end
+  end
+  if h[4] ~= (nk ~= fname and nk or nil) then
+    if nk ~= fname then redis.call('HSET', acct, F.nk, nk) else redis.call('HDEL', acct, F.nk) end
+  end
 end
 
 redis.call('DEL', p .. 'rsv:email')
