@@ -201,9 +201,13 @@ func (s *Server) Stop() {
 	}
 }
 
-// Database creates a database (latin1, as RestComm's) and a user that may
-// use it over TCP with a password, and returns its mysql:// URL, e.g.
-// mysql://restcomm:secret@127.0.0.1:port/restcomm.
+// Database creates a database and a user that may use it over TCP with a
+// password, and returns its mysql:// URL, e.g.
+// mysql://restcomm:secret@127.0.0.1:port/restcomm. The database is latin1
+// with latin1's default collation, latin1_swedish_ci, as RestComm's is:
+// RestComm's script loads only into a latin1 database and gives its tables
+// no character set or collation of their own, so this collation compares
+// every login (case and trailing spaces ignored).
 func (s *Server) Database(t testing.TB, name string) string {
 	t.Helper()
 	root := s.root(t)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
@@ -183,22 +184,34 @@ func (d *Dataset) Good() []Account {
 	return out
 }
 
-// CreateSchema creates RestComm's two tables in db (restcommdb.Schema),
-// with friendly_name wide enough for the too-wide row: RestComm's own
-// 64-character column refuses it in strict mode, so a source can hold one
-// only after an operator widened the column.
+// CreateSchema creates RestComm's two tables in db (restcommdb.Schema) as
+// RestComm's MariaDB script leaves them in its latin1 database (see
+// mariadbtest's Database): RestComm's columns and types, and no character
+// set or collation of their own, so that latin1_swedish_ci compares
+// e-mail addresses and SIDs (case and trailing spaces ignored) as it does
+// under RestComm.
 func CreateSchema(ctx context.Context, db *sql.DB) error {
 	for _, stmt := range restcommdb.Schema {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return err
 		}
 	}
-	_, err := db.ExecContext(ctx, "ALTER TABLE restcomm_accounts MODIFY friendly_name VARCHAR(100) NOT NULL")
-	return err
+	return nil
 }
 
 // Insert writes the dataset into db, whose tables exist (CreateSchema).
+// A dataset with a friendly name wider than RestComm's 64 characters (the
+// too-wide bad row) first widens the column: RestComm's own refuses it in
+// strict mode, so a source holds one only after an operator widened it.
 func (d *Dataset) Insert(ctx context.Context, db *sql.DB) error {
+	for _, a := range d.Accounts {
+		if utf8.RuneCountInString(a.FriendlyName) > 64 {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE restcomm_accounts MODIFY friendly_name VARCHAR(100) NOT NULL"); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	for _, o := range d.Organizations {
 		if _, err := db.ExecContext(ctx, "INSERT INTO restcomm_organizations VALUES (?,?,?,?,?)",
 			o.Sid, o.Domain, o.Created, o.Updated, o.Status); err != nil {

@@ -3,7 +3,11 @@
 // RestComm datasets the import tests load into it.
 //
 // The stand-in does what a drop-in test needs RestComm to do, as RestComm
-// does it:
+// does it, and leaves every comparison of a login, an e-mail address or a
+// SIP client login to the database, as RestComm does (its mappers run
+// `WHERE email_address = ?`, `WHERE sid = ?`, `WHERE login = ?`): on
+// RestComm's latin1 tables MariaDB's latin1_swedish_ci decides, ignoring
+// case and trailing spaces.
 //
 //   - it authenticates every request against the database, read again on
 //     every request (RestComm has no cache): HTTP Basic, the user looked up
@@ -14,21 +18,35 @@
 //   - the status gate: active accounts only, uninitialized ones on paths
 //     starting with Accounts; 403 "Provided Account is not active";
 //   - an account named in the path that does not exist: 404;
-//   - permissions: Administrator may do anything, Developer the Calls and
-//     Clients APIs, on its own account or one below it (by parent_sid);
-//     403 otherwise;
+//   - permissions: Administrator may do anything, Developer the Accounts,
+//     Calls and Clients APIs, on its own account or one below it (by
+//     parent_sid); 403 otherwise;
+//   - POST /Accounts(.json): a sub-account of the caller, as RestComm's
+//     AccountsEndpoint creates it: SID "AC" + md5 of the lower-cased e-mail
+//     address, stored lower-cased; 409 "The email address used for the new
+//     account is already in use." when that SID exists; then the linked SIP
+//     client (login the given address's local part, the account's friendly
+//     name, the password as RestComm's account create stores it: plaintext,
+//     no password_algorithm), unless the organization has a client of that
+//     login;
+//   - POST/PUT /Accounts/{sid}: Status (RestComm's cascade over the whole
+//     subtree), FriendlyName, Password (an uninitialized account becomes
+//     active), Role (Administrators only); 400 "Account is closed" for a
+//     closed account; only the account itself or an Administrator above it.
+//     With Password or FriendlyName, the linked SIP client (the stored
+//     e-mail address's local part, in the account's organization) gets the
+//     new password (md5 of login:domain:password) and the new friendly
+//     name, as RestComm's updateLinkedClient does;
 //   - GET /Accounts/{sid}/Calls(.json): an empty list;
 //   - the Clients API subset that mirroring needs: POST /Accounts/{sid}/Clients
 //     (Login, Password, FriendlyName; 409 when another account of the
-//     organization has the login), GET /Accounts/{sid}/Clients,
+//     organization has the login, the existing client unchanged when the
+//     account has it), GET /Accounts/{sid}/Clients,
 //     GET and POST/PUT /Accounts/{sid}/Clients/{clientSid} (Password,
 //     FriendlyName), stored in a restcomm_clients table it creates, the
-//     password as RestComm stores it (md5 of login:domain:password);
-//   - POST/PUT /Accounts/{sid} with Status (what closing through RestComm's
-//     API does to its tables): the account and its whole subtree get the
-//     status; 400 "Account is closed" for a closed account; only the
-//     account itself or an Administrator above it;
-//   - everything else: 404.
+//     password as RestComm's Clients API stores it (md5 of
+//     login:domain:password, password_algorithm MD5);
+//   - everything else: 404. Closing deletes no clients (RestComm's does).
 //
 // It records every request it received (Take). Responses are JSON in
 // RestComm's field names, not byte-exact RestComm.
@@ -40,7 +58,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,19 +91,22 @@ type StandIn struct {
 }
 
 // ClientsSchema is the stand-in's clients table: the columns of RestComm's
-// restcomm_clients that the Clients API subset uses.
+// restcomm_clients that the Clients API subset uses, with RestComm's types
+// and nullability (password_algorithm is NULL for a client RestComm's
+// account create made), and like RestComm's no character set or collation
+// of its own: the database's latin1_swedish_ci compares logins.
 const ClientsSchema = `CREATE TABLE IF NOT EXISTS restcomm_clients (
-	sid                VARCHAR(34)  NOT NULL,
-	date_created       DATETIME     NOT NULL,
-	date_updated       DATETIME     NOT NULL,
-	account_sid        VARCHAR(34)  NOT NULL,
-	api_version        VARCHAR(10)  NOT NULL,
-	friendly_name      VARCHAR(64)  NOT NULL,
-	login              VARCHAR(64)  NOT NULL,
-	password           VARCHAR(64)  NOT NULL,
-	password_algorithm VARCHAR(255) NOT NULL,
-	status             INT          NOT NULL,
-	uri                MEDIUMTEXT   NOT NULL,
+	sid                VARCHAR(34) NOT NULL,
+	date_created       DATETIME    NOT NULL,
+	date_updated       DATETIME    NOT NULL,
+	account_sid        VARCHAR(34) NOT NULL,
+	api_version        VARCHAR(10) NOT NULL,
+	friendly_name      VARCHAR(64) NOT NULL,
+	login              VARCHAR(64) NOT NULL,
+	password           VARCHAR(64) NOT NULL,
+	status             INT         NOT NULL,
+	uri                MEDIUMTEXT  NOT NULL,
+	password_algorithm VARCHAR(34),
 	PRIMARY KEY (sid)
 )`
 
@@ -171,6 +191,9 @@ func (s *StandIn) answer(r *http.Request, rec *Received) (int, string) {
 		return http.StatusForbidden, "Provided Account is not active"
 	}
 	seg := strings.Split(strings.ReplaceAll(rel, ".json", ""), "/")
+	if len(seg) == 1 && seg[0] == "Accounts" && r.Method == http.MethodPost {
+		return s.createAccount(caller, rec.Form)
+	}
 	if len(seg) < 2 || seg[0] != "Accounts" {
 		return http.StatusNotFound, ""
 	}
@@ -185,7 +208,7 @@ func (s *StandIn) answer(r *http.Request, rec *Received) (int, string) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut {
 			return http.StatusNotFound, ""
 		}
-		return s.updateStatus(caller, target, rec.Form)
+		return s.updateAccount(caller, target, rec.Form)
 	}
 	switch {
 	case seg[2] == "Calls" && len(seg) == 3 && r.Method == http.MethodGet:
@@ -319,9 +342,13 @@ type Client struct {
 	APIVersion   string `json:"api_version"`
 	FriendlyName string `json:"friendly_name"`
 	Login        string `json:"login"`
-	Password     string `json:"-"` // md5(login:domain:password)
-	Status       string `json:"status"`
-	URI          string `json:"uri"`
+	// Password is what RestComm stores: md5(login:domain:password) when
+	// PasswordAlgorithm is MD5, the plaintext when it is "" (NULL: a
+	// client RestComm's account create made, read by RestComm as cleartext).
+	Password          string `json:"-"`
+	PasswordAlgorithm string `json:"password_algorithm"`
+	Status            string `json:"status"`
+	URI               string `json:"uri"`
 }
 
 // Clients returns the clients stored for an account, for tests to check.
@@ -331,7 +358,7 @@ func (s *StandIn) Clients(accountSid string) ([]Client, error) {
 
 func (s *StandIn) clients(where string, args ...any) ([]Client, error) {
 	rows, err := s.db.Query(`SELECT sid, date_created, date_updated, account_sid, api_version, friendly_name,
-		login, password, status, uri FROM restcomm_clients `+where+` ORDER BY sid`, args...)
+		login, password, COALESCE(password_algorithm, ''), status, uri FROM restcomm_clients `+where+` ORDER BY sid`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +367,7 @@ func (s *StandIn) clients(where string, args ...any) ([]Client, error) {
 	for rows.Next() {
 		var c Client
 		if err := rows.Scan(&c.Sid, &c.DateCreated, &c.DateUpdated, &c.AccountSid, &c.APIVersion,
-			&c.FriendlyName, &c.Login, &c.Password, &c.Status, &c.URI); err != nil {
+			&c.FriendlyName, &c.Login, &c.Password, &c.PasswordAlgorithm, &c.Status, &c.URI); err != nil {
 			return nil, err
 		}
 		out = append(out, c)
@@ -348,8 +375,33 @@ func (s *StandIn) clients(where string, args ...any) ([]Client, error) {
 	return out, rows.Err()
 }
 
+// errTooMany is MyBatis's selectOne finding more than one row: RestComm
+// answers 500.
+var errTooMany = errors.New("selectOne: more than one row")
+
+// clientByLogin is RestComm's ClientsDao.getClient(login, organization):
+// the organization's client of that login, as the database compares it;
+// nil when there is none.
+func (s *StandIn) clientByLogin(login, org string) (*Client, error) {
+	cs, err := s.clients(`WHERE login = ? AND account_sid IN
+		(SELECT sid FROM restcomm_accounts WHERE `+s.orgColumn()+` = ?)`, login, org)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(cs) > 1:
+		return nil, errTooMany
+	case len(cs) == 0:
+		return nil, nil
+	}
+	return &cs[0], nil
+}
+
 // HA1 is RestComm's stored SIP client password: md5(login:domain:password).
 func HA1(login, domain, password string) string { return MD5(login + ":" + domain + ":" + password) }
+
+// clientAlgorithm is RestComm's default client-algorithm (restcomm.xml),
+// recorded with every password it hashes.
+const clientAlgorithm = "MD5"
 
 func (s *StandIn) domainOf(a *account) (string, error) {
 	var d string
@@ -387,33 +439,42 @@ func (s *StandIn) createClient(a *account, form url.Values) (int, string) {
 		return http.StatusBadRequest, "Password can not be null."
 	}
 	login := form.Get("Login")
-	// a login is unique in an organization
-	existing, err := s.clients(`WHERE login = ? AND account_sid IN
-		(SELECT sid FROM restcomm_accounts WHERE `+s.orgColumn()+` = ?)`, login, a.org)
+	existing, err := s.clientByLogin(login, a.org) // a login is unique in an organization
 	if err != nil {
 		return http.StatusInternalServerError, err.Error()
 	}
-	if len(existing) > 0 {
-		if existing[0].AccountSid != a.sid {
+	if existing != nil {
+		if existing.AccountSid != a.sid {
 			return http.StatusConflict, "A client with the same name was already created by another account. Please, choose a different name and try again."
 		}
-		return jsonOf(existing[0])
+		return jsonOf(existing)
 	}
 	domain, err := s.domainOf(a)
 	if err != nil {
 		return http.StatusInternalServerError, err.Error()
 	}
+	name := login
+	if form.Has("FriendlyName") {
+		name = form.Get("FriendlyName")
+	}
+	return s.insertClient(a, login, name, HA1(login, domain, form.Get("Password")), clientAlgorithm)
+}
+
+// insertClient stores a new client of a; algorithm "" is NULL.
+func (s *StandIn) insertClient(a *account, login, name, password, algorithm string) (int, string) {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	now := time.Now().UTC().Format(time.DateTime)
 	c := Client{Sid: "CL" + hex.EncodeToString(raw[:]), DateCreated: now, DateUpdated: now, AccountSid: a.sid,
-		APIVersion: "2012-04-24", FriendlyName: login, Login: login, Password: HA1(login, domain, form.Get("Password")), Status: "1"}
-	if form.Has("FriendlyName") {
-		c.FriendlyName = form.Get("FriendlyName")
-	}
+		APIVersion: "2012-04-24", FriendlyName: name, Login: login, Password: password, PasswordAlgorithm: algorithm, Status: "1"}
 	c.URI = "/2012-04-24/Accounts/" + a.sid + "/Clients/" + c.Sid
-	_, err = s.db.Exec(`INSERT INTO restcomm_clients VALUES (?,?,?,?,?,?,?,?,?,?,?)`, c.Sid, c.DateCreated, c.DateUpdated,
-		c.AccountSid, c.APIVersion, c.FriendlyName, c.Login, c.Password, "MD5", 1, c.URI)
+	var alg any
+	if algorithm != "" {
+		alg = algorithm
+	}
+	_, err := s.db.Exec(`INSERT INTO restcomm_clients (sid, date_created, date_updated, account_sid, api_version,
+		friendly_name, login, password, status, uri, password_algorithm) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		c.Sid, c.DateCreated, c.DateUpdated, c.AccountSid, c.APIVersion, c.FriendlyName, c.Login, c.Password, 1, c.URI, alg)
 	if err != nil {
 		return http.StatusInternalServerError, err.Error()
 	}
@@ -447,29 +508,137 @@ func (s *StandIn) updateClient(a *account, sid string, form url.Values) (int, st
 		return http.StatusNotFound, ""
 	}
 	c := cs[0]
+	if err := s.changeClient(&c, a, form); err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	return jsonOf(c)
+}
+
+// changeClient gives c the form's FriendlyName and Password (hashed with
+// the domain of a's organization, as RestComm's Client.setPassword does),
+// and stores it.
+func (s *StandIn) changeClient(c *Client, a *account, form url.Values) error {
 	if form.Has("FriendlyName") {
 		c.FriendlyName = form.Get("FriendlyName")
 	}
 	if form.Has("Password") {
 		domain, err := s.domainOf(a)
 		if err != nil {
-			return http.StatusInternalServerError, err.Error()
+			return err
 		}
-		c.Password = HA1(c.Login, domain, form.Get("Password"))
+		c.Password, c.PasswordAlgorithm = HA1(c.Login, domain, form.Get("Password")), clientAlgorithm
 	}
 	c.DateUpdated = time.Now().UTC().Format(time.DateTime)
-	_, err = s.db.Exec("UPDATE restcomm_clients SET friendly_name = ?, password = ?, date_updated = ? WHERE sid = ?",
-		c.FriendlyName, c.Password, c.DateUpdated, c.Sid)
-	if err != nil {
-		return http.StatusInternalServerError, fmt.Sprint(err)
+	var alg any
+	if c.PasswordAlgorithm != "" {
+		alg = c.PasswordAlgorithm
 	}
-	return jsonOf(c)
+	_, err := s.db.Exec("UPDATE restcomm_clients SET friendly_name = ?, password = ?, password_algorithm = ?, date_updated = ? WHERE sid = ?",
+		c.FriendlyName, c.Password, alg, c.DateUpdated, c.Sid)
+	return err
 }
 
-// updateStatus is the part of AccountsEndpoint.updateAccount that a
-// gateway mirroring a close needs: the status of the account and of every
-// account below it (RestComm's cascade).
-func (s *StandIn) updateStatus(caller, target *account, form url.Values) (int, string) {
+// accountJSON is an account in RestComm's field names.
+func accountJSON(a *account) map[string]string {
+	return map[string]string{"sid": a.sid, "friendly_name": a.name, "email_address": a.email, "type": a.typ,
+		"status": a.status, "role": a.role, "auth_token": a.token, "uri": "/2012-04-24/Accounts/" + a.sid,
+		"organization_sid": a.org}
+}
+
+var validStatus = map[string]bool{"active": true, "suspended": true, "closed": true, "inactive": true, "uninitialized": true}
+
+// createAccount is AccountsEndpoint.putAccount: a sub-account of the
+// caller, then its linked SIP client.
+func (s *StandIn) createAccount(caller *account, form url.Values) (int, string) {
+	if caller.role != "Administrator" && caller.role != "Developer" {
+		return http.StatusForbidden, ""
+	}
+	// three levels at most: an account with a grandparent has no sub-accounts
+	if caller.parent != "" {
+		p, err := s.bySid(caller.parent)
+		if err != nil {
+			return http.StatusInternalServerError, err.Error()
+		}
+		if p != nil && p.parent != "" {
+			return http.StatusBadRequest, "This account is not allowed to have sub-accounts"
+		}
+	}
+	if !form.Has("EmailAddress") {
+		return http.StatusBadRequest, "Email address can not be null."
+	}
+	if !form.Has("Password") {
+		return http.StatusBadRequest, "Password can not be null."
+	}
+	given, password := form.Get("EmailAddress"), form.Get("Password")
+	email := strings.ToLower(given) // RestComm stores the address lower-cased, and derives the SID from it
+	a := &account{sid: SidOf(email), email: email, name: email, parent: caller.sid, typ: "Full", status: "active",
+		token: MD5(password), role: caller.role, org: caller.org}
+	if form.Has("FriendlyName") {
+		a.name = form.Get("FriendlyName")
+	}
+	if form.Has("Status") {
+		if a.status = strings.ToLower(form.Get("Status")); !validStatus[a.status] {
+			return http.StatusBadRequest, ""
+		}
+	}
+	if org := form.Get("OrganizationSid"); form.Has("OrganizationSid") && org != caller.org {
+		if caller.parent != "" { // another organization: a Super Admin (top-level account) only
+			return http.StatusForbidden, ""
+		}
+		var n int
+		if err := s.db.QueryRow("SELECT COUNT(*) FROM restcomm_organizations WHERE sid = ?", org).Scan(&n); err != nil {
+			return http.StatusInternalServerError, err.Error()
+		}
+		if n == 0 {
+			return http.StatusBadRequest, "provided OrganizationSid does not exist"
+		}
+		a.org = org
+	}
+	// the conflict is the SID, looked up by the database (and RestComm's
+	// own administrator, whose SID is not derived from its address)
+	existing, err := s.bySid(a.sid)
+	if err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	if existing != nil || strings.EqualFold(email, "administrator@company.com") {
+		return http.StatusConflict, "The email address used for the new account is already in use."
+	}
+	if caller.status != "active" {
+		return http.StatusForbidden, ""
+	}
+	if caller.role == "Administrator" && form.Has("Role") {
+		a.role = form.Get("Role")
+	}
+	now := time.Now().UTC().Format(time.DateTime)
+	cols := "sid, date_created, date_updated, email_address, friendly_name, parent_sid, type, status, auth_token, role, uri"
+	args := []any{a.sid, now, now, a.email, a.name, a.parent, a.typ, a.status, a.token, a.role, "/2012-04-24/Accounts/" + a.sid}
+	if s.hasOrganizations() {
+		cols += ", organization_sid"
+		args = append(args, a.org)
+	}
+	if _, err := s.db.Exec("INSERT INTO restcomm_accounts ("+cols+") VALUES (?"+strings.Repeat(",?", len(args)-1)+")", args...); err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	// the linked SIP client: the local part of the address as given, the
+	// password as given (RestComm's account create stores it unhashed and
+	// records no algorithm), unless the organization has that login
+	login, _, _ := strings.Cut(given, "@")
+	c, err := s.clientByLogin(login, a.org)
+	if err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	if c == nil {
+		if code, body := s.insertClient(a, login, a.name, password, ""); code != http.StatusOK {
+			return code, body
+		}
+	}
+	return jsonOf(accountJSON(a))
+}
+
+// updateAccount is AccountsEndpoint.updateAccount: the status of the
+// account and of every account below it (RestComm's cascade), its friendly
+// name, password and role, and its linked SIP client.
+func (s *StandIn) updateAccount(caller, target *account, form url.Values) (int, string) {
 	if caller.role != "Administrator" && caller.role != "Developer" {
 		return http.StatusForbidden, ""
 	}
@@ -481,31 +650,84 @@ func (s *StandIn) updateStatus(caller, target *account, form url.Values) (int, s
 	if target.status == "closed" {
 		return http.StatusBadRequest, "Account is closed"
 	}
-	status := strings.ToLower(form.Get("Status"))
-	switch status {
-	case "active", "suspended", "closed", "inactive", "uninitialized":
-	case "":
-		return jsonOf(map[string]string{"sid": target.sid, "status": target.status})
-	default:
-		return http.StatusInternalServerError, ""
+	next := *target
+	if form.Has("Status") {
+		if next.status = strings.ToLower(form.Get("Status")); !validStatus[next.status] {
+			return http.StatusInternalServerError, ""
+		}
+	}
+	if form.Has("FriendlyName") {
+		next.name = form.Get("FriendlyName")
+	}
+	if form.Has("Password") {
+		next.token = MD5(form.Get("Password"))
+		if target.status == "uninitialized" { // a password reset activates, whatever Status says
+			next.status = "active"
+		}
+	}
+	if form.Has("Role") {
+		if caller.role != "Administrator" {
+			return http.StatusForbidden, "Only Administrator allowed"
+		}
+		next.role = form.Get("Role")
+	}
+	if next == *target && !form.Has("Password") && !form.Has("FriendlyName") {
+		return jsonOf(accountJSON(target))
 	}
 	now := time.Now().UTC().Format(time.DateTime)
-	queue := []string{target.sid}
-	for i := 0; i < len(queue) && i < 100000; i++ {
-		if _, err := s.db.Exec("UPDATE restcomm_accounts SET status = ?, date_updated = ? WHERE sid = ?", status, now, queue[i]); err != nil {
+	if next.status != target.status {
+		if err := s.cascade(target.sid, next.status, now); err != nil {
 			return http.StatusInternalServerError, err.Error()
+		}
+	}
+	if form.Has("Password") || form.Has("FriendlyName") {
+		if err := s.updateLinkedClient(target, form); err != nil {
+			return http.StatusInternalServerError, err.Error()
+		}
+	}
+	_, err := s.db.Exec("UPDATE restcomm_accounts SET friendly_name = ?, status = ?, auth_token = ?, role = ?, date_updated = ? WHERE sid = ?",
+		next.name, next.status, next.token, next.role, now, target.sid)
+	if err != nil {
+		return http.StatusInternalServerError, err.Error()
+	}
+	return jsonOf(accountJSON(&next))
+}
+
+// cascade gives every account below sid the status.
+func (s *StandIn) cascade(sid, status, now string) error {
+	queue := []string{sid}
+	for i := 0; i < len(queue) && i < 100000; i++ {
+		if i > 0 {
+			if _, err := s.db.Exec("UPDATE restcomm_accounts SET status = ?, date_updated = ? WHERE sid = ?", status, now, queue[i]); err != nil {
+				return err
+			}
 		}
 		rows, err := s.db.Query("SELECT sid FROM restcomm_accounts WHERE parent_sid = ?", queue[i])
 		if err != nil {
-			return http.StatusInternalServerError, err.Error()
+			return err
 		}
 		for rows.Next() {
-			var sid string
-			if err := rows.Scan(&sid); err == nil {
-				queue = append(queue, sid)
+			var kid string
+			if err := rows.Scan(&kid); err == nil {
+				queue = append(queue, kid)
 			}
 		}
 		rows.Close()
 	}
-	return jsonOf(map[string]string{"sid": target.sid, "status": status})
+	return nil
+}
+
+// updateLinkedClient is RestComm's: the client of the organization whose
+// login is the local part of the account's stored e-mail address (found
+// by the database), if any, gets the new password and friendly name.
+func (s *StandIn) updateLinkedClient(a *account, form url.Values) error {
+	if a.email == "" {
+		return nil
+	}
+	login, _, _ := strings.Cut(a.email, "@")
+	c, err := s.clientByLogin(login, a.org)
+	if err != nil || c == nil {
+		return err
+	}
+	return s.changeClient(c, a, form)
 }
