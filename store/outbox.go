@@ -80,7 +80,11 @@ type OutboxEntry struct {
 	From, Status string
 	NewPassword  bool   // an update changed the password
 	Secret       string // the new plaintext password, sealed (seal.go); "" when none
-	Request      string // the request that made the change
+	// NewFriendlyName: an update was given a friendly name, FriendlyName
+	// (RestComm then renames the account's SIP client too).
+	NewFriendlyName bool
+	FriendlyName    string
+	Request         string // the request that made the change
 }
 
 // Time is when the entry was appended.
@@ -107,6 +111,7 @@ func entryFrom(m redis.XMessage) OutboxEntry {
 	if s := get(eSids); s != "" {
 		e.Sids = strings.Split(s, ",")
 	}
+	e.FriendlyName, e.NewFriendlyName = m.Values[fName].(string)
 	return e
 }
 

@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,8 +14,10 @@ import (
 
 // upstream asks RestComm itself, directly (not through a gateway), for the
 // side effects only its own code performs: closing an account (numbers
-// released; clients, recordings, applications deleted; RVD notified) and
-// SIP clients, which need the plaintext password.
+// released; clients, recordings, applications deleted; RVD notified), and
+// the account's SIP client, which RestComm creates with the account and
+// keeps in step with its password (hashed by RestComm: it needs the
+// plaintext) and friendly name.
 type upstream struct {
 	base   string // e.g. http://restcomm:8080
 	client *http.Client
@@ -103,18 +104,15 @@ func (u *upstream) closeAccount(ctx context.Context, sid string, caller *store.A
 	return answerError(status, body, fmt.Sprintf("close of %s as %s", sid, caller.Sid), attempt)
 }
 
-// client is the part of a RestComm client the mirror reads.
-type client struct {
-	Sid   string `json:"sid"`
-	Login string `json:"login"`
-}
-
-// createClient creates the account's SIP client as RestComm's own create
-// does: login the e-mail address's local part, the plaintext password.
-// 409 (the login exists in the organization: RestComm skips it too) is
-// done.
+// createClient creates the account's linked SIP client as RestComm's own
+// account create does: login the e-mail address's local part, the
+// plaintext password, the account's friendly name. RestComm's Clients API
+// decides as its account create does, on its database (the organization's
+// client of that login, compared by the database's collation): none, a new
+// client; one of this account, left as it is (200); one of another account,
+// 409. All three are done: an existing client is never overwritten.
 func (u *upstream) createClient(ctx context.Context, a, caller *store.Account, password string, attempt int) error {
-	form := url.Values{"Login": {clientLogin(a.EmailAddress)}, "Password": {password}}
+	form := url.Values{"Login": {clientLogin(a.EmailAddress)}, "Password": {password}, "FriendlyName": {a.FriendlyName}}
 	status, body, err := u.do(ctx, http.MethodPost, "Accounts/"+a.Sid+"/Clients.json", form, caller.Sid, caller.AuthToken)
 	switch {
 	case err != nil:
@@ -125,43 +123,20 @@ func (u *upstream) createClient(ctx context.Context, a, caller *store.Account, p
 	return answerError(status, body, fmt.Sprintf("SIP client of %s", a.Sid), attempt)
 }
 
-// updateClientPassword sets the new password of the account's SIP client,
-// when it has one (RestComm re-hashes it on a password change).
-func (u *upstream) updateClientPassword(ctx context.Context, a, caller *store.Account, password string, attempt int) error {
-	what := fmt.Sprintf("SIP client password of %s", a.Sid)
-	status, body, err := u.do(ctx, http.MethodGet, "Accounts/"+a.Sid+"/Clients.json", nil, caller.Sid, caller.AuthToken)
-	if err != nil {
+// updateClient sets a client's fields (Password, FriendlyName) through
+// RestComm's Clients API, which hashes the password with the domain of the
+// owner's organization, as RestComm's updateLinkedClient does. The client
+// is named under its owner, as RestComm requires. 404 (deleted meanwhile:
+// RestComm would have found nothing to update) is done.
+func (u *upstream) updateClient(ctx context.Context, owner, clientSid string, form url.Values, caller *store.Account, attempt int) error {
+	status, body, err := u.do(ctx, http.MethodPost, "Accounts/"+owner+"/Clients/"+clientSid+".json", form, caller.Sid, caller.AuthToken)
+	switch {
+	case err != nil:
 		return err
-	}
-	if status != http.StatusOK {
-		return answerError(status, body, what, attempt)
-	}
-	var list []client
-	if err := json.Unmarshal([]byte(body), &list); err != nil {
-		var page struct {
-			Clients []client `json:"clients"`
-		}
-		if err := json.Unmarshal([]byte(body), &page); err != nil {
-			return permanent(kindRefused, "%s: RestComm's client list is not JSON: %v", what, err)
-		}
-		list = page.Clients
-	}
-	login := clientLogin(a.EmailAddress)
-	for _, c := range list {
-		if c.Login != login {
-			continue
-		}
-		status, body, err := u.do(ctx, http.MethodPost, "Accounts/"+a.Sid+"/Clients/"+c.Sid+".json",
-			url.Values{"Password": {password}}, caller.Sid, caller.AuthToken)
-		if err != nil {
-			return err
-		}
-		if status != http.StatusOK {
-			return answerError(status, body, what, attempt)
-		}
+	case status == http.StatusOK || status == http.StatusNotFound:
 		return nil
 	}
-	return nil // no client of that login: nothing to update, as in RestComm
+	return answerError(status, body, fmt.Sprintf("SIP client %s of %s", clientSid, owner), attempt)
 }
 
 // clientLogin is RestComm's SIP client login of an account: its e-mail

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -303,9 +304,12 @@ func (w *Worker) settle(ctx context.Context, settled []store.Settlement) error {
 }
 
 // sideEffect reports whether delivering e asks RestComm's API for more
-// than rows.
+// than rows: a close; a create's SIP client, and a password change of it,
+// which need the sealed plaintext; a friendly-name change of it, which
+// does not.
 func (w *Worker) sideEffect(e *store.OutboxEntry) bool {
-	return e.Closes() || e.Secret != "" && (e.Op == store.OpCreate || e.Op == store.OpUpdate && e.NewPassword)
+	return e.Closes() || e.Secret != "" && (e.Op == store.OpCreate || e.Op == store.OpUpdate && e.NewPassword) ||
+		e.Op == store.OpUpdate && e.NewFriendlyName
 }
 
 // step is one entry of a batch, with what its side effect needs.
@@ -474,29 +478,55 @@ func (w *Worker) closeEffect(ctx context.Context, st step, attempt int) error {
 	return refused
 }
 
-// clientEffect creates the SIP client of a new account, or sets its new
-// password, through RestComm's Clients API.
+// clientEffect does to the account's SIP client what RestComm's own code
+// does beside the account's row, through RestComm's Clients API: a create
+// adds the linked client (unless the organization has that login); a
+// password or friendly-name change updates the organization's client of
+// that login (RestComm's updateLinkedClient). The password travels sealed
+// and is skipped (logged) without one or without secret_key; a new
+// friendly name needs neither.
 func (w *Worker) clientEffect(ctx context.Context, st step, attempt int) error {
 	e, a := st.e, st.target
 	if a == nil || a.Status == store.StatusClosed {
 		return nil // gone, or closed since: RestComm deletes a closed account's clients anyway
 	}
-	if w.cfg.Sealer == nil {
-		w.note(e.Sid, "mirror: this gateway has no secret_key: SIP client not mirrored", zap.String("op", e.Op))
-		return nil
-	}
-	if st.caller == nil {
-		return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
-			a.Sid, a.Status)
-	}
-	password, err := w.cfg.Sealer.Open(e.Sid, e.Secret)
-	if err != nil {
-		return permanent(kindUnsealable, "SIP client of %s: %v", e.Sid, err)
+	var password string
+	hasPassword := false
+	if e.Op == store.OpCreate || e.NewPassword {
+		switch {
+		case e.Secret == "":
+			w.noSecretNote(e)
+		case w.cfg.Sealer == nil:
+			w.note(e.Sid, "mirror: this gateway has no secret_key: SIP client not mirrored", zap.String("op", e.Op))
+		default:
+			p, err := w.cfg.Sealer.Open(e.Sid, e.Secret)
+			if err != nil {
+				return permanent(kindUnsealable, "SIP client of %s: %v", e.Sid, err)
+			}
+			password, hasPassword = p, true
+		}
 	}
 	if e.Op == store.OpCreate {
+		if !hasPassword {
+			return nil // RestComm's Clients API creates no client without its password
+		}
+		if st.caller == nil {
+			return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
+				a.Sid, a.Status)
+		}
 		return w.up.createClient(ctx, a, st.caller, password, attempt)
 	}
-	return w.up.updateClientPassword(ctx, a, st.caller, password, attempt)
+	form := url.Values{}
+	if hasPassword {
+		form.Set("Password", password)
+	}
+	if e.NewFriendlyName {
+		form.Set("FriendlyName", e.FriendlyName)
+	}
+	if len(form) == 0 {
+		return nil
+	}
+	return w.updateLinkedClient(ctx, st, form, attempt)
 }
 
 // write writes organizations then accounts in one transaction.
