@@ -92,13 +92,14 @@ type Gateway struct {
 	metrics *metrics      // this config's collectors (metrics.go)
 	// engineKey is the engine's key in enginePool
 	engineKey      string
-	decisionLogger *zap.Logger          // nil unless DecisionLog
-	redisTimeout   time.Duration        // each request's Redis time
-	mirrorKey      string               // the delivery worker's key in mirrorPool (mirror.go)
-	readYourWrites time.Duration        // how long a proxied request waits for its account's pending change
-	resolver       accountsapi.Resolver // the account cache, or the store (accountcache.go)
-	cache          *cacheHandle         // nil when the cache is off
-	cacheKey       string               // its key in cachePool
+	decisionLogger *zap.Logger            // nil unless DecisionLog
+	redisTimeout   time.Duration          // each request's Redis time
+	mirrorKey      string                 // the delivery worker's key in mirrorPool (mirror.go)
+	restcommDB     accountsapi.RestCommDB // RestComm's database, with a mirror (mirror.go); nil without
+	readYourWrites time.Duration          // how long a proxied request waits for its account's pending change
+	resolver       accountsapi.Resolver   // the account cache, or the store (accountcache.go)
+	cache          *cacheHandle           // nil when the cache is off
+	cacheKey       string                 // its key in cachePool
 	service        *accountsapi.Service
 }
 

@@ -38,6 +38,7 @@ func (g *Gateway) newService(repl *caddy.Replacer) error {
 		NoSeed:             g.Seed == seedOff,
 		Version:            gatewayVersion(),
 		ReadYourWrites:     g.readYourWrites,
+		RestCommDB:         g.restcommDB, // mirror.go
 		ClientIP:           clientIP,
 		RequestID:          requestID,
 		Hold:               func() func() { h.hold(); return h.release }, // a reload closes the client only after the request

@@ -4,20 +4,25 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/go-sql-driver/mysql"
 	"go.uber.org/zap"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/mirror"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
@@ -60,11 +65,12 @@ var mirrorPool = caddy.NewUsagePool()
 // worker does, across the reloads it outlives, and each config registers
 // them in its registry.
 type mirrorHandle struct {
-	worker  *mirror.Worker
-	metrics *mirror.Metrics
-	stop    context.CancelFunc
-	done    chan struct{}
-	close   func()
+	worker   *mirror.Worker
+	metrics  *mirror.Metrics
+	restcomm *restcommDB // what the service asks RestComm's database
+	stop     context.CancelFunc
+	done     chan struct{} // the worker and the columns' watch have ended
+	close    func()
 }
 
 func (h *mirrorHandle) Destruct() error {
@@ -127,22 +133,36 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 			_ = rdb.Close()
 			return nil, err
 		}
-		counts := mirror.NewMetrics()
-		w, err := mirror.New(mirror.Config{Store: store.New(rdb, prefix), DB: db, Upstream: upstream,
-			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: counts})
+		// the service's questions have a pool of their own: a create's
+		// check never waits behind a delivery
+		checks, err := mirror.OpenDatabase(database)
 		if err != nil {
 			_ = db.Close()
 			_ = rdb.Close()
 			return nil, err
 		}
-		wctx, stop := context.WithCancel(context.Background())
-		h := &mirrorHandle{worker: w, metrics: counts, stop: stop, done: make(chan struct{}), close: func() {
+		counts := mirror.NewMetrics()
+		w, err := mirror.New(mirror.Config{Store: store.New(rdb, prefix), DB: db, Upstream: upstream,
+			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: counts})
+		if err != nil {
+			_ = checks.Close()
 			_ = db.Close()
 			_ = rdb.Close()
-		}}
+			return nil, err
+		}
+		wctx, stop := context.WithCancel(context.Background())
+		h := &mirrorHandle{worker: w, metrics: counts, restcomm: newRestCommDB(checks, logger), stop: stop,
+			done: make(chan struct{}), close: func() {
+				_ = checks.Close()
+				_ = db.Close()
+				_ = rdb.Close()
+			}}
+		var running sync.WaitGroup
+		running.Go(func() { w.Run(wctx) })
+		running.Go(func() { h.restcomm.watch(wctx) })
 		go func() {
 			defer close(h.done)
-			w.Run(wctx)
+			running.Wait()
 		}()
 		logger.Info("mirror started", zap.String("database", restcommdb.Redacted(database)),
 			zap.String("upstream", upstream), zap.String("time_zone", loc.String()),
@@ -155,7 +175,151 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 	g.mirrorKey = key
 	h := v.(*mirrorHandle)
 	g.metrics.mirror = h.metrics
+	g.restcommDB = h.restcomm
 	return registerAll(ctx.GetMetricsRegistry(), h.metrics.Collectors()...)
+}
+
+// restcommDB is RestComm's database as the service asks it before a
+// change (accountsapi.RestCommDB): what the columns clients' values land
+// in can hold, and whether an account is there already.
+type restcommDB struct {
+	db      *sql.DB
+	logger  *zap.Logger
+	columns atomic.Pointer[accountsapi.Columns]
+	// lost is signalled when a check could not reach the database: the
+	// columns are read again once it answers (a reconnect may be a
+	// restored or migrated database).
+	lost chan struct{}
+}
+
+// How often the columns are read: again every columnsRefresh while the
+// database answers (an operator may alter a table meanwhile), and, while
+// it does not, with a backoff between columnsMinRetry and
+// columnsMaxRetry. A read gives up after columnsReadTimeout.
+const (
+	columnsRefresh     = time.Minute
+	columnsMinRetry    = time.Second
+	columnsMaxRetry    = 30 * time.Second
+	columnsReadTimeout = 10 * time.Second
+)
+
+// newRestCommDB starts with the columns RestComm's schema is known to
+// have (latin1, its widths), until the database's own are read.
+func newRestCommDB(db *sql.DB, logger *zap.Logger) *restcommDB {
+	d := &restcommDB{db: db, logger: logger, lost: make(chan struct{}, 1)}
+	known := accountsapi.RestCommColumns
+	d.columns.Store(&known)
+	return d
+}
+
+// Columns is what the columns were found to hold when last read.
+func (d *restcommDB) Columns() accountsapi.Columns { return *d.columns.Load() }
+
+// AccountExists asks RestComm's table, and lets its collation compare.
+func (d *restcommDB) AccountExists(ctx context.Context, sid, email string) (bool, error) {
+	var one int
+	err := d.db.QueryRowContext(ctx, "SELECT 1 FROM restcomm_accounts WHERE sid = ? OR email_address = ? LIMIT 1",
+		sid, email).Scan(&one)
+	var refused *mysql.MySQLError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case errors.As(err, &refused):
+		if refused.Number == 1267 { // "Illegal mix of collations": a value the column cannot hold, so in no row
+			return false, nil
+		}
+		return false, err // the database answered: it is not lost
+	case !errors.Is(ctx.Err(), context.Canceled): // not the client gone: unreachable, or slow
+		select {
+		case d.lost <- struct{}{}:
+		default:
+		}
+	}
+	return false, err
+}
+
+// watch reads the columns as the mirror starts, then again whenever the
+// database answers after it could not be reached (a read failed, or a
+// check signalled lost), and every columnsRefresh, until ctx ends. A
+// database down at start delays nothing: until the first read the service
+// checks against RestComm's known columns.
+func (d *restcommDB) watch(ctx context.Context) {
+	var retry time.Duration // 0 while the database answers
+	for {
+		err := d.readColumns(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait, lost := columnsRefresh, d.lost
+		if err != nil {
+			retry = min(max(2*retry, columnsMinRetry), columnsMaxRetry)
+			wait, lost = retry, nil
+			d.logger.Warn("cannot read the columns of RestComm's database; values are checked against those last read (or RestComm's schema)",
+				zap.Duration("retry_in", retry), zap.Error(err))
+		} else {
+			retry = 0
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-lost: // read again once it answers, from a short wait on
+			t.Stop()
+			retry = columnsMinRetry
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retry):
+			}
+		}
+	}
+}
+
+// readColumns reads the character set and widths of every text column
+// of RestComm's two tables from information_schema.
+func (d *restcommDB) readColumns(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, columnsReadTimeout)
+	defer cancel()
+	rows, err := d.db.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME,
+			CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH
+		FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('restcomm_accounts', 'restcomm_organizations')
+			AND CHARACTER_SET_NAME IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols := accountsapi.Columns{}
+	var unknown []string
+	for rows.Next() {
+		var table, column, charset string
+		var chars, bytes sql.NullInt64
+		if err := rows.Scan(&table, &column, &charset, &chars, &bytes); err != nil {
+			return err
+		}
+		key := table + "." + column
+		cols[key] = accountsapi.Column{Charset: charset, Chars: int(chars.Int64), Bytes: int(bytes.Int64)}
+		if !accountsapi.KnownCharset(charset) {
+			unknown = append(unknown, key+" "+charset)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, ok := cols["restcomm_accounts.email_address"]; !ok {
+		return errors.New("no restcomm_accounts table in the database (or no privilege on it)")
+	}
+	if old := d.columns.Swap(&cols); !maps.Equal(*old, cols) {
+		d.logger.Info("columns of RestComm's database read", zap.Any("columns", cols))
+		if len(unknown) > 0 {
+			d.logger.Warn("character sets the gateway does not know are checked as latin1", zap.Strings("columns", unknown))
+		}
+	}
+	return nil
 }
 
 // cleanupMirror lets go of the worker; the last config to do so stops it.

@@ -54,7 +54,7 @@ const (
 	stageOrgMissing      = 82
 	stageWeakPassword    = 90
 	stageDuplicate       = 100
-	stageColumnWidth     = 120 // RestComm's database error on insert
+	stageColumnWidth     = 120 // RestComm's database error on insert (and the mirror's columns)
 
 	// POST|PUT /Accounts/{id}: 10 permission, 20 not found, 30 hierarchy,
 	// 54 Role by a non-Administrator (policy); the gateway's own 404 for a
@@ -182,7 +182,7 @@ func (s *Service) createAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
 	ctx, done := x.redis()
-	defer done()
+	defer func() { done() }() // the last of the request's Redis spans
 	v.fail(bodyProblem(st, stageReadForm))
 	if v.p != nil && v.p.stage < stageEmailMissing {
 		v.refused(x)
@@ -248,6 +248,20 @@ func (s *Service) createAccount(x *exchange) error {
 				return s.unavailable(x, err)
 			}
 		}
+		if !taken && s.cfg.RestCommDB != nil {
+			// RestComm's own table, with a mirror: an account there that
+			// the gateway lacks (made in RestComm, skipped by an import)
+			// would make the delivery conflict, and logins by its address
+			// ambiguous. The database's time is not the request's Redis
+			// time.
+			done()
+			var err error
+			taken, err = s.takenInRestComm(x, sid, email)
+			ctx, done = x.redis()
+			if err != nil {
+				return s.unavailable(x, err)
+			}
+		}
 		if taken {
 			v.fail(textProblem(http.StatusConflict, msgDuplicate, stageDuplicate))
 		}
@@ -258,12 +272,13 @@ func (s *Service) createAccount(x *exchange) error {
 	}
 	role := newAccountRole(parent.Role, form)
 	if v.open(stageColumnWidth) {
-		switch {
-		case javacompat.Length(name) > fieldLimits["FriendlyName"]:
-			v.fail(tooLong(javacompat.Params{"FriendlyName": name}, stageColumnWidth, "FriendlyName"))
-		case javacompat.Length(role) > fieldLimits["Role"]:
-			v.fail(tooLong(javacompat.Params{"Role": role}, stageColumnWidth, "Role"))
-		}
+		// what the row would hold, the defaults included (RestComm's
+		// insert fails on them alike); the other fields' bounds were
+		// checked as given, at stageFieldLimits
+		row := javacompat.Params{"EmailAddress": email, "FriendlyName": name, "Status": status, "Role": role,
+			"OrganizationSid": orgSid}
+		v.fail(tooLong(row, stageColumnWidth, "FriendlyName", "Role"))
+		v.fail(s.columnProblem(row, stageColumnWidth, "EmailAddress", "FriendlyName", "Status", "Role", "OrganizationSid"))
 	}
 	if v.refused(x) {
 		return nil
@@ -351,11 +366,15 @@ func (s *Service) updateAccount(x *exchange) error {
 			// (gateway.md §2: 400 with the message create uses)
 			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageUpdateStatus))
 		}
+		if v.open(stageUpdateStatus) {
+			v.fail(s.columnProblem(map[string]string{"Status": status}, stageUpdateStatus, "Status"))
+		}
 		u.Status = &status
 	}
 	if name, ok := form.Get("FriendlyName"); ok {
 		if v.open(stageUpdateName) {
 			v.fail(tooLong(form, stageUpdateName, "FriendlyName"))
+			v.fail(s.columnProblem(form, stageUpdateName, "FriendlyName"))
 		}
 		u.FriendlyName = &name
 	}
@@ -370,6 +389,7 @@ func (s *Service) updateAccount(x *exchange) error {
 	if role, ok := form.Get("Role"); ok { // who may send it is the policy's (stage 54)
 		if v.open(stageUpdateRoleWidth) {
 			v.fail(tooLong(form, stageUpdateRoleWidth, "Role"))
+			v.fail(s.columnProblem(form, stageUpdateRoleWidth, "Role"))
 		}
 		u.Role = &role
 	}

@@ -56,15 +56,25 @@ func (s *Service) authenticate(x *exchange) error {
 		x.failures = counts
 	}
 	if hasCreds {
+		login := &res[0]
 		token := dummyToken
-		if res[0].Account != nil {
-			token = res[0].Account.AuthToken
-		} else if err := s.seed.verify(redis.context(x), s.store); err != nil {
-			return err // a login that matches nothing: has the store lost its data?
+		switch {
+		case login.Ambiguous:
+			// Several accounts answer to this e-mail address (RestComm
+			// answers 500): none of them is the caller, and it is counted
+			// as any unknown login is (recordFailedLogin).
+			s.cfg.Logs.Warn(s.logger, "ambiguous login", "login matches several accounts; refused",
+				zap.String("login", creds.user), zap.String("client_ip", s.clientIP(x.r)))
+		case login.Account != nil:
+			token = login.Account.AuthToken
+		default:
+			if err := s.seed.verify(redis.context(x), s.store); err != nil {
+				return err // a login that matches nothing: has the store lost its data?
+			}
 		}
 		// the comparison runs for unknown users too: same work either way
-		if secretMatches(creds.secret, token) && res[0].Account != nil {
-			x.caller = &res[0]
+		if secretMatches(creds.secret, token) && login.Account != nil && !login.Ambiguous {
+			x.caller = login
 		}
 		res = res[1:]
 	}
@@ -210,8 +220,13 @@ const dummyToken = "00000000000000000000000000000000"
 
 // secretMatches is RestComm's AccountKey.verify: the secret is the stored
 // AuthToken itself, or its lower-case hex MD5 is. Both comparisons always
-// run, in constant time.
+// run, in constant time. An empty secret never matches, whatever is
+// stored: RestComm would let it in on an empty AuthToken, or on the MD5
+// of "" (an imported account without a password).
 func secretMatches(secret, authToken string) bool {
+	if secret == "" {
+		return false // the client's own choice: its refusal tells nothing of the token
+	}
 	sum := md5.Sum([]byte(secret))
 	var hexSum [32]byte
 	hex.Encode(hexSum[:], sum[:])

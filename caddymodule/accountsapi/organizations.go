@@ -29,6 +29,7 @@ const (
 	stageOrgNotFound     = 25 // the gateway's own 404; the policy gives it too
 	stageDomainPattern   = 20
 	stageDomainTaken     = 30
+	stageDomainColumn    = 40 // RestComm's database error on insert (the mirror's column)
 )
 
 // listOrganizations serves GET /Organizations
@@ -126,6 +127,9 @@ func (s *Service) createOrganization(x *exchange) error {
 		case !errors.Is(err, store.ErrNotFound):
 			return s.unavailable(x, err)
 		}
+	}
+	if v.open(stageDomainColumn) {
+		v.fail(s.columnProblem(map[string]string{"DomainName": domain}, stageDomainColumn, "DomainName"))
 	}
 	if v.refused(x) {
 		return nil

@@ -111,6 +111,8 @@ func storeFailure(err error) (msg, body string) {
 	case errors.Is(err, errStoreEmpty):
 		return "account store is not initialized and seeding is off: run `restcomm-gateway accounts seed`",
 			"Account store is not initialized"
+	case errors.Is(err, errRestCommDB): // the mirror's: a create cannot be checked against it
+		return "RestComm's database unavailable; create refused", "Account store unavailable"
 	}
 	return "account store unavailable", "Account store unavailable"
 }

@@ -88,6 +88,14 @@ type Config struct {
 	// account whose change RestComm's database does not have yet (the
 	// mirror), waits for it; 0 does not wait.
 	ReadYourWrites time.Duration
+	// RestCommDB is RestComm's database when the mirror writes into it:
+	// values its columns cannot hold are refused (400) and a create of an
+	// account it already holds is a 409, before anything is stored. Nil
+	// without a mirror.
+	RestCommDB RestCommDB
+	// DatabaseTimeout bounds each question to RestCommDB;
+	// DefaultDatabaseTimeout when 0.
+	DatabaseTimeout time.Duration
 
 	// ClientIP is the client's address as the server determines it
 	// (trusted proxies honoured). When nil, or when it returns "", the
@@ -187,6 +195,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.cfg.RedisTimeout <= 0 {
 		s.cfg.RedisTimeout = DefaultRedisTimeout
+	}
+	if s.cfg.DatabaseTimeout <= 0 {
+		s.cfg.DatabaseTimeout = DefaultDatabaseTimeout
 	}
 	return s, nil
 }
