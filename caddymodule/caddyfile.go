@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
@@ -141,6 +143,13 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if g.Seed != seedAuto && g.Seed != seedOff {
 				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
+			}
+		case "login_collation":
+			if err := oneArg(d, &g.LoginCollation); err != nil {
+				return err
+			}
+			if _, err := collation.Parse(g.LoginCollation); err != nil && !strings.Contains(g.LoginCollation, "{") {
+				return d.Errf("login_collation: %v", err)
 			}
 		case "account_cache":
 			c, err := parseAccountCache(d)

@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -75,6 +77,15 @@ type Gateway struct {
 	// had seen it seeded.
 	Seed string `json:"seed,omitempty"`
 
+	// LoginCollation is how logins, /Accounts/{id} lookups and create
+	// conflicts compare e-mail addresses, SIDs and friendly names: as
+	// RestComm's database compares them. Empty: the namespace's own rule,
+	// which `accounts import` records from the source database (exact for
+	// a namespace never imported into). A rule named here (exact,
+	// exact_pad, latin1_swedish_ci, unicode_ci, or a MariaDB collation
+	// name) is imposed: the namespace is re-keyed under it.
+	LoginCollation string `json:"login_collation,omitempty"`
+
 	// Mirror writes every account and organization change into RestComm's
 	// own database (mirror.go); nil: no mirror.
 	Mirror *MirrorConfig `json:"mirror,omitempty"`
@@ -83,13 +94,15 @@ type Gateway struct {
 	// (accountcache.go); nil: on, with its defaults.
 	AccountCache *AccountCacheConfig `json:"account_cache,omitempty"`
 
-	logger  *zap.Logger
-	logs    *accountsapi.LogSampler // repeated errors, sampled
-	store   *store.Store
-	redis   *redisHandle  // the shared Redis client, held by in-flight requests
-	pool    string        // key of the shared Redis client in redisPool
-	engine  *pooledEngine // the policy in force, shared across config reloads
-	metrics *metrics      // this config's collectors (metrics.go)
+	logger *zap.Logger
+	logs   *accountsapi.LogSampler // repeated errors, sampled
+	store  *store.Store
+	// collation: the login_collation imposed, or nil
+	collation *collation.Rule
+	redis     *redisHandle  // the shared Redis client, held by in-flight requests
+	pool      string        // key of the shared Redis client in redisPool
+	engine    *pooledEngine // the policy in force, shared across config reloads
+	metrics   *metrics      // this config's collectors (metrics.go)
 	// engineKey is the engine's key in enginePool
 	engineKey      string
 	decisionLogger *zap.Logger            // nil unless DecisionLog
@@ -173,6 +186,13 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	}
 	g.pool, g.redis = key, handle
 	g.store = store.New(handle.client, prefix)
+	if name := repl.ReplaceAll(g.LoginCollation, ""); name != "" {
+		r, err := collation.Parse(name)
+		if err != nil {
+			return fmt.Errorf("login_collation: %w", err)
+		}
+		g.collation = &r
+	}
 	if g.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil { // metrics.go
 		return err
 	}

@@ -36,6 +36,7 @@ func (g *Gateway) newService(repl *caddy.Replacer) error {
 		RedisTimeout:       g.redisTimeout,
 		OrganizationDomain: repl.ReplaceAll(g.OrganizationDomain, ""),
 		NoSeed:             g.Seed == seedOff,
+		Collation:          g.collation,
 		Version:            gatewayVersion(),
 		ReadYourWrites:     g.readYourWrites,
 		RestCommDB:         g.restcommDB, // mirror.go

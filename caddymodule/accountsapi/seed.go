@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -25,8 +26,10 @@ type seeder struct {
 	domain  string
 	auto    bool   // seed an empty namespace ("seed auto")
 	version string // the gateway's, recorded in the marker
-	done    atomic.Bool
-	mu      sync.Mutex
+	// collation: the rule imposed on the namespace, or nil (seeder.ensure)
+	collation *collation.Rule
+	done      atomic.Bool
+	mu        sync.Mutex
 }
 
 var (
@@ -58,6 +61,16 @@ func (s *seeder) ensure(ctx context.Context, st *store.Store, logger *zap.Logger
 	defer s.mu.Unlock()
 	if s.done.Load() {
 		return false, nil
+	}
+	// the namespace's comparison rule first: seeding files the default
+	// administrator under it
+	keys, err := st.OpenKeys(ctx, s.collation)
+	if err != nil {
+		return false, err
+	}
+	if keys.Reindexed > 0 || keys.From != "" && keys.From != store.KeysLayout+":"+keys.Rule.Name() {
+		logger.Warn("re-keyed the namespace's logins and lookups", zap.String("from", keys.From),
+			zap.String("rule", keys.Rule.Name()), zap.Int("accounts", keys.Reindexed))
 	}
 	res, err := st.Init(ctx, store.InitOptions{Seed: s.auto, Domain: s.domain, By: "gateway", Version: s.version})
 	if err != nil {

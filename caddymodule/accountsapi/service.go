@@ -32,6 +32,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
@@ -80,6 +81,10 @@ type Config struct {
 	// seeded (the Caddyfile's seed off); requests get 503 until
 	// `restcomm-gateway accounts seed` seeds it.
 	NoSeed bool
+	// Collation, when set, is the comparison rule the operator imposes on
+	// the namespace (re-keyed under it before the first request is
+	// served); nil: the namespace's own (store.Store.OpenKeys).
+	Collation *collation.Rule
 	// Version is the gateway's version, recorded in the namespace marker
 	// when the service seeds or marks the namespace.
 	Version string
@@ -183,7 +188,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("accountsapi: a store and a policy are required")
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, resolver: cfg.Resolver, logger: cfg.Logger, now: cfg.Now,
-		seed: &seeder{domain: cfg.OrganizationDomain, auto: !cfg.NoSeed, version: cfg.Version}}
+		seed: &seeder{domain: cfg.OrganizationDomain, auto: !cfg.NoSeed, version: cfg.Version, collation: cfg.Collation}}
 	if s.resolver == nil {
 		s.resolver = cfg.Store
 	}
