@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
@@ -34,10 +35,27 @@ URIs, organizations and dates (read in --time-zone, RestComm's JVM time
 zone). A source from before RestComm 8.2 (no organizations) imports into
 the default organization.
 
-Rows RestComm itself would fail on are skipped, each named with its reason,
-and so is everything below them: a parent that does not exist, a cycle, a
-tree deeper than three levels, two accounts with one e-mail address, an
-unknown status or type, a malformed SID, a field wider than its column.
+Rows RestComm itself would fail on, or that the gateway would never have
+created, are skipped, each named with its reason, and so is everything
+below them: a parent that does not exist, a cycle, a tree deeper than three
+levels, an unknown status or type, a malformed SID, a field wider than its
+column, an empty auth token, a control character in any column, an e-mail
+address that is not one (JavaMail's check, as RestComm's create), a line of
+an HSQLDB script that does not parse. Their SIDs and e-mail addresses stay
+reserved: a create at the gateway of either answers 409, as RestComm's
+would. The report lists the reservations at its end; with --strict the
+command exits with status 1 when any row was skipped or conflicted.
+
+RestComm's database, not RestComm, compares logins: the import records its
+comparison rule in the namespace (read from the e-mail column's collation
+in MariaDB/MySQL, latin1_swedish_ci for RestComm's own schema; exact for
+HSQLDB unless its script sets a PAD SPACE collation; the rule an export
+recorded), re-keying the namespace's indexes when it had another, so that
+logins find what RestComm's database would. --collation names the rule
+instead (one of exact, exact_pad, latin1_swedish_ci, unicode_ci, or a
+MariaDB collation name). Accounts whose e-mail addresses are equal under
+the rule are all imported: a login by that address is refused as
+ambiguous (RestComm answers 500), and each is reachable by its SID.
 
 Running it again changes nothing and says so. An account changed at the
 gateway since the last import is reported as a conflict and left alone
@@ -48,8 +66,8 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 		Args: cobra.NoArgs,
 	}
 	var opts store.ClientOptions
-	var prefix, from, zone, domain string
-	var dry, overwrite bool
+	var prefix, from, zone, domain, coll string
+	var dry, overwrite, strict bool
 	redisFlags := func(c *cobra.Command) {
 		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0")
 		c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
@@ -61,6 +79,8 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 	imp.Flags().BoolVar(&dry, "dry-run", false, "read and compare, write nothing")
 	imp.Flags().BoolVar(&overwrite, "overwrite", false, "write the source over accounts changed at the gateway since the last import")
 	imp.Flags().StringVar(&domain, "organization-domain", "", "for a source without organizations: the default organization's domain, if the gateway has none")
+	imp.Flags().StringVar(&coll, "collation", "", "the rule logins compare by, instead of the source's collation: "+strings.Join(collation.Names, ", ")+", or a MariaDB collation name")
+	imp.Flags().BoolVar(&strict, "strict", false, "exit with status 1, after the report, when any row was skipped or conflicted")
 	imp.RunE = func(cmd *cobra.Command, _ []string) error {
 		cmd.SilenceUsage = true
 		if from == "" {
@@ -70,11 +90,27 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 		if err != nil {
 			return fmt.Errorf("accounts import: --time-zone: %w", err)
 		}
+		iopts := importer.Options{
+			TimeZone: loc, DryRun: dry, Overwrite: overwrite, DefaultDomain: domain, Version: gatewayVersion(),
+		}
+		if coll != "" {
+			rule, err := collation.Parse(coll)
+			if err != nil {
+				return fmt.Errorf("accounts import: --collation: %w", err)
+			}
+			iopts.Collation = &rule
+		}
 		ctx, stop := interruptible()
 		defer stop()
-		return accountsImport(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, prefix, from, importer.Options{
-			TimeZone: loc, DryRun: dry, Overwrite: overwrite, DefaultDomain: domain, Version: gatewayVersion(),
-		})
+		rep, err := accountsImport(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, prefix, from, iopts)
+		if err != nil {
+			return err
+		}
+		if strict && !rep.Clean() {
+			return fmt.Errorf("accounts import --strict: %d rows skipped, %d conflicts",
+				len(rep.Skipped), len(rep.Conflicts))
+		}
+		return nil
 	}
 
 	exp := &cobra.Command{
@@ -82,8 +118,9 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 		Short: "Writes the namespace's accounts and organizations as JSON lines",
 		Long: `
 Writes every organization and account of the namespace as JSON lines (one
-object per line, RestComm's column names), which "accounts import --from
-file.jsonl" reads back: a backup and restore path. The lines hold auth
+object per line, RestComm's column names), with the namespace's comparison
+rule and its reservations (the rows an import skipped), which "accounts
+import --from file.jsonl" reads back: a backup and restore path. The lines hold auth
 tokens: keep the file as secret as the Redis itself (--output creates it
 readable by its owner only).
 `,
@@ -109,7 +146,7 @@ readable by its owner only).
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "exported %d organizations and %d accounts\n", n.Organizations, n.Accounts)
+		fmt.Fprintf(cmd.ErrOrStderr(), "exported %d organizations, %d accounts and %d reservations\n", n.Organizations, n.Accounts, n.Reservations)
 		return nil
 	}
 	cmd.AddCommand(imp, exp)
@@ -129,28 +166,28 @@ func openStore(opts store.ClientOptions, prefix string) (*store.Store, func(), e
 }
 
 // accountsImport is "accounts import": it reads the source, imports it,
-// shows progress on errw and prints the report on w.
-func accountsImport(ctx context.Context, w, errw io.Writer, opts store.ClientOptions, prefix, from string, iopts importer.Options) error {
+// shows progress on errw, prints the report on w and returns it.
+func accountsImport(ctx context.Context, w, errw io.Writer, opts store.ClientOptions, prefix, from string, iopts importer.Options) (*importer.Report, error) {
 	st, closeStore, err := openStore(opts, prefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer closeStore()
 	if err := st.Ping(ctx); err != nil {
-		return fmt.Errorf("accounts import: Redis: %w", err)
+		return nil, fmt.Errorf("accounts import: Redis: %w", err)
 	}
 	fmt.Fprintf(errw, "reading %s\n", restcommdb.Redacted(from))
 	src, err := restcommdb.Read(ctx, from)
 	if err != nil {
-		return fmt.Errorf("accounts import: %w", err)
+		return nil, fmt.Errorf("accounts import: %w", err)
 	}
 	iopts.Progress = newProgress(errw)
 	rep, err := importer.Run(ctx, st, src, iopts)
 	if err != nil {
-		return fmt.Errorf("accounts import: %w", err)
+		return nil, fmt.Errorf("accounts import: %w", err)
 	}
 	rep.Write(w)
-	return nil
+	return rep, nil
 }
 
 func accountsExport(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix string) (importer.ExportCounts, error) {

@@ -32,9 +32,13 @@ that delivers now (the lease holder) and the last dead letters with their
 reasons. With --database it also checks that the database answers.
 
 "mirror verify" compares every account and organization in Redis with
-RestComm's tables, row by row and column by column, prints every
-difference, and exits with status 1 when there is any. Changes not yet
-delivered show as differences marked pending.
+RestComm's tables, row by row (matched by SID as the database compares
+SIDs) and column by column, prints every difference, and exits with status
+1 when there is any drift. Rows only in the database that the import
+skipped (reserved at the gateway) and values the database's collation
+finds equal (an e-mail address in another case) are printed as such and
+are not drift. Changes not yet delivered show as differences marked
+pending.
 
 "mirror disable" stops mirroring the namespace once no gateway runs with a
 mirror block any more: it deletes the outbox (changes not yet delivered
@@ -70,7 +74,7 @@ import" (a password with special characters percent-encoded).
 			status.Flags().Int64Var(&dead, "dead-letters", 5, "how many of the last dead letters to print")
 			verify := &cobra.Command{
 				Use:   "verify --database <mysql://…>",
-				Short: "Compares Redis with RestComm's database row by row; status 1 on any difference",
+				Short: "Compares Redis with RestComm's database row by row; status 1 on any drift",
 				Args:  cobra.NoArgs,
 				RunE: func(cmd *cobra.Command, _ []string) error {
 					cmd.SilenceUsage = true
@@ -234,8 +238,10 @@ func mirrorDisable(ctx context.Context, w io.Writer, opts store.ClientOptions, p
 	return nil
 }
 
-// mirrorVerify is "mirror verify": it prints every difference and returns
-// their number.
+// mirrorVerify is "mirror verify": it prints every difference, drift
+// first, then the rows the import skipped (reserved) and the values the
+// database finds equal, and returns the number of drift differences (the
+// command's status is 1 when there is any).
 func mirrorVerify(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, database string, loc *time.Location) (int, error) {
 	if database == "" {
 		return 0, fmt.Errorf("mirror verify: --database (or $RESTCOMM_DATABASE) is required")
@@ -251,22 +257,49 @@ func mirrorVerify(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 		return 0, err
 	}
 	defer db.Close()
-	diffs, err := mirror.Verify(ctx, st, db, loc)
+	v, err := mirror.Check(ctx, st, db, loc)
 	if err != nil {
 		return 0, fmt.Errorf("mirror verify: %w", err)
 	}
-	for _, d := range diffs {
-		fmt.Fprintln(w, d)
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	var reserved, equal []mirror.Difference
+	for _, d := range v.Differences {
+		switch {
+		case d.Reserved != "":
+			reserved = append(reserved, d)
+		case d.EqualUnder != "":
+			equal = append(equal, d)
+		default:
+			fmt.Fprintln(w, d)
+		}
+	}
+	if len(reserved) > 0 {
+		fmt.Fprintf(w, "rows only in the database that the import skipped (reserved at the gateway, not drift): %d\n", len(reserved))
+		for _, d := range reserved {
+			fmt.Fprintf(w, "  %s %s: %s\n", d.Kind, d.Sid, d.Reserved)
+		}
+	}
+	if len(equal) > 0 {
+		fmt.Fprintf(w, "values that differ but the database finds equal under %s (not drift): %d\n", v.Rule, len(equal))
+		for _, d := range equal {
+			fmt.Fprintf(w, "  %s %s: %s: gateway %q, database %q\n", d.Kind, d.Sid, d.Field, d.Gateway, d.Database)
+		}
+	}
+	drift := v.Drift()
 	switch {
-	case len(diffs) == 0:
+	case drift == 0 && len(v.Differences) == 0:
 		fmt.Fprintf(w, "no difference between the gateway and %s\n", restcommdb.Redacted(database))
+	case drift == 0:
+		fmt.Fprintf(w, "no drift between the gateway and %s (%d reserved rows, %d values equal under %s)\n",
+			restcommdb.Redacted(database), len(reserved), len(equal), v.Rule)
 	default:
-		fmt.Fprintf(w, "%d differences", len(diffs))
+		fmt.Fprintf(w, "%d differences", drift)
 		if s.Backlog > 0 {
 			fmt.Fprintf(w, " (%d changes not yet delivered)", s.Backlog)
 		}
 		fmt.Fprintln(w)
 	}
-	return len(diffs), nil
+	return drift, nil
 }

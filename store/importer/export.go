@@ -11,20 +11,31 @@ import (
 
 // ExportCounts says how much an export wrote.
 type ExportCounts struct {
-	Organizations, Accounts int
+	Organizations, Accounts, Reservations int
 }
 
 // Export writes every organization and every account of st as JSON lines
 // (restcommdb's format): a header, the organizations in SID order, then
-// each organization's accounts in SID order. It reads in batches, so a
+// each organization's accounts in SID order, then the reservations. The
+// header records the namespace's comparison rule. It reads in batches, so a
 // gateway sharing the Redis keeps answering; accounts changed while it
 // runs may be written before or after their change. The lines hold auth
 // tokens: keep the file as secret as the Redis.
 func Export(ctx context.Context, st *store.Store, w io.Writer, namespace string) (ExportCounts, error) {
 	var n ExportCounts
+	// the rule travels with the accounts: an import of the file keys a
+	// namespace as this one is keyed
+	rule, err := st.NamespaceCollation(ctx)
+	if err != nil {
+		return n, err
+	}
+	h := restcommdb.Header{Kind: restcommdb.KindExport, Format: restcommdb.JSONLFormat,
+		Namespace: namespace, Exported: time.Now().UTC().Format(time.RFC3339)}
+	if rule != nil {
+		h.Collation = rule.Name()
+	}
 	jw := restcommdb.NewJSONLWriter(w)
-	if err := jw.Write(restcommdb.Header{Kind: restcommdb.KindExport, Format: restcommdb.JSONLFormat,
-		Namespace: namespace, Exported: time.Now().UTC().Format(time.RFC3339)}); err != nil {
+	if err := jw.Write(h); err != nil {
 		return n, err
 	}
 	orgs, err := st.Organizations(ctx)
@@ -62,6 +73,19 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, namespace string)
 		if err != nil {
 			return n, err
 		}
+	}
+	// the reservations, so that a restore keeps RestComm's skipped rows
+	// reserved
+	rs, err := st.Reservations(ctx)
+	if err != nil {
+		return n, err
+	}
+	for _, x := range rs {
+		if err := jw.Write(restcommdb.JSONReservation{Kind: restcommdb.KindReservation, Sid: x.Sid,
+			EmailAddress: x.Email, Reason: x.Reason}); err != nil {
+			return n, err
+		}
+		n.Reservations++
 	}
 	return n, jw.Flush()
 }

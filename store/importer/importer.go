@@ -4,11 +4,16 @@
 // export) that the import reads again.
 //
 // Every row is judged first (restcommdb reads it, validate.go judges it):
-// a row RestComm itself would fail on is skipped with its reason, and so
-// is everything below it in the tree; the rest is written. Writes go
-// through the store's import scripts (store/import.go), a batch of
-// accounts per atomic script call and several calls per pipelined round
-// trip, with every index entry the store's create script makes. The
+// a row RestComm itself would fail on, or one the gateway would never have
+// created, is skipped with its reason, and so is everything below it in
+// the tree; the rest is written. Skipped rows stay reserved (their SIDs and
+// e-mail addresses are RestComm's: no create at the gateway may take
+// them). The namespace records the source's comparison rule (its
+// collation), under which its indexes are keyed, so that logins find what
+// RestComm's database would find. Writes go through the store's import
+// scripts (store/import.go), a batch of accounts per atomic script call
+// and several calls per pipelined round trip, with every index entry the
+// store's create script makes. The
 // namespace is marked before anything is written, so that no gateway
 // seeds it: the source's default administrator is the one that counts.
 package importer
@@ -24,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
@@ -49,12 +55,17 @@ type Options struct {
 	Progress func(done, total int)
 	// By and Version go into the namespace marker.
 	By, Version string
+	// Collation, when set, is the rule to record instead of the source's
+	// (accounts import --collation): for a source whose collation has no
+	// rule here, or one the operator knows better.
+	Collation *collation.Rule
 }
 
 // Skip is one row that was not imported.
 type Skip struct {
 	Kind   string // "account" or "organization"
 	Sid    string
+	Email  string // an account's e-mail address ("" when NULL or unread)
 	Where  string // the row in the source
 	Reason string // one of the Reason constants
 	Detail string
@@ -72,6 +83,12 @@ type Counts struct {
 	Read, Imported, Updated, Unchanged, Conflicts, Skipped int
 }
 
+// SharedEmail is one e-mail address, as the rule compares it, that several
+// imported accounts have.
+type SharedEmail struct {
+	Sids, Emails []string // each account's SID and e-mail address as it has it
+}
+
 // Report is what an import read and did.
 type Report struct {
 	Source        string
@@ -80,6 +97,24 @@ type Report struct {
 	Accounts      Counts
 	Skipped       []Skip
 	Conflicts     []Conflict
+	// Collation is the rule recorded in the namespace (the source's, or
+	// Options.Collation), CollationFrom where it comes from; Reindexed the
+	// number of accounts re-keyed because the namespace had another rule
+	// (a dry run: RuleChanges says whether it would).
+	Collation     collation.Rule
+	CollationFrom string
+	Reindexed     int
+	RuleChanges   bool
+	// Shared are the imported accounts whose e-mail addresses are equal
+	// under the rule: a login by that address is refused as ambiguous,
+	// each is reachable by SID.
+	Shared []SharedEmail
+	// Reservations are the skipped rows' SIDs and e-mail addresses, which
+	// the namespace now reserves (a dry run: would reserve).
+	Reservations []store.Reservation
+	// Warnings are what reading and importing noticed without skipping a
+	// row: unreadable lines of other tables, an approximated collation.
+	Warnings []string
 	// PreOrganizations: the source has no organizations (RestComm before
 	// 8.2); its accounts went to the default organization.
 	PreOrganizations bool
@@ -103,6 +138,10 @@ func (r *Report) SkippedByReason() map[string]int {
 	return out
 }
 
+// Clean reports whether every row was imported or already there: nothing
+// skipped, no conflict (accounts import --strict).
+func (r *Report) Clean() bool { return len(r.Skipped) == 0 && len(r.Conflicts) == 0 }
+
 // Changed reports whether the import wrote (or, dry, would write)
 // anything.
 func (r *Report) Changed() bool {
@@ -120,16 +159,37 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 	r := &Report{Source: src.Name, DryRun: opts.DryRun, PreOrganizations: !src.HasOrganizations}
 	r.Organizations.Read = len(src.Organizations)
 	r.Accounts.Read = len(src.Accounts)
+	for _, m := range src.Malformed {
+		if m.Kind == kindAccount {
+			r.Accounts.Read++
+		} else {
+			r.Organizations.Read++
+		}
+	}
+	r.Warnings = append(r.Warnings, src.Warnings...)
+	if err := chooseRule(src, opts, r); err != nil {
+		return nil, err
+	}
 
 	orgs := validateOrganizations(src, opts, r)
 	wopts := store.ImportOptions{Overwrite: opts.Overwrite, DryRun: opts.DryRun}
 
-	if !opts.DryRun {
+	if opts.DryRun {
+		changes, err := ruleChanges(ctx, st, r.Collation)
+		if err != nil {
+			return nil, err
+		}
+		r.RuleChanges = changes
+	} else {
 		before, err := st.MarkImportBegin(ctx, opts.By, opts.Version)
 		if err != nil {
 			return nil, fmt.Errorf("marking the namespace: %w", err)
 		}
 		r.MarkerBefore = before
+		// before anything is written: every index key is made under it
+		if r.Reindexed, err = st.SetCollation(ctx, r.Collation); err != nil {
+			return nil, fmt.Errorf("recording the comparison rule %s: %w", r.Collation, err)
+		}
 	}
 
 	// organizations, then accounts parents first
@@ -172,7 +232,7 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 			}
 		}
 	}
-	accts := validateAccounts(src, opts, r, orgOK, notOK)
+	accts := validateAccounts(src, r.Collation, opts, r, orgOK, notOK)
 	if !src.HasOrganizations && len(accts) > 0 {
 		created, err := ensureDefaultOrganization(ctx, st, opts)
 		if err != nil {
@@ -237,13 +297,58 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 			r.Organizations.Skipped++
 		}
 	}
+	r.Reservations = reservations(r.Skipped, src.Reservations)
 	if !opts.DryRun {
+		if err := st.ReplaceReservations(ctx, r.Reservations); err != nil {
+			return nil, fmt.Errorf("reserving the skipped rows: %w", err)
+		}
 		if err := st.MarkImportEnd(ctx, src.Name); err != nil {
 			return nil, err
 		}
 	}
 	r.Elapsed = time.Since(start)
 	return r, nil
+}
+
+// chooseRule sets the rule the import records: Options.Collation, else the
+// source's; a source whose collation has no rule here needs one named.
+func chooseRule(src *restcommdb.Source, opts Options, r *Report) error {
+	switch {
+	case opts.Collation != nil:
+		r.Collation = *opts.Collation
+		r.CollationFrom = "given (--collation); the source: " + src.CollationFrom
+		if src.CollationErr == nil && src.Collation.Name() != r.Collation.Name() {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("the source compares under %s, the namespace will under %s (given): logins may find what RestComm's database would not, or miss what it would find",
+				src.Collation, r.Collation))
+		}
+	case src.CollationErr != nil:
+		return src.CollationErr
+	default:
+		r.Collation, r.CollationFrom = src.Collation, src.CollationFrom
+	}
+	if r.Collation.Approximate() {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("rule %s only approximates the source's collation (%s): it ignores case and trailing spaces as the database does, but not accents or expansions the database may also ignore",
+			r.Collation, r.CollationFrom))
+	}
+	return nil
+}
+
+// reservations are the SIDs and e-mail addresses of the skipped rows:
+// RestComm's database holds them, so a create at the gateway must not take
+// them (it would make a second row RestComm finds). An export carries its
+// namespace's reservations (carried), which a restore keeps.
+func reservations(skipped []Skip, carried []restcommdb.Reservation) []store.Reservation {
+	var rs []store.Reservation
+	for _, s := range skipped {
+		if s.Sid == "" && s.Email == "" {
+			continue // nothing of it could be read: nothing to reserve
+		}
+		rs = append(rs, store.Reservation{Sid: s.Sid, Email: s.Email, Reason: s.Reason})
+	}
+	for _, c := range carried {
+		rs = append(rs, store.Reservation{Sid: c.Sid, Email: c.EmailAddress, Reason: c.Reason})
+	}
+	return rs
 }
 
 func (c *Counts) count(r *Report, kind, sid, where string, x store.ImportResult) {
@@ -298,6 +403,26 @@ func (r *Report) Write(w io.Writer) {
 	}
 	line("organizations", r.Organizations)
 	line("accounts", r.Accounts)
+	switch rule := fmt.Sprintf("comparison rule: %s (%s)", r.Collation, r.CollationFrom); {
+	case r.DryRun && r.RuleChanges:
+		fmt.Fprintf(w, "%s; would be recorded in the namespace, re-keying its indexes\n", rule)
+	case r.DryRun:
+		fmt.Fprintf(w, "%s; would be recorded in the namespace, no index re-keyed\n", rule)
+	case r.Reindexed > 0:
+		fmt.Fprintf(w, "%s; recorded in the namespace, its indexes re-keyed (%d accounts)\n", rule, r.Reindexed)
+	default:
+		fmt.Fprintf(w, "%s; recorded in the namespace, no index re-keyed\n", rule)
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "warnings:")
+		for i, x := range r.Warnings {
+			if i == maxListed {
+				fmt.Fprintf(w, "  … and %d more\n", len(r.Warnings)-maxListed)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", x)
+		}
+	}
 	if r.PreOrganizations {
 		msg := "the source predates organizations (RestComm before 8.2): its accounts are in the default organization " + store.DefaultOrganizationSid
 		if r.DefaultOrganizationCreated {
@@ -348,10 +473,58 @@ func (r *Report) Write(w io.Writer) {
 			fmt.Fprintf(w, "  %s %s (%s): %s\n", c.Kind, c.Sid, c.Where, why)
 		}
 	}
+	if len(r.Shared) > 0 {
+		n := 0
+		for _, sh := range r.Shared {
+			n += len(sh.Sids)
+		}
+		fmt.Fprintf(w, "e-mail shared (login by e-mail refused as ambiguous; reachable by SID): %d addresses, %d accounts\n", len(r.Shared), n)
+		for _, sh := range r.Shared {
+			parts := make([]string, len(sh.Sids))
+			for i := range sh.Sids {
+				parts[i] = fmt.Sprintf("%s %q", sh.Sids[i], sh.Emails[i])
+			}
+			fmt.Fprintf(w, "  %s\n", strings.Join(parts, ", "))
+		}
+	}
 	if !r.Changed() && len(r.Conflicts) == 0 {
 		fmt.Fprintln(w, "nothing to change: the gateway already holds the source as it is")
 	}
+	if len(r.Reservations) > 0 {
+		verb := "reserved"
+		if r.DryRun {
+			verb = "would be reserved"
+		}
+		fmt.Fprintf(w, "%s (RestComm's database holds them: a create at the gateway answers 409): %d\n", verb, len(r.Reservations))
+		for i, x := range r.Reservations {
+			if i == maxReservationsListed {
+				fmt.Fprintf(w, "  … and %d more\n", len(r.Reservations)-maxReservationsListed)
+				break
+			}
+			email := ""
+			if x.Email != "" {
+				email = fmt.Sprintf(" %q", x.Email)
+			}
+			fmt.Fprintf(w, "  %s%s: %s\n", quoteSid(x.Sid), email, x.Reason)
+		}
+	}
 	fmt.Fprintf(w, "time: %s\n", r.Elapsed.Round(time.Millisecond))
+}
+
+// Bounds of the report's lists that can grow with the source.
+const (
+	maxListed             = 20
+	maxReservationsListed = 50
+)
+
+// ruleChanges reports whether recording rule would re-key the namespace:
+// for a dry run, which must not write.
+func ruleChanges(ctx context.Context, st *store.Store, rule collation.Rule) (bool, error) {
+	have, err := st.NamespaceCollation(ctx)
+	if err != nil {
+		return false, err
+	}
+	return have != nil && have.Name() != rule.Name(), nil
 }
 
 func quoteSid(s string) string {

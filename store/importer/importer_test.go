@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
 	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -47,21 +49,42 @@ func expected(t testing.TB, a restcommtest.Account, loc *time.Location) store.Ac
 		DateCreated: parse(a.Created), DateUpdated: parse(a.Updated)}
 }
 
-// checkImported checks that st holds every good row of d, with every index
-// entry, and lists children in RestComm's order; and that the report
-// names every bad row with its reason.
-func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *restcommtest.Dataset, r *Report, loc *time.Location) {
+// importable are the rows of d an import brings in: the good ones, and
+// those that share an e-mail address (RestComm's database holds them all;
+// only their e-mail login is ambiguous).
+func importable(d *restcommtest.Dataset) []restcommtest.Account {
+	var out []restcommtest.Account
+	for _, a := range d.Accounts {
+		if a.Bad == "" || a.Bad == restcommtest.BadDupEmail {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkImported checks that st holds every importable row of d, with every
+// index entry, found by e-mail as rule compares (ambiguous when shared),
+// and lists children in RestComm's order; that the report names every bad
+// row with its reason, and that they are reserved.
+func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *restcommtest.Dataset, r *Report, loc *time.Location, rule collation.Rule) {
 	ctx := context.Background()
-	good := d.Good()
+	good := importable(d)
 	assert.Equal(t, len(d.Accounts), r.Accounts.Read)
 	assert.Equal(t, len(good), r.Accounts.Imported, "imported")
 	assert.Equal(t, 2, r.Organizations.Imported)
 	assert.Empty(t, r.Conflicts)
+	assert.Equal(t, rule, r.Collation)
+	assert.Equal(t, rule, st.Collation())
 
 	type skipped struct{ sid, reason string }
 	var want, got []skipped
+	var shared []string
 	for _, a := range d.Accounts {
-		if a.Bad != "" {
+		switch a.Bad {
+		case "":
+		case restcommtest.BadDupEmail:
+			shared = append(shared, a.Sid)
+		default:
 			want = append(want, skipped{a.Sid, a.Bad})
 		}
 	}
@@ -74,6 +97,19 @@ func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *
 	slices.SortFunc(got, less)
 	assert.Equal(t, want, got, "every bad row is reported with its reason, and only those")
 	assert.Equal(t, len(want), r.Accounts.Skipped)
+	sort.Strings(shared)
+	require.Len(t, r.Shared, 1)
+	assert.Equal(t, shared, r.Shared[0].Sids, "the accounts sharing an e-mail address are listed")
+
+	// every skipped row is reserved, with its reason
+	rs, err := st.Reservations(ctx)
+	require.NoError(t, err)
+	var reserved []skipped
+	for _, x := range rs {
+		reserved = append(reserved, skipped{x.Sid, x.Reason})
+	}
+	slices.SortFunc(reserved, less)
+	assert.Equal(t, want, reserved, "the skipped rows are reserved")
 
 	children := map[string][]string{}
 	for _, a := range good {
@@ -82,8 +118,28 @@ func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *
 		require.NoError(t, err, a.Sid)
 		assert.Equal(t, exp, *acct)
 		p := "{restcomm}:"
-		assert.Equal(t, a.Sid, rdb.Get(ctx, p+"email:"+a.Email).Val(), "e-mail index")
-		assert.NotEqual(t, redis.Nil, rdb.ZScore(ctx, p+"fname:"+a.FriendlyName, a.Sid).Err(), "friendly-name index")
+		// logins by e-mail as the source's database finds them
+		other := strings.ToUpper(a.Email) + " "
+		res, err := st.Resolve(ctx, store.Lookup{Mode: store.ByLogin, ID: a.Email}, store.Lookup{Mode: store.ByLogin, ID: other},
+			store.Lookup{Mode: store.ByLogin, ID: a.Sid})
+		require.NoError(t, err)
+		require.NotNil(t, res[2].Account, "%s by SID", a.Sid)
+		assert.Equal(t, a.Sid, res[2].Account.Sid)
+		switch {
+		case a.Bad == restcommtest.BadDupEmail:
+			assert.True(t, res[0].Ambiguous, "%s: a shared e-mail address is ambiguous", a.Email)
+		case rule.Equal(a.Email, other):
+			require.NotNil(t, res[1].Account, "%q finds %q under %s", other, a.Email, rule)
+			assert.Equal(t, a.Sid, res[1].Account.Sid)
+			fallthrough
+		default:
+			require.NotNil(t, res[0].Account, a.Email)
+			assert.Equal(t, a.Sid, res[0].Account.Sid)
+		}
+		if !rule.Equal(a.Email, other) {
+			assert.Nil(t, res[1].Account, "%q does not find %q under %s", other, a.Email, rule)
+		}
+		assert.NotEqual(t, redis.Nil, rdb.ZScore(ctx, p+"fname:"+rule.Key(a.FriendlyName), a.Sid).Err(), "friendly-name index")
 		assert.NotEqual(t, redis.Nil, rdb.ZScore(ctx, p+"orgacc:"+a.Org, a.Sid).Err(), "organization members")
 		if a.ParentSid != "" {
 			children[a.ParentSid] = append(children[a.ParentSid], a.Sid)
@@ -127,9 +183,14 @@ func TestImportFromMariaDB(t *testing.T) {
 	var progress []int
 	r, err := Run(ctx, st, src, Options{Progress: func(done, total int) { progress = append(progress, done) }})
 	require.NoError(t, err)
-	checkImported(t, st, rdb, d, r, time.UTC)
+	checkImported(t, st, rdb, d, r, time.UTC, collation.Latin1SwedishCI)
 	assert.Equal(t, "none", r.MarkerBefore)
-	assert.Equal(t, len(d.Good()), progress[len(progress)-1])
+	assert.Equal(t, len(importable(d)), progress[len(progress)-1])
+	var out bytes.Buffer
+	r.Write(&out)
+	assert.Contains(t, out.String(), "comparison rule: latin1_swedish_ci (restcomm_accounts.email_address collation latin1_swedish_ci); recorded in the namespace")
+	assert.Contains(t, out.String(), "e-mail shared (login by e-mail refused as ambiguous; reachable by SID): 1 addresses, 2 accounts")
+	assert.Contains(t, out.String(), fmt.Sprintf("reserved (RestComm's database holds them: a create at the gateway answers 409): %d", len(r.Skipped)))
 
 	// the namespace is marked: a gateway's Init finds it so and seeds nothing
 	res, err := st.Init(ctx, store.InitOptions{Seed: true, By: "gateway"})
@@ -144,10 +205,11 @@ func TestImportFromMariaDB(t *testing.T) {
 	require.NoError(t, err)
 	r, err = Run(ctx, st, src, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(d.Good()), r.Accounts.Unchanged)
+	assert.Equal(t, len(importable(d)), r.Accounts.Unchanged)
 	assert.Zero(t, r.Accounts.Imported+r.Accounts.Updated+r.Accounts.Conflicts)
+	assert.Zero(t, r.Reindexed)
 	assert.False(t, r.Changed())
-	var out bytes.Buffer
+	out.Reset()
 	r.Write(&out)
 	assert.Contains(t, out.String(), "nothing to change")
 	t.Log("\n" + out.String()[:min(out.Len(), 3000)])
@@ -177,11 +239,11 @@ func TestImportFromMariaDB(t *testing.T) {
 	list, err := st.Children(ctx, inRestComm.ParentSid)
 	require.NoError(t, err)
 	_ = list
-	sids, err := rdb.ZRange(ctx, "{restcomm}:fname:renamed in RestComm", 0, -1).Result()
+	fname := func(name string) string { return "{restcomm}:fname:" + collation.Latin1SwedishCI.Key(name) }
+	sids, err := rdb.ZRange(ctx, fname("renamed in RestComm"), 0, -1).Result()
 	require.NoError(t, err)
 	assert.Equal(t, []string{inRestComm.Sid}, sids, "the friendly-name index moved")
-	assert.Zero(t, rdb.ZScore(ctx, "{restcomm}:fname:"+inRestComm.FriendlyName, inRestComm.Sid).Val())
-	assert.Equal(t, redis.Nil, rdb.ZScore(ctx, "{restcomm}:fname:"+inRestComm.FriendlyName, inRestComm.Sid).Err())
+	assert.Equal(t, redis.Nil, rdb.ZScore(ctx, fname(inRestComm.FriendlyName), inRestComm.Sid).Err())
 	a, err = st.Account(ctx, atGateway.Sid)
 	require.NoError(t, err)
 	assert.Equal(t, name, a.FriendlyName, "the gateway's change is left alone")
@@ -215,11 +277,11 @@ func TestImportFromHSQLDBScript(t *testing.T) {
 	require.NoError(t, err)
 	r, err := Run(ctx, st, src, Options{TimeZone: paris})
 	require.NoError(t, err)
-	checkImported(t, st, rdb, d, r, paris)
+	checkImported(t, st, rdb, d, r, paris, collation.Exact)
 	var out bytes.Buffer
 	r.Write(&out)
 	for _, a := range d.Accounts {
-		if a.Bad != "" {
+		if a.Bad != "" && a.Bad != restcommtest.BadDupEmail {
 			assert.Contains(t, out.String(), a.Bad)
 		}
 	}
@@ -311,8 +373,29 @@ func TestDryRunWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	r, err := Run(ctx, st, src, Options{DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, len(d.Good()), r.Accounts.Imported, "what an import would do")
+	assert.Equal(t, len(importable(d)), r.Accounts.Imported, "what an import would do")
+	assert.NotEmpty(t, r.Reservations, "what it would reserve")
 	assert.Zero(t, rdb.DBSize(ctx).Val(), "nothing written")
+	var out bytes.Buffer
+	r.Write(&out)
+	assert.Contains(t, out.String(), "comparison rule: exact (HSQLDB's default collation (the script sets none): exact); would be recorded in the namespace, no index re-keyed")
+	assert.Contains(t, out.String(), "would be reserved")
+
+	// into a namespace keyed by another rule: the report says it would
+	// re-key, and nothing changes
+	_, err = Run(ctx, st, src, Options{Collation: &collation.Latin1SwedishCI})
+	require.NoError(t, err)
+	before := rdb.DBSize(ctx).Val()
+	r, err = Run(ctx, st, src, Options{DryRun: true})
+	require.NoError(t, err)
+	assert.True(t, r.RuleChanges)
+	assert.Equal(t, before, rdb.DBSize(ctx).Val())
+	rule, err := st.NamespaceCollation(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, collation.Latin1SwedishCI, *rule, "a dry run records no rule")
+	out.Reset()
+	r.Write(&out)
+	assert.Contains(t, out.String(), "would be recorded in the namespace, re-keying its indexes")
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
@@ -328,24 +411,33 @@ func TestExportImportRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	n, err := Export(ctx, st, &buf, "{restcomm}")
 	require.NoError(t, err)
-	assert.Equal(t, ExportCounts{Organizations: 2, Accounts: len(d.Good())}, n)
+	skipped := len(d.Accounts) - len(importable(d))
+	assert.Equal(t, ExportCounts{Organizations: 2, Accounts: len(importable(d)), Reservations: skipped}, n)
+	assert.Contains(t, strings.SplitN(buf.String(), "\n", 2)[0], `"collation":"exact"`, "the header records the rule")
 
 	// into the same namespace: nothing changes
 	back, err := restcommdb.ReadJSONL(bytes.NewReader(buf.Bytes()), "backup.jsonl")
 	require.NoError(t, err)
 	r, err := Run(ctx, st, back, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(d.Good()), r.Accounts.Unchanged)
+	assert.Equal(t, len(importable(d)), r.Accounts.Unchanged)
 	assert.False(t, r.Changed())
 	assert.Empty(t, r.Skipped)
 
-	// into an empty one: the same accounts
+	// into an empty one: the same accounts, under the same rule
 	rd2 := redistest.Start(t)
 	st2 := store.New(rd2.Client(t), "other")
 	r, err = Run(ctx, st2, back, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(d.Good()), r.Accounts.Imported)
-	for _, a := range d.Good() {
+	assert.Equal(t, len(importable(d)), r.Accounts.Imported)
+	assert.Equal(t, collation.Exact, r.Collation)
+	want, err := st.Reservations(ctx)
+	require.NoError(t, err)
+	got, err := st2.Reservations(ctx)
+	require.NoError(t, err)
+	assert.Len(t, got, skipped)
+	assert.Equal(t, want, got, "a restore keeps the reservations")
+	for _, a := range importable(d) {
 		x, err := st.Account(ctx, a.Sid)
 		require.NoError(t, err)
 		y, err := st2.Account(ctx, a.Sid)

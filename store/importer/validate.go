@@ -6,34 +6,53 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
+	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 
 // Reasons a row is skipped. Each is something RestComm itself would fail
-// on (or refuse to store), so the row can not be served as RestComm serves
-// it; the rest of the source imports.
+// on (or refuse to store), or a value RestComm would authenticate but the
+// gateway would never create, so the row can not be served as RestComm
+// serves it; the rest of the source imports.
 const (
-	ReasonNull              = "NULL in a NOT NULL column"
-	ReasonMalformedSid      = "malformed SID"
-	ReasonTooWide           = "field wider than its column"
-	ReasonStatus            = "unknown status"
-	ReasonType              = "unknown type"
-	ReasonDate              = "unreadable date"
-	ReasonDuplicateSid      = "duplicate SID"
-	ReasonDuplicateEmail    = "e-mail address shared with another account"
-	ReasonDuplicateDomain   = "domain name shared with another organization"
-	ReasonEmptyDomain       = "empty domain name"
-	ReasonNoOrganization    = "organization does not exist"
-	ReasonOrganizationSkip  = "organization skipped"
-	ReasonNoParent          = "parent does not exist"
-	ReasonParentSkipped     = "parent skipped"
-	ReasonCycle             = "parent cycle"
-	ReasonTooDeep           = "deeper than RestComm allows"
+	ReasonNull             = "NULL in a NOT NULL column"
+	ReasonMalformedSid     = "malformed SID"
+	ReasonTooWide          = "field wider than its column"
+	ReasonStatus           = "unknown status"
+	ReasonType             = "unknown type"
+	ReasonDate             = "unreadable date"
+	ReasonDuplicateSid     = "duplicate SID"
+	ReasonDuplicateDomain  = "domain name shared with another organization"
+	ReasonEmptyDomain      = "empty domain name"
+	ReasonNoOrganization   = "organization does not exist"
+	ReasonOrganizationSkip = "organization skipped"
+	ReasonNoParent         = "parent does not exist"
+	ReasonParentSkipped    = "parent skipped"
+	ReasonCycle            = "parent cycle"
+	ReasonTooDeep          = "deeper than RestComm allows"
+	// ReasonUnreadable: the source's line does not parse (an HSQLDB
+	// script's INSERT).
+	ReasonUnreadable = "unreadable row"
+	// ReasonEmptyToken: no secret matches an empty auth token (RestComm
+	// compares the password, or its md5, with it), and the gateway never
+	// stores one.
+	ReasonEmptyToken = "empty auth token"
+	// ReasonControl: a NUL or another control character, most of which
+	// XML 1.0 (RestComm's and the gateway's default representation)
+	// cannot carry: damage in the row, not an account's data.
+	ReasonControl = "control character in a text column"
+	// ReasonEmail: an e-mail address RestComm's own create refuses
+	// (JavaMail's InternetAddress.validate, caddymodule/javacompat), so
+	// the gateway could never have created it either.
+	ReasonEmail             = "e-mail address not an address"
 	maxDepth                = 3 // MybatisAccountsDao.accountRecursionDepth: top, child, grandchild
-	kindAccount, kindOrgztn = "account", "organization"
+	kindAccount, kindOrgztn = restcommdb.KindAccount, restcommdb.KindOrganization
 )
 
 // sidPattern is RestComm's Sid pattern: a value that does not match makes
@@ -84,8 +103,29 @@ type goodAccount struct {
 	depth int
 }
 
-func (r *Report) skip(kind string, sid, where, reason, detail string) {
-	r.Skipped = append(r.Skipped, Skip{Kind: kind, Sid: sid, Where: where, Reason: reason, Detail: detail})
+func (r *Report) skip(kind, sid, email, where, reason, detail string) {
+	r.Skipped = append(r.Skipped, Skip{Kind: kind, Sid: sid, Email: email, Where: where, Reason: reason, Detail: detail})
+}
+
+// controlIn names the first column of cols whose value holds a control
+// character (C0, DEL or C1: unicode.IsControl), and the character.
+func controlIn(cols []string, vals []string) (string, bool) {
+	for i, v := range vals {
+		if j := strings.IndexFunc(v, unicode.IsControl); j >= 0 {
+			c, _ := utf8.DecodeRuneInString(v[j:])
+			return fmt.Sprintf("%s holds %U at byte %d", cols[i], c, j), true
+		}
+	}
+	return "", false
+}
+
+// malformed adds the source's unreadable rows of kind to r.Skipped.
+func malformed(src *restcommdb.Source, kind string, r *Report) {
+	for _, m := range src.Malformed {
+		if m.Kind == kind {
+			r.skip(kind, m.Sid, m.EmailAddress, m.Where, ReasonUnreadable, m.Detail)
+		}
+	}
 }
 
 func location(opts Options) *time.Location {
@@ -99,13 +139,19 @@ func location(opts Options) *time.Location {
 // to import, with every other one in r.Skipped.
 func validateOrganizations(src *restcommdb.Source, opts Options, r *Report) []goodOrg {
 	loc := location(opts)
-	skip := r.skip
+	skip := func(kind, sid, where, reason, detail string) { r.skip(kind, sid, "", where, reason, detail) }
+	malformed(src, kindOrgztn, r)
 
 	// organizations, each on its own
 	var orgs []goodOrg
 	for _, o := range src.Organizations {
 		if len(o.Null) > 0 {
 			skip(kindOrgztn, o.Sid, o.Where, ReasonNull, strings.Join(o.Null, ", "))
+			continue
+		}
+		if d, bad := controlIn([]string{"sid", "domain_name", "status", "date_created", "date_updated"},
+			[]string{o.Sid, o.DomainName, o.Status, o.DateCreated, o.DateUpdated}); bad {
+			skip(kindOrgztn, o.Sid, o.Where, ReasonControl, d)
 			continue
 		}
 		if !sidPattern.MatchString(o.Sid) {
@@ -153,37 +199,36 @@ func validateOrganizations(src *restcommdb.Source, opts Options, r *Report) []go
 // validateAccounts judges the accounts of src and returns those to
 // import, with every other one in r.Skipped. orgOK are the organizations
 // that are at the gateway (imported or there already), notOK those that
-// are not, with why.
-func validateAccounts(src *restcommdb.Source, opts Options, r *Report, orgOK map[string]bool, notOK map[string]string) []goodAccount {
+// are not, with why. SIDs are compared, and filed, as rule compares them
+// (RestComm's `WHERE sid = ?`).
+func validateAccounts(src *restcommdb.Source, rule collation.Rule, opts Options, r *Report, orgOK map[string]bool, notOK map[string]string) []goodAccount {
 	loc := location(opts)
-	skip := r.skip
+	malformed(src, kindAccount, r)
 
 	// accounts, each on its own
 	accountCols := []string{"sid", "email_address", "friendly_name", "parent_sid", "type", "status", "auth_token", "role", "uri", "organization_sid"}
 	var accts []goodAccount
-	// e-mail addresses of every row, good or not: RestComm's lookup by
-	// e-mail fails for all the rows that share one
-	emails := map[string][]string{}
-	emailKey := func(e string) string {
-		if src.EmailsFoldCase {
-			return strings.ToLower(e)
-		}
-		return e
-	}
+	canonical := 0
 	for _, a := range src.Accounts {
-		if !slices.Contains(a.Null, "email_address") {
-			k := emailKey(a.EmailAddress)
-			emails[k] = append(emails[k], a.Sid)
+		skip := func(reason, detail string) {
+			email := a.EmailAddress
+			if slices.Contains(a.Null, "email_address") {
+				email = ""
+			}
+			r.skip(kindAccount, a.Sid, email, a.Where, reason, detail)
 		}
-	}
-	for _, a := range src.Accounts {
 		if len(a.Null) > 0 {
-			skip(kindAccount, a.Sid, a.Where, ReasonNull, strings.Join(a.Null, ", "))
+			skip(ReasonNull, strings.Join(a.Null, ", "))
 			continue
 		}
 		org := a.OrganizationSid
 		if a.NoOrganization {
 			org = store.DefaultOrganizationSid
+		}
+		vals := []string{a.Sid, a.EmailAddress, a.FriendlyName, a.ParentSid, a.Type, a.Status, a.AuthToken, a.Role, a.URI, org}
+		if d, bad := controlIn(append(accountCols, "date_created", "date_updated"), append(vals, a.DateCreated, a.DateUpdated)); bad {
+			skip(ReasonControl, d)
+			continue
 		}
 		bad := ""
 		switch {
@@ -195,41 +240,55 @@ func validateAccounts(src *restcommdb.Source, opts Options, r *Report, orgOK map
 			bad = fmt.Sprintf("organization_sid %q", org)
 		}
 		if bad != "" {
-			skip(kindAccount, a.Sid, a.Where, ReasonMalformedSid, bad)
+			skip(ReasonMalformedSid, bad)
 			continue
 		}
-		if d, ok := checkWidths(restcommdb.AccountWidths, accountCols, []string{a.Sid, a.EmailAddress, a.FriendlyName,
-			a.ParentSid, a.Type, a.Status, a.AuthToken, a.Role, a.URI, org}); !ok {
-			skip(kindAccount, a.Sid, a.Where, ReasonTooWide, d)
+		if d, ok := checkWidths(restcommdb.AccountWidths, accountCols, vals); !ok {
+			skip(ReasonTooWide, d)
 			continue
 		}
 		if !store.ValidStatus(a.Status) {
-			skip(kindAccount, a.Sid, a.Where, ReasonStatus, fmt.Sprintf("%q", a.Status))
+			skip(ReasonStatus, fmt.Sprintf("%q", a.Status))
 			continue
 		}
 		if a.Type != "Full" && a.Type != "Trial" {
-			skip(kindAccount, a.Sid, a.Where, ReasonType, fmt.Sprintf("%q", a.Type))
+			skip(ReasonType, fmt.Sprintf("%q", a.Type))
+			continue
+		}
+		if a.AuthToken == "" {
+			skip(ReasonEmptyToken, "")
+			continue
+		}
+		if !javacompat.ValidEmail(a.EmailAddress) {
+			skip(ReasonEmail, fmt.Sprintf("%q", a.EmailAddress))
 			continue
 		}
 		created, err1 := parseDate(a.DateCreated, src.Dates, loc)
 		updated, err2 := parseDate(a.DateUpdated, src.Dates, loc)
 		if err := cmpOr(err1, err2); err != nil {
-			skip(kindAccount, a.Sid, a.Where, ReasonDate, err.Error())
+			skip(ReasonDate, err.Error())
 			continue
 		}
-		if sids := emails[emailKey(a.EmailAddress)]; len(sids) > 1 {
-			skip(kindAccount, a.Sid, a.Where, ReasonDuplicateEmail,
-				fmt.Sprintf("%q, also %s (RestComm answers 500 for it)", a.EmailAddress, strings.Join(without(sids, a.Sid), ", ")))
-			continue
+		// the form the rule finds an account by (RestComm's own, AC and
+		// lower-case hexadecimal, under a rule that ignores case)
+		sid, parent := rule.SID(a.Sid), a.ParentSid
+		if parent != "" {
+			parent = rule.SID(parent)
+		}
+		if sid != a.Sid || parent != a.ParentSid {
+			canonical++
 		}
 		accts = append(accts, goodAccount{row: a, acct: store.Account{
-			Sid: a.Sid, OrganizationSid: org, FriendlyName: a.FriendlyName, EmailAddress: a.EmailAddress,
+			Sid: sid, OrganizationSid: org, FriendlyName: a.FriendlyName, EmailAddress: a.EmailAddress,
 			Type: a.Type, Status: a.Status, Role: a.Role, AuthToken: a.AuthToken, URI: a.URI,
-			ParentSid: a.ParentSid, DateCreated: created.UTC(), DateUpdated: updated.UTC(),
+			ParentSid: parent, DateCreated: created.UTC(), DateUpdated: updated.UTC(),
 		}})
 	}
+	if canonical > 0 {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d accounts' SIDs (or parents') are filed as %s finds them: \"AC\" and lower-case hexadecimal", canonical, rule))
+	}
 	accts = dropShared(accts, func(g goodAccount) string { return g.acct.Sid }, func(g goodAccount, _ []string) {
-		skip(kindAccount, g.acct.Sid, g.row.Where, ReasonDuplicateSid, "")
+		r.skip(kindAccount, g.row.Sid, g.row.EmailAddress, g.row.Where, ReasonDuplicateSid, "")
 	})
 
 	// organizations of the accounts
@@ -240,28 +299,66 @@ func validateAccounts(src *restcommdb.Source, opts Options, r *Report, orgOK map
 			accts[n] = g
 			n++
 		case notOK[g.acct.OrganizationSid] != "":
-			skip(kindAccount, g.acct.Sid, g.row.Where, ReasonOrganizationSkip, g.acct.OrganizationSid+": "+notOK[g.acct.OrganizationSid])
+			r.skip(kindAccount, g.row.Sid, g.row.EmailAddress, g.row.Where, ReasonOrganizationSkip, g.acct.OrganizationSid+": "+notOK[g.acct.OrganizationSid])
 		default:
-			skip(kindAccount, g.acct.Sid, g.row.Where, ReasonNoOrganization, g.acct.OrganizationSid)
+			r.skip(kindAccount, g.row.Sid, g.row.EmailAddress, g.row.Where, ReasonNoOrganization, g.acct.OrganizationSid)
 		}
 	}
 	accts = accts[:n]
 
 	// the tree: parents that exist, no cycles, at most maxDepth levels
-	return checkTree(accts, src, skip)
+	accts = checkTree(accts, src, rule, r)
+	sharedEmails(accts, rule, r)
+	return accts
+}
+
+// sharedEmails lists in r the imported accounts whose e-mail addresses
+// are equal under rule. RestComm's database holds them all and finds
+// several rows for their e-mail login (its selectOne then fails: 500); the
+// gateway imports them all, refuses that login as ambiguous, and finds
+// each by its SID.
+func sharedEmails(accts []goodAccount, rule collation.Rule, r *Report) {
+	by := map[string][]int{}
+	for i, g := range accts {
+		k := rule.Key(g.acct.EmailAddress)
+		by[k] = append(by[k], i)
+	}
+	for _, is := range by {
+		if len(is) < 2 {
+			continue
+		}
+		slices.SortFunc(is, func(a, b int) int { return strings.Compare(accts[a].acct.Sid, accts[b].acct.Sid) })
+		var sh SharedEmail
+		for _, i := range is {
+			sh.Sids = append(sh.Sids, accts[i].acct.Sid)
+			sh.Emails = append(sh.Emails, accts[i].acct.EmailAddress)
+		}
+		r.Shared = append(r.Shared, sh)
+	}
+	slices.SortFunc(r.Shared, func(a, b SharedEmail) int { return strings.Compare(a.Sids[0], b.Sids[0]) })
 }
 
 // checkTree keeps the accounts whose parent chain ends at a top-level
 // account within maxDepth levels through accounts that are kept, and
 // skips the others with their reason.
-func checkTree(accts []goodAccount, src *restcommdb.Source, skip func(kind, sid, where, reason, detail string)) []goodAccount {
+func checkTree(accts []goodAccount, src *restcommdb.Source, rule collation.Rule, r *Report) []goodAccount {
+	skip := func(g *goodAccount, reason, detail string) {
+		r.skip(kindAccount, g.row.Sid, g.row.EmailAddress, g.row.Where, reason, detail)
+	}
 	idx := make(map[string]int, len(accts))
 	for i, g := range accts {
 		idx[g.acct.Sid] = i
 	}
+	// a parent in the source, even one skipped or unreadable, makes its
+	// children "parent skipped" rather than "parent does not exist"
 	inSource := make(map[string]bool, len(src.Accounts))
 	for _, a := range src.Accounts {
-		inSource[a.Sid] = true
+		inSource[rule.SID(a.Sid)] = true
+	}
+	for _, m := range src.Malformed {
+		if m.Kind == kindAccount && m.Sid != "" {
+			inSource[rule.SID(m.Sid)] = true
+		}
 	}
 	const (
 		unknown = iota
@@ -303,7 +400,7 @@ func checkTree(accts []goodAccount, src *restcommdb.Source, skip func(kind, sid,
 				names = append(names, accts[j].acct.Sid)
 				for _, k := range cycle {
 					state[k] = bad
-					skip(kindAccount, accts[k].acct.Sid, accts[k].row.Where, ReasonCycle, strings.Join(names, " → "))
+					skip(&accts[k], ReasonCycle, strings.Join(names, " → "))
 				}
 				path = path[:at]
 				i = j
@@ -321,21 +418,20 @@ func checkTree(accts []goodAccount, src *restcommdb.Source, skip func(kind, sid,
 				g.depth = 1
 			case !inSource[parent]:
 				state[k] = bad
-				skip(kindAccount, g.acct.Sid, g.row.Where, ReasonNoParent, parent)
+				skip(g, ReasonNoParent, g.row.ParentSid)
 				continue
 			default:
 				j, ok := idx[parent]
 				if !ok || state[j] == bad {
 					state[k] = bad
-					skip(kindAccount, g.acct.Sid, g.row.Where, ReasonParentSkipped, parent)
+					skip(g, ReasonParentSkipped, g.row.ParentSid)
 					continue
 				}
 				g.depth = accts[j].depth + 1
 			}
 			if g.depth > maxDepth {
 				state[k] = bad
-				skip(kindAccount, g.acct.Sid, g.row.Where, ReasonTooDeep,
-					fmt.Sprintf("level %d, RestComm allows %d", g.depth, maxDepth))
+				skip(g, ReasonTooDeep, fmt.Sprintf("level %d, RestComm allows %d", g.depth, maxDepth))
 				continue
 			}
 			state[k] = good
@@ -383,16 +479,6 @@ func sidOf(x any) string {
 		return v.acct.Sid
 	}
 	return ""
-}
-
-func without(xs []string, x string) []string {
-	var out []string
-	for _, y := range xs {
-		if y != x {
-			out = append(out, y)
-		}
-	}
-	return out
 }
 
 func cmpOr(errs ...error) error {

@@ -7,8 +7,11 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 )
 
 // ReadHSQLDB reads the two tables from a restcomm.script, the file in
@@ -28,29 +31,36 @@ import (
 // The columns are taken from the table's CREATE statement in the file, so
 // that RestComm releases without organization_sid (before 8.2), without
 // the organizations table or without its status column read as they are.
+// A row of the two tables that does not parse is a Malformed row; a line
+// of another table that does not parse is a warning (the import does not
+// read those tables); a line longer than MaxLineLength is an error.
 // name names the file in reports.
 func ReadHSQLDB(r io.Reader, name string) (*Source, error) {
-	src := &Source{Name: name, Dates: DatesLocal}
+	src := &Source{Name: name, Dates: DatesLocal, Collation: collation.Exact,
+		CollationFrom: "HSQLDB's default collation (the script sets none): exact"}
 	base := filepath.Base(name)
 	columns := map[string][]string{}
 	br := bufio.NewReaderSize(r, 1<<16)
 	sawOrgInsert := false
 	for lineNo := 1; ; lineNo++ {
-		raw, err := br.ReadString('\n')
-		if raw == "" && err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, err
-		}
-		line := decodeScriptLine(strings.TrimRight(raw, "\r\n"))
 		where := fmt.Sprintf("%s line %d", base, lineNo)
+		raw, err := readLine(br)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errorf(where, "%v", err)
+		}
+		line := decodeScriptLine(string(raw))
 		switch {
+		case setCollation.MatchString(line):
+			setHSQLDBCollation(src, line, where)
 		case createTable.MatchString(line):
 			table, cols, err := parseCreateTable(line)
 			if err != nil {
 				if !strings.Contains(line, AccountsTable) && !strings.Contains(line, OrganizationsTable) {
-					continue // another table's: none of our business
+					src.Warnings = append(src.Warnings, fmt.Sprintf("%s: unreadable CREATE TABLE of a table the import does not read (%v): skipped", where, err))
+					continue
 				}
 				return nil, errorf(where, "%v", err)
 			}
@@ -62,44 +72,105 @@ func ReadHSQLDB(r io.Reader, name string) (*Source, error) {
 			}
 		case strings.HasPrefix(line, "INSERT INTO "):
 			table, values, err := parseInsert(line)
-			if err != nil {
-				return nil, errorf(where, "%v", err)
+			if table == "" && err != nil {
+				// the table's name itself is unreadable: the row is ours
+				// if the line names one of the two tables
+				switch {
+				case strings.Contains(line, AccountsTable):
+					table = AccountsTable
+				case strings.Contains(line, OrganizationsTable):
+					table = OrganizationsTable
+				}
 			}
+			var cols []string
 			switch table {
 			case AccountsTable:
-				cols := columns[table]
-				if cols == nil {
+				if cols = columns[table]; cols == nil {
 					cols = defaultAccountColumns(len(values))
 				}
-				row, err := rowOf(cols, values)
-				if err != nil {
-					return nil, errorf(where, "%v", err)
-				}
-				src.Accounts = append(src.Accounts, accountOf(row, where))
 			case OrganizationsTable:
 				sawOrgInsert = true
-				cols := columns[table]
-				if cols == nil {
+				if cols = columns[table]; cols == nil {
 					cols = OrganizationColumns[:min(len(values), len(OrganizationColumns))]
 				}
-				row, err := rowOf(cols, values)
+			default:
 				if err != nil {
-					return nil, errorf(where, "%v", err)
+					what := "a table the import does not read"
+					if table != "" {
+						what = fmt.Sprintf("%q, a table the import does not read", table)
+					}
+					src.Warnings = append(src.Warnings, fmt.Sprintf("%s: unreadable INSERT into %s (%v): skipped", where, what, err))
 				}
-				src.Organizations = append(src.Organizations, organizationOf(row, where))
+				continue
 			}
-		}
-		if err != nil {
-			break
+			if err == nil {
+				var row map[string]value
+				if row, err = rowOf(cols, values); err == nil {
+					if table == AccountsTable {
+						src.Accounts = append(src.Accounts, accountOf(row, where))
+					} else {
+						src.Organizations = append(src.Organizations, organizationOf(row, where))
+					}
+					continue
+				}
+			}
+			// what could be read of the row, by position, so that its SID
+			// and e-mail address stay reserved
+			m := Malformed{Kind: KindAccount, Where: where, Detail: err.Error()}
+			if table == OrganizationsTable {
+				m.Kind = KindOrganization
+			}
+			for i, v := range values[:min(len(values), len(cols))] {
+				switch cols[i] {
+				case "sid":
+					m.Sid = v.s
+				case "email_address":
+					m.EmailAddress = v.s
+				}
+			}
+			src.Malformed = append(src.Malformed, m)
 		}
 	}
 	if sawOrgInsert {
 		src.HasOrganizations = true
 	}
-	if columns[AccountsTable] == nil && len(src.Accounts) == 0 {
+	if columns[AccountsTable] == nil && len(src.Accounts) == 0 && !slices.ContainsFunc(src.Malformed,
+		func(m Malformed) bool { return m.Kind == KindAccount }) {
 		return nil, fmt.Errorf("%s: no %s table: not a RestComm HSQLDB script", name, AccountsTable)
 	}
 	return src, nil
+}
+
+// setCollation matches HSQLDB's SET DATABASE COLLATION statement, which
+// its script writer keeps when a database's collation was set.
+var setCollation = regexp.MustCompile(`(?i)^SET DATABASE COLLATION\s+("(?:[^"]|"")+"|\S+)(.*)$`)
+
+// setHSQLDBCollation sets src's rule from a SET DATABASE COLLATION line:
+// SQL_TEXT (HSQLDB's default) compares exactly, ignoring trailing spaces
+// only with PAD SPACE; SQL_TEXT_UCC compares upper-cased. Other
+// collations (a language's, with a strength) have no rule here.
+func setHSQLDBCollation(src *Source, line, where string) {
+	m := setCollation.FindStringSubmatch(line)
+	name := strings.ToUpper(strings.ReplaceAll(strings.Trim(m[1], `"`), `""`, `"`))
+	rest := strings.Join(strings.Fields(strings.ToUpper(m[2])), " ")
+	pad := rest == "PAD SPACE"
+	if !pad && rest != "NO PAD" && rest != "" {
+		name += " " + rest // a STRENGTH or another clause: not a plain collation
+	}
+	src.CollationFrom = fmt.Sprintf("%s: SET DATABASE COLLATION %s", where, strings.TrimSpace(m[1]+" "+rest))
+	src.CollationErr = nil
+	switch {
+	case name == "SQL_TEXT" && pad:
+		src.Collation = collation.ExactPad
+	case name == "SQL_TEXT":
+		src.Collation = collation.Exact
+	case name == "SQL_TEXT_UCC" && pad:
+		src.Collation = collation.UnicodeCI
+	default:
+		src.Collation = collation.Exact
+		src.CollationErr = fmt.Errorf("%s: HSQLDB collation %s %s has no rule here: name one with --collation (%s)",
+			where, m[1], rest, strings.Join(collation.Names, ", "))
+	}
 }
 
 // createTable matches the start of a CREATE TABLE statement, not a
@@ -405,26 +476,30 @@ func (p *scanner) stringLit() (string, error) {
 	return "", errors.New("unterminated string")
 }
 
-// parseInsert reads INSERT INTO name VALUES(v, …).
+// parseInsert reads INSERT INTO name VALUES(v, …). On an error it still
+// returns the table's name, if it was read, and the values read before it.
 func parseInsert(line string) (string, []value, error) {
 	p := &scanner{s: line}
 	p.word("INSERT")
 	p.word("INTO")
 	table, ok := p.tableName()
-	if !ok || !p.word("VALUES") || !p.eat('(') {
+	if !ok {
 		return "", nil, errors.New("unreadable INSERT")
+	}
+	if !p.word("VALUES") || !p.eat('(') {
+		return table, nil, errors.New("unreadable INSERT")
 	}
 	var values []value
 	for {
 		p.space()
 		if p.i >= len(p.s) {
-			return "", nil, errors.New("unterminated VALUES")
+			return table, values, errors.New("unterminated VALUES")
 		}
 		switch {
 		case p.s[p.i] == '\'':
 			s, err := p.stringLit()
 			if err != nil {
-				return "", nil, err
+				return table, values, err
 			}
 			values = append(values, value{s: s})
 		case p.word("NULL"):
@@ -443,10 +518,10 @@ func parseInsert(line string) (string, []value, error) {
 		if p.eat(')') {
 			p.space()
 			if p.i != len(p.s) {
-				return "", nil, errors.New("text after VALUES(…)")
+				return table, values, errors.New("text after VALUES(…)")
 			}
 			return table, values, nil
 		}
-		return "", nil, errors.New("expected ',' or ')' in VALUES")
+		return table, values, errors.New("expected ',' or ')' in VALUES")
 	}
 }

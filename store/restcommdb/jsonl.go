@@ -7,24 +7,32 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 )
 
 // The JSON lines format of `accounts export` and `accounts import --from
 // file.jsonl`: one object per line, each with a "kind".
 //
-//	{"kind":"export","format":1,"namespace":"{restcomm}","exported":"2024-05-01T10:00:00Z"}
+//	{"kind":"export","format":1,"namespace":"{restcomm}","exported":"2024-05-01T10:00:00Z","collation":"latin1_swedish_ci"}
 //	{"kind":"organization","sid":"OR…","domain_name":"…","status":"active","date_created":"…","date_updated":"…"}
 //	{"kind":"account","sid":"AC…","date_created":"…","date_updated":"…","email_address":"…",
 //	 "friendly_name":"…","parent_sid":null,"type":"Full","status":"active","auth_token":"…",
 //	 "role":"…","uri":"…","organization_sid":"OR…"}
+//	{"kind":"reservation","sid":"AC…","email_address":"…","reason":"unknown status"}
 //
 // Field names are RestComm's column names; dates are RFC 3339 (the export
 // writes UTC). The header line is optional on import; blank lines are
-// ignored.
+// ignored. The header's collation is the rule under which the exported
+// namespace compared logins (collation.Rule's name); an export without
+// one (written before the gateway kept a rule) reads as exact. Reservation
+// lines are the namespace's reserved rows (those an import from RestComm
+// skipped), so that a restore keeps them reserved.
 const (
 	KindExport       = "export"
 	KindOrganization = "organization"
 	KindAccount      = "account"
+	KindReservation  = "reservation"
 	JSONLFormat      = 1
 )
 
@@ -34,6 +42,7 @@ type Header struct {
 	Format    int    `json:"format"`
 	Namespace string `json:"namespace,omitempty"`
 	Exported  string `json:"exported,omitempty"`
+	Collation string `json:"collation,omitempty"`
 }
 
 // JSONOrganization is one organization line.
@@ -63,10 +72,19 @@ type JSONAccount struct {
 	OrganizationSid string  `json:"organization_sid"`
 }
 
+// JSONReservation is one reservation line.
+type JSONReservation struct {
+	Kind         string `json:"kind"`
+	Sid          string `json:"sid"`
+	EmailAddress string `json:"email_address"`
+	Reason       string `json:"reason"`
+}
+
 // jsonLine is any line, for reading.
 type jsonLine struct {
 	Kind            string  `json:"kind"`
 	Format          int     `json:"format"`
+	Collation       *string `json:"collation"`
 	Sid             *string `json:"sid"`
 	DomainName      *string `json:"domain_name"`
 	Status          *string `json:"status"`
@@ -80,24 +98,26 @@ type jsonLine struct {
 	Role            *string `json:"role"`
 	URI             *string `json:"uri"`
 	OrganizationSid *string `json:"organization_sid"`
+	Reason          *string `json:"reason"`
 }
 
 // ReadJSONL reads an export. Organizations count as present (the format
 // always has them), so an account without organization_sid is refused by
 // the importer rather than put in the default organization.
 func ReadJSONL(r io.Reader, name string) (*Source, error) {
-	src := &Source{Name: name, Dates: DatesRFC3339, HasOrganizations: true}
+	src := &Source{Name: name, Dates: DatesRFC3339, HasOrganizations: true, Collation: collation.Exact,
+		CollationFrom: "an export without a recorded rule: exact"}
 	base := filepath.Base(name)
 	br := bufio.NewReaderSize(r, 1<<16)
 	for lineNo := 1; ; lineNo++ {
-		raw, err := br.ReadBytes('\n')
-		if len(raw) == 0 && err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, err
-		}
 		where := fmt.Sprintf("%s line %d", base, lineNo)
+		raw, err := readLine(br)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errorf(where, "%v", err)
+		}
 		if len(trimSpace(raw)) > 0 {
 			var l jsonLine
 			if jerr := json.Unmarshal(raw, &l); jerr != nil {
@@ -115,6 +135,13 @@ func ReadJSONL(r io.Reader, name string) (*Source, error) {
 			case KindExport:
 				if l.Format != JSONLFormat {
 					return nil, errorf(where, "export format %d, this version reads %d", l.Format, JSONLFormat)
+				}
+				if l.Collation != nil {
+					rule, err := collation.Parse(*l.Collation)
+					if err != nil {
+						return nil, errorf(where, "%v", err)
+					}
+					src.Collation, src.CollationFrom = rule, fmt.Sprintf("%s: the export's rule, %s", where, rule)
 				}
 			case KindOrganization:
 				o := Organization{Where: where}
@@ -143,12 +170,15 @@ func ReadJSONL(r io.Reader, name string) (*Source, error) {
 				a.OrganizationSid = get("organization_sid", l.OrganizationSid)
 				a.Null = nulls
 				src.Accounts = append(src.Accounts, a)
+			case KindReservation:
+				x := Reservation{Where: where}
+				x.Sid = get("sid", l.Sid)
+				x.EmailAddress = get("email_address", l.EmailAddress)
+				x.Reason = get("reason", l.Reason)
+				src.Reservations = append(src.Reservations, x)
 			default:
 				return nil, errorf(where, "unknown kind %q", l.Kind)
 			}
-		}
-		if err != nil {
-			break
 		}
 	}
 	return src, nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 )
 
 // Config turns a mysql://user:password@host[:port]/database URL (or
@@ -101,7 +103,10 @@ func ReadDB(ctx context.Context, db *sql.DB, name string) (*Source, error) {
 	if len(have[AccountsTable]) == 0 {
 		return nil, fmt.Errorf("%s: no %s table: not RestComm's database", name, AccountsTable)
 	}
-	src := &Source{Name: name, Dates: DatesLocal, EmailsFoldCase: true, HasOrganizations: len(have[OrganizationsTable]) > 0}
+	src := &Source{Name: name, Dates: DatesLocal, HasOrganizations: len(have[OrganizationsTable]) > 0}
+	if err := readCollation(ctx, conn, src); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	for _, stmt := range []string{
 		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
@@ -167,6 +172,48 @@ func tableColumns(ctx context.Context, conn *sql.Conn) (map[string]map[string]bo
 		have[t][strings.ToLower(c)] = true
 	}
 	return have, rows.Err()
+}
+
+// readCollation sets src's rule from the collations of
+// restcomm_accounts.email_address and sid: RestComm's logins are
+// `WHERE email_address = ?` and `WHERE sid = ?`, so the columns' own
+// collations decide them (RestComm's script declares none, so a latin1
+// database gives latin1_swedish_ci). The gateway keeps one rule, the
+// e-mail address's; a SID column compared otherwise is a warning.
+func readCollation(ctx context.Context, conn *sql.Conn, src *Source) error {
+	rows, err := conn.QueryContext(ctx, `SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME IN ('email_address', 'sid')`, AccountsTable)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	colls := map[string]string{}
+	for rows.Next() {
+		var col string
+		var coll sql.NullString
+		if err := rows.Scan(&col, &coll); err != nil {
+			return err
+		}
+		colls[strings.ToLower(col)] = coll.String
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	email := colls["email_address"]
+	src.CollationFrom = fmt.Sprintf("%s.email_address collation %s", AccountsTable, email)
+	if src.Collation, err = collation.FromMariaDB(email); err != nil {
+		src.CollationErr = fmt.Errorf("%s.email_address: %w", AccountsTable, err)
+		return nil
+	}
+	if sid, ok := colls["sid"]; ok {
+		r, err := collation.FromMariaDB(sid)
+		if err != nil || r.Name() != src.Collation.Name() {
+			src.Warnings = append(src.Warnings, fmt.Sprintf(
+				"%s.sid compares under collation %s, email_address under %s: the gateway keeps the e-mail address's rule, %s, for both",
+				AccountsTable, sid, email, src.Collation))
+		}
+	}
+	return nil
 }
 
 func present(want []string, have map[string]bool) []string {

@@ -11,11 +11,17 @@
 package restcommdb
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/restcomm/restcomm-gateway/internal/collation"
 )
 
 // Column names of RestComm's tables, in the order RestComm creates them.
@@ -83,13 +89,84 @@ type Source struct {
 	HasOrganizations bool
 	Organizations    []Organization
 	Accounts         []Account
-	// EmailsFoldCase: the source compares e-mail addresses without regard
-	// to case (MariaDB's collation), so two addresses that differ only in
-	// case are one for RestComm's lookup (HSQLDB compares them exactly).
-	EmailsFoldCase bool
+	// Collation is how the source's database compares e-mail addresses
+	// and SIDs, and so decides RestComm's logins (RestComm runs
+	// `WHERE email_address = ?` and lets the database compare): the
+	// column's collation in MariaDB/MySQL, the database collation of an
+	// HSQLDB script, the rule an export recorded. CollationFrom says where
+	// it was read, for reports.
+	Collation     collation.Rule
+	CollationFrom string
+	// CollationErr: the source compares under a collation that has no
+	// rule here; Collation is then not to be trusted, and the import needs
+	// one named (accounts import --collation).
+	CollationErr error
+	// Malformed are rows of the two tables that could not be read (an
+	// HSQLDB line that does not parse), with what could be read of them.
+	Malformed []Malformed
+	// Reservations are the rows an export's namespace kept reserved (rows
+	// RestComm's database holds that an import skipped); only exports
+	// carry them.
+	Reservations []Reservation
+	// Warnings are what reading noticed without refusing anything the
+	// import uses: unreadable lines of tables it does not read, the
+	// columns compared under different collations.
+	Warnings []string
 	// Dates says how the source writes dates: "local" (RestComm's time
 	// zone, no offset) or "rfc3339".
 	Dates string
+}
+
+// Malformed is a row of restcomm_accounts or restcomm_organizations that
+// could not be read.
+type Malformed struct {
+	Kind string // KindAccount or KindOrganization
+	// Sid and EmailAddress are what could be read of them ("" when not).
+	Sid, EmailAddress string
+	Where, Detail     string
+}
+
+// Reservation is a reserved row carried by an export.
+type Reservation struct {
+	Sid, EmailAddress, Reason, Where string
+}
+
+// MaxLineLength bounds a line of an HSQLDB script or an export, in bytes:
+// a RestComm row is a few hundred bytes, so a longer line is not one, and
+// reading it whole could exhaust memory.
+const MaxLineLength = 1 << 20
+
+// errLineTooLong is a line longer than MaxLineLength.
+var errLineTooLong = fmt.Errorf("line longer than %d bytes (1 MiB): not a RestComm row", MaxLineLength)
+
+// readLine reads one line, its end ("\n" or "\r\n") removed, of at most
+// MaxLineLength bytes; a longer one is errLineTooLong, read no further.
+// The line is valid until the next read. At the end of r it returns
+// io.EOF with no line.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if line == nil && err == nil {
+			line = chunk // the common case: the whole line in the buffer
+		} else {
+			line = append(line, chunk...)
+		}
+		if len(line) > MaxLineLength+2 {
+			return nil, errLineTooLong
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err != nil && (!errors.Is(err, io.EOF) || len(line) == 0):
+			return nil, err
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if len(line) > MaxLineLength {
+			return nil, errLineTooLong
+		}
+		return line, nil
+	}
 }
 
 // Date formats of Source.Dates.

@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/store"
+	"github.com/restcomm/restcomm-gateway/store/redistest"
+)
+
+// runAccounts runs "accounts <args>" as the command line does, and returns
+// what it printed and its error (the process exits with status 1 on one).
+func runAccounts(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := &cobra.Command{Use: "accounts"}
+	addImportCommands(root)
+	var out, errw bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errw)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+// --strict fails the command, after the report, when a row was skipped
+// (for pipelines); without it, or with nothing skipped, it succeeds.
+func TestAccountsImportStrict(t *testing.T) {
+	t.Parallel()
+	rd := redistest.Start(t)
+	dir := t.TempDir()
+	bad, clean := filepath.Join(dir, "bad.script"), filepath.Join(dir, "clean.script")
+	require.NoError(t, os.WriteFile(bad, []byte(restcommtest.Generate(20, true).Script()), 0o600))
+	require.NoError(t, os.WriteFile(clean, []byte(restcommtest.Generate(20, false).Script()), 0o600))
+
+	out, err := runAccounts(t, "import", "--from", bad, "--redis", rd.URL(), "--key-prefix", "a", "--strict")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "accounts import --strict: 11 rows skipped, 0 conflicts")
+	assert.Contains(t, out, "skipped by reason:", "the report comes first")
+	assert.Contains(t, out, "reserved (RestComm's database holds them: a create at the gateway answers 409): 11")
+
+	_, err = runAccounts(t, "import", "--from", bad, "--redis", rd.URL(), "--key-prefix", "b")
+	assert.NoError(t, err, "without --strict")
+	out, err = runAccounts(t, "import", "--from", clean, "--redis", rd.URL(), "--key-prefix", "c", "--strict", "--dry-run")
+	assert.NoError(t, err, "nothing skipped: %s", out)
+
+	_, err = runAccounts(t, "import", "--from", clean, "--redis", rd.URL(), "--collation", "klingon")
+	assert.ErrorContains(t, err, "--collation: collation \"klingon\": unknown")
+	out, err = runAccounts(t, "import", "--from", clean, "--redis", rd.URL(), "--key-prefix", "d", "--collation", "latin1_bin")
+	require.NoError(t, err)
+	assert.Contains(t, out, "comparison rule: exact_pad (given (--collation); the source: HSQLDB's default collation")
+}
+
+// mirror verify: exit status 0 when the only differences are rows the
+// import skipped (listed as reserved, with their reasons), 1 on drift.
+func TestMirrorVerifyReservedAndDrift(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	maria := mariadbtest.Start(t)
+	dbURL := maria.Database(t, "restcomm")
+	db := maria.DB(t, "restcomm")
+	d := restcommtest.Generate(20, true)
+	require.NoError(t, restcommtest.CreateSchema(ctx, db))
+	require.NoError(t, d.Insert(ctx, db))
+	rd := redistest.Start(t)
+	_, err := runAccounts(t, "import", "--from", dbURL, "--redis", rd.URL())
+	require.NoError(t, err)
+	opts := store.ClientOptions{URLs: []string{rd.URL()}}
+
+	var out strings.Builder
+	n, err := mirrorVerify(ctx, &out, opts, "", dbURL, time.UTC)
+	require.NoError(t, err)
+	t.Log("\n" + out.String())
+	assert.Zero(t, n, "reserved rows are not drift: status 0")
+	assert.Contains(t, out.String(), "rows only in the database that the import skipped (reserved at the gateway, not drift): 11\n")
+	assert.Contains(t, out.String(), "  account ACshort: malformed SID\n")
+	assert.Contains(t, out.String(), "no drift between the gateway and")
+
+	a := d.Good()[2]
+	_, err = db.Exec("UPDATE restcomm_accounts SET email_address = UPPER(email_address) WHERE sid = ?", a.Sid)
+	require.NoError(t, err)
+	out.Reset()
+	n, err = mirrorVerify(ctx, &out, opts, "", dbURL, time.UTC)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an address in another case is the same login for RestComm's database")
+	assert.Contains(t, out.String(), "values that differ but the database finds equal under latin1_swedish_ci (not drift): 1\n")
+
+	_, err = db.Exec("UPDATE restcomm_accounts SET status = 'closed' WHERE sid = ? AND status <> 'closed'", d.Good()[1].Sid)
+	require.NoError(t, err)
+	out.Reset()
+	n, err = mirrorVerify(ctx, &out, opts, "", dbURL, time.UTC)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "drift: status 1")
+	assert.Contains(t, out.String(), "account "+d.Good()[1].Sid+": status:")
+	assert.Contains(t, out.String(), "1 differences")
+}
