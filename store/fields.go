@@ -51,6 +51,7 @@ const (
 	eFrom        = "from"         // update: the account's status before
 	eNewPassword = "new_password" // update: "1" when the password changed
 	eSecret      = "secret"       // the new plaintext password, sealed (seal.go); optional
+	eLogin       = "login"        // create: the SIP client's login as RestComm derives it (seal.go)
 )
 
 // Script arguments besides hash fields.
@@ -77,6 +78,7 @@ const (
 	aDry          = "dry"       // ... set: write nothing
 	aDefault      = "default"   // ... the seeded default entry's SID
 	aSecret       = eSecret     // a change's sealed password, copied into its outbox entry
+	aLogin        = eLogin      // a create's SIP client login, copied into its outbox entry
 	aHolder       = "holder"    // the mirror's lease holder (outbox.go)
 	aTTL          = "ttl"       // its lease's time to live, ms
 	aGroup        = "group"     // the outbox's consumer group
@@ -95,7 +97,7 @@ var (
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
 		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit, aFields, aRows, aOverwrite, aDry, aDefault,
 		aHolder, aTTL, aGroup, aID, aReason, aKeys, aIndexKeys}
-	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret, fEmailKey, fNameKey}
+	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret, eLogin, fEmailKey, fNameKey}
 )
 
 // scriptPrelude is the Lua every script starts with (after its shebang):

@@ -84,7 +84,11 @@ type OutboxEntry struct {
 	// (RestComm then renames the account's SIP client too).
 	NewFriendlyName bool
 	FriendlyName    string
-	Request         string // the request that made the change
+	// Login: a create's SIP client login as RestComm derives it (the
+	// e-mail address's local part as given); "" for entries made before
+	// it was recorded.
+	Login   string
+	Request string // the request that made the change
 }
 
 // Time is when the entry was appended.
@@ -107,7 +111,7 @@ func streamTime(id string) time.Time {
 func entryFrom(m redis.XMessage) OutboxEntry {
 	get := func(k string) string { v, _ := m.Values[k].(string); return v }
 	e := OutboxEntry{ID: m.ID, Op: get(eOp), Sid: get(fSid), Org: get(fOrg), From: get(eFrom),
-		Status: get(fStatus), NewPassword: get(eNewPassword) == "1", Secret: get(eSecret), Request: get(fRequest)}
+		Status: get(fStatus), NewPassword: get(eNewPassword) == "1", Secret: get(eSecret), Login: get(eLogin), Request: get(fRequest)}
 	if s := get(eSids); s != "" {
 		e.Sids = strings.Split(s, ",")
 	}

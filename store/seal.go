@@ -75,13 +75,20 @@ func (s *Sealer) Open(sid, sealed string) (string, error) {
 // the fields the gateway stores.
 type ChangeOption func(*change)
 
-type change struct{ password *string }
+type change struct{ password, login *string }
 
 // WithPassword gives a create or a password change its plaintext
 // password. It goes into the change's outbox entry sealed, and only when
 // the store has a Sealer (WithSealer); otherwise it is dropped.
 func WithPassword(plaintext string) ChangeOption {
 	return func(c *change) { c.password = &plaintext }
+}
+
+// WithClientLogin gives a create the login of the account's SIP client as
+// RestComm derives it: the local part of the e-mail address as the client
+// gave it, before the address is lower-cased for storage.
+func WithClientLogin(login string) ChangeOption {
+	return func(c *change) { c.login = &login }
 }
 
 // WithSealer returns a Store whose account changes carry their plaintext
@@ -94,19 +101,20 @@ func (s *Store) WithSealer(sealer *Sealer) *Store {
 
 // changeArgs are the script arguments of opts for a change of sid.
 func (s *Store) changeArgs(sid string, opts []ChangeOption) []any {
-	if s.sealer == nil || len(opts) == 0 {
-		return nil
-	}
 	var c change
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.password == nil {
-		return nil
+	var args []any
+	if c.login != nil {
+		args = append(args, aLogin, *c.login)
+	}
+	if s.sealer == nil || c.password == nil {
+		return args
 	}
 	sealed, err := s.sealer.Seal(sid, *c.password)
 	if err != nil {
-		return nil // no randomness: the SIP client side effect is skipped, the change is not
+		return args // no randomness: the SIP client side effect is skipped, the change is not
 	}
-	return []any{aSecret, sealed}
+	return append(args, aSecret, sealed)
 }

@@ -238,6 +238,7 @@ func (s *Service) createAccount(x *exchange) error {
 	if v.open(stageWeakPassword) && !password.Strong(pass) {
 		v.fail(typedProblem(http.StatusBadRequest, msgTooWeak, stageWeakPassword))
 	}
+	login := javacompat.ClientLogin(email) // RestComm's SIP client keeps the case given
 	email = password.ToLower(email)
 	sid := "AC" + hexMD5(email)
 	if v.open(stageDuplicate) {
@@ -298,7 +299,7 @@ func (s *Service) createAccount(x *exchange) error {
 		ParentSid:       parent.Sid,
 		DateCreated:     now,
 		DateUpdated:     now,
-	}, store.WithPassword(pass)) // for the mirror's SIP client, sealed (store/seal.go)
+	}, store.WithPassword(pass), store.WithClientLogin(login)) // for the mirror's SIP client (store/seal.go)
 	s.wrote(err)
 	switch {
 	case errors.Is(err, store.ErrDuplicate): // a concurrent create won

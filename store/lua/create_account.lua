@@ -3,7 +3,8 @@
 -- organization's members. Nothing is written when a check fails.
 -- Arguments: the guard (guard.lua), the account's fields (ACCOUNT), the
 -- keys (keys.lua) with A.ek and A.nk, its e-mail and friendly-name keys,
--- and, optionally, A.secret: its sealed password, for the outbox (outbox.lua).
+-- and, optionally, for the outbox (outbox.lua): A.secret, its sealed
+-- password, and A.login, its SIP client's login.
 local p = ARGV[1]
 local keys_ok, keys_have = keys_hold(p, A.keys, true)
 if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
@@ -36,7 +37,9 @@ redis.call('ZADD', p .. 'orgacc:' .. A.org, 0, A.sid)
 if A.parent ~= '' then
   redis.call('ZADD', p .. 'children:' .. A.parent, 0, A.sid)
 end
-outbox(p, {F.op, 'create', F.sid, A.sid, F.org, A.org, F.status, A.status}, {A.sid})
+local entry = {F.op, 'create', F.sid, A.sid, F.org, A.org, F.status, A.status}
+if A.login then table.insert(entry, F.login); table.insert(entry, A.login) end
+outbox(p, entry, {A.sid})
 -- a login or name that found nothing may find this account now
 changed(p, {A.sid, A.email, A.fname})
 return redis.call('HGETALL', acct)

@@ -98,6 +98,11 @@ func TestSIPClientsAsRestCommKeepsThem(t *testing.T) {
 	taker := newAccount("taken.login@example.com", top.Sid, top.Org, "Developer")
 	_, err = e.st.CreateAccount(ctx, nil, taker, store.WithPassword("Taker-pass-1"))
 	require.NoError(t, err)
+	// created as "Mixed.Case@example.com": stored lower-cased, its client
+	// keeps the case given, as RestComm's own create does
+	mixed := newAccount("mixed.case@example.com", top.Sid, top.Org, "Developer")
+	_, err = e.st.CreateAccount(ctx, nil, mixed, store.WithPassword("Mixed-pass-1"), store.WithClientLogin("Mixed.Case"))
+	require.NoError(t, err)
 	settle()
 
 	t.Run("create: the client has the account's friendly name", func(t *testing.T) {
@@ -105,6 +110,12 @@ func TestSIPClientsAsRestCommKeepsThem(t *testing.T) {
 		require.NotEmpty(t, c.Sid)
 		assert.Equal(t, "Zoë's desk", c.FriendlyName)
 		assert.Equal(t, restcommtest.HA1("kid.two", domain, "Kid-pass-1"), c.Password)
+	})
+	t.Run("create: the client's login keeps the case the e-mail address was given in", func(t *testing.T) {
+		cs, err := e.rc.Clients(mixed.Sid)
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+		assert.Equal(t, "Mixed.Case", cs[0].Login)
 	})
 	t.Run("create: the login is taken in the organization (case ignored): the client is left alone", func(t *testing.T) {
 		cs, err := e.rc.Clients(taker.Sid)

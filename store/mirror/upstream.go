@@ -105,14 +105,19 @@ func (u *upstream) closeAccount(ctx context.Context, sid string, caller *store.A
 }
 
 // createClient creates the account's linked SIP client as RestComm's own
-// account create does: login the e-mail address's local part, the
+// account create does: login the e-mail address's local part as the
+// client gave it (login; derived from the stored address when the entry
+// predates it), the
 // plaintext password, the account's friendly name. RestComm's Clients API
 // decides as its account create does, on its database (the organization's
 // client of that login, compared by the database's collation): none, a new
 // client; one of this account, left as it is (200); one of another account,
 // 409. All three are done: an existing client is never overwritten.
-func (u *upstream) createClient(ctx context.Context, a, caller *store.Account, password string, attempt int) error {
-	form := url.Values{"Login": {clientLogin(a.EmailAddress)}, "Password": {password}, "FriendlyName": {a.FriendlyName}}
+func (u *upstream) createClient(ctx context.Context, a, caller *store.Account, login, password string, attempt int) error {
+	if login == "" {
+		login = clientLogin(a.EmailAddress)
+	}
+	form := url.Values{"Login": {login}, "Password": {password}, "FriendlyName": {a.FriendlyName}}
 	status, body, err := u.do(ctx, http.MethodPost, "Accounts/"+a.Sid+"/Clients.json", form, caller.Sid, caller.AuthToken)
 	switch {
 	case err != nil:

@@ -514,7 +514,7 @@ func (w *Worker) clientEffect(ctx context.Context, st step, attempt int) error {
 			return permanent(kindRefused, "SIP client of %s: no account RestComm would let in to do it (%s, no active Administrator above it)",
 				a.Sid, a.Status)
 		}
-		return w.up.createClient(ctx, a, st.caller, password, attempt)
+		return w.up.createClient(ctx, a, st.caller, e.Login, password, attempt)
 	}
 	form := url.Values{}
 	if hasPassword {
