@@ -39,7 +39,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 	d := restcommtest.StartDropIn(t, 30)
 	h := newHarness(t, false)
 	rep := importInto(t, h.store, d.URL)
-	require.Equal(t, len(d.Data.Good()), rep.Accounts.Imported)
+	require.Equal(t, len(d.Data.Importable()), rep.Accounts.Imported)
 	g := startLiveGateway(t, h, d.RC.Addr())
 
 	byStatus := map[string]restcommtest.Account{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -259,7 +260,14 @@ func (s *Store) ReplaceReservations(ctx context.Context, rs []Reservation) error
 	k := s.keys.load()
 	var rows strings.Builder
 	for _, r := range rs {
-		appendRow(&rows, k.rule.SID(r.Sid), r.Email, r.Reason, k.rule.Key(r.Email))
+		if r.Sid == "" && r.Email == "" {
+			continue // nothing a create could take
+		}
+		sid := r.Sid
+		if sid != "" {
+			sid = k.rule.SID(sid)
+		}
+		appendRow(&rows, sid, r.Email, r.Reason, k.rule.Key(r.Email))
 	}
 	_, err := s.run(ctx, reserveScript, aKeys, k.version, aRows, rows.String())
 	if s.keysChanged(ctx, err) {
@@ -275,16 +283,29 @@ func (s *Store) Reservations(ctx context.Context) ([]Reservation, error) {
 		return nil, err
 	}
 	out := make([]Reservation, 0, len(h))
-	for sid, v := range h {
-		email, reason, _ := strings.Cut(v, "\n")
-		out = append(out, Reservation{Sid: sid, Email: email, Reason: reason})
+	for field, v := range h {
+		r := Reservation{Sid: field, Reason: v}
+		if strings.HasPrefix(field, "\x00") {
+			r.Sid = "" // a row without a readable SID, filed by its e-mail key
+		}
+		if n, rest, ok := strings.Cut(v, ":"); ok {
+			if l, err := strconv.Atoi(n); err == nil && l >= 0 && l <= len(rest) {
+				r.Email, r.Reason = rest[:l], rest[l:]
+			}
+		}
+		out = append(out, r)
 	}
 	sortReservations(out)
 	return out, nil
 }
 
 func sortReservations(rs []Reservation) {
-	slices.SortFunc(rs, func(a, b Reservation) int { return strings.Compare(a.Sid, b.Sid) })
+	slices.SortFunc(rs, func(a, b Reservation) int {
+		if c := strings.Compare(a.Sid, b.Sid); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Email, b.Email)
+	})
 }
 
 func isNil(err error) bool { return errors.Is(err, redis.Nil) }

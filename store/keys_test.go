@@ -218,6 +218,27 @@ func TestReservationsRefuseCreates(t *testing.T) {
 	require.NoError(t, st.ReplaceReservations(ctx, nil))
 	mustCreate(t, st, held)
 	assert.Equal(t, held.Sid, resolveSid(t, st, store.ByLogin, "Held@Acme.com"))
+
+	// a row without a readable SID, an address with a newline: each kept
+	// whole, and listed as given
+	odd := []store.Reservation{
+		{Email: "no.sid@acme.com", Reason: "unreadable row"},
+		{Email: "also.no.sid@acme.com", Reason: "unreadable row"},
+		{Sid: other.Sid, Email: "line\nbreak@acme.com", Reason: "control character\nin e-mail"},
+	}
+	require.NoError(t, st.ReplaceReservations(ctx, odd))
+	rs, err = st.Reservations(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, odd, rs)
+	noSid := account("no.sid@acme.com", store.DefaultAdminSid)
+	_, err = st.CreateAccount(ctx, nil, noSid)
+	assert.ErrorIs(t, err, store.ErrDuplicate)
+
+	// a reserved address that an imported account shares: RestComm's
+	// lookup finds two rows, so the gateway finds it ambiguous too
+	require.NoError(t, st.ReplaceReservations(ctx, []store.Reservation{{Sid: "AC" + md5hex("skipped twin"), Email: "HELD@acme.com", Reason: "status"}}))
+	assert.Equal(t, "ambiguous", resolveSid(t, st, store.ByLogin, "held@acme.com"))
+	assert.Equal(t, held.Sid, resolveSid(t, st, store.ByLogin, held.Sid), "by SID it is found")
 }
 
 // BenchmarkReKey100k: re-keying a namespace of 100,000 accounts under

@@ -42,6 +42,10 @@ var (
 	// spaces: the approximation used for a case-insensitive collation
 	// other than latin1_swedish_ci.
 	UnicodeCI = Rule{name: "unicode_ci", unicodeFold: true, pad: true}
+	// UnicodeCINoPad is UnicodeCI keeping trailing spaces: a NO PAD
+	// case-insensitive collation (MySQL 8's *_0900_ai_ci, MariaDB's
+	// *_nopad_ci).
+	UnicodeCINoPad = Rule{name: "unicode_ci_nopad", unicodeFold: true}
 )
 
 // Name is the rule's name, as Parse reads it back.
@@ -65,11 +69,11 @@ func (r Rule) IgnoresTrailingSpaces() bool { return r.pad }
 func (r Rule) Approximate() bool { return r.unicodeFold }
 
 // Names lists the rules Parse accepts.
-var Names = []string{Exact.name, ExactPad.name, Latin1SwedishCI.name, UnicodeCI.name}
+var Names = []string{Exact.name, ExactPad.name, Latin1SwedishCI.name, UnicodeCI.name, UnicodeCINoPad.name}
 
 // Parse reads a rule's name, or a MariaDB/MySQL collation name.
 func Parse(name string) (Rule, error) {
-	for _, r := range []Rule{Exact, ExactPad, Latin1SwedishCI, UnicodeCI} {
+	for _, r := range []Rule{Exact, ExactPad, Latin1SwedishCI, UnicodeCI, UnicodeCINoPad} {
 		if name == r.name {
 			return r, nil
 		}
@@ -91,11 +95,9 @@ func FromMariaDB(collation string) (Rule, error) {
 		return ExactPad, nil
 	case strings.HasSuffix(c, "_ci") || strings.Contains(c, "_ci_") || strings.HasSuffix(c, "_ai_ci"):
 		if nopad {
-			return Rule{name: "unicode_ci_nopad", unicodeFold: true}, nil
+			return UnicodeCINoPad, nil
 		}
 		return UnicodeCI, nil
-	case c == "unicode_ci_nopad":
-		return Rule{name: c, unicodeFold: true}, nil
 	}
 	return Rule{}, fmt.Errorf("collation %q: unknown; name one of %s, or a MariaDB collation ending in _ci, _cs or _bin",
 		collation, strings.Join(Names, ", "))

@@ -111,6 +111,7 @@ func TestParse(t *testing.T) {
 	for name, want := range map[string]collation.Rule{
 		"exact": collation.Exact, "latin1_swedish_ci": collation.Latin1SwedishCI, "latin1_bin": collation.ExactPad,
 		"utf8mb4_nopad_bin": collation.Exact, "binary": collation.Exact, "utf8mb4_general_ci": collation.UnicodeCI,
+		"utf8mb4_0900_ai_ci": collation.UnicodeCINoPad, "utf8mb4_unicode_nopad_ci": collation.UnicodeCINoPad,
 	} {
 		got, err := collation.Parse(name)
 		require.NoError(t, err, name)
@@ -118,7 +119,7 @@ func TestParse(t *testing.T) {
 	}
 	_, err := collation.Parse("klingon")
 	assert.ErrorContains(t, err, "unknown")
-	for _, r := range []collation.Rule{collation.Exact, collation.ExactPad, collation.Latin1SwedishCI, collation.UnicodeCI} {
+	for _, r := range []collation.Rule{collation.Exact, collation.ExactPad, collation.Latin1SwedishCI, collation.UnicodeCI, collation.UnicodeCINoPad} {
 		back, err := collation.Parse(r.Name())
 		require.NoError(t, err)
 		assert.Equal(t, fmt.Sprint(r), fmt.Sprint(back))

@@ -118,15 +118,20 @@ const (
 	BadParentSkipped = "parent skipped"
 	BadCycle         = "parent cycle"
 	BadTooDeep       = "deeper than RestComm allows"
-	BadDupEmail      = "e-mail address shared with another account"
-	BadStatus        = "unknown status"
-	BadTooWide       = "field wider than its column"
-	BadType          = "unknown type"
-	BadSid           = "malformed SID"
-	BadNoOrg         = "organization does not exist"
+	// SharedEmail marks the rows that share an e-mail address: not
+	// skipped (RestComm's database holds them all, and RestComm finds each
+	// by SID), only ambiguous by e-mail (RestComm answers 500, the gateway
+	// 401). They are Importable, not Good.
+	SharedEmail = "e-mail address shared with another account"
+	BadStatus   = "unknown status"
+	BadTooWide  = "field wider than its column"
+	BadType     = "unknown type"
+	BadSid      = "malformed SID"
+	BadNoOrg    = "organization does not exist"
 )
 
-// BadRows are one row of every kind an import must skip, in d's tree.
+// BadRows are one row of every kind an import must skip, in d's tree,
+// and two that share an e-mail address (SharedEmail).
 func BadRows(d *Dataset) []Account {
 	mk := func(email, parent, status, bad string) Account {
 		a := Account{Sid: SidOf(email), Email: email, Created: "2016-06-06 06:06:06", Updated: "2016-06-06 06:06:06",
@@ -154,7 +159,7 @@ func BadRows(d *Dataset) []Account {
 	self.ParentSid = self.Sid
 	out = append(out, c1, c2, self)
 	out = append(out, mk("deep@example.com", grandchild.Sid, "active", BadTooDeep))
-	d1, d2 := mk("twice@example.com", "", "active", BadDupEmail), mk("twice@example.com", "", "active", BadDupEmail)
+	d1, d2 := mk("twice@example.com", "", "active", SharedEmail), mk("twice@example.com", "", "active", SharedEmail)
 	d2.Sid = "AC" + MD5("twice, second row")
 	out = append(out, d1, d2)
 	out = append(out, mk("status@example.com", "", "banned", BadStatus))
@@ -173,7 +178,20 @@ func BadRows(d *Dataset) []Account {
 	return out
 }
 
-// Good returns the rows an import must bring in.
+// Importable returns the rows an import must bring in: the good ones and
+// those that share an e-mail address.
+func (d *Dataset) Importable() []Account {
+	var out []Account
+	for _, a := range d.Accounts {
+		if a.Bad == "" || a.Bad == SharedEmail {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Good returns the rows an import must bring in that are found by e-mail
+// address too.
 func (d *Dataset) Good() []Account {
 	var out []Account
 	for _, a := range d.Accounts {

@@ -49,26 +49,13 @@ func expected(t testing.TB, a restcommtest.Account, loc *time.Location) store.Ac
 		DateCreated: parse(a.Created), DateUpdated: parse(a.Updated)}
 }
 
-// importable are the rows of d an import brings in: the good ones, and
-// those that share an e-mail address (RestComm's database holds them all;
-// only their e-mail login is ambiguous).
-func importable(d *restcommtest.Dataset) []restcommtest.Account {
-	var out []restcommtest.Account
-	for _, a := range d.Accounts {
-		if a.Bad == "" || a.Bad == restcommtest.BadDupEmail {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // checkImported checks that st holds every importable row of d, with every
 // index entry, found by e-mail as rule compares (ambiguous when shared),
 // and lists children in RestComm's order; that the report names every bad
 // row with its reason, and that they are reserved.
 func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *restcommtest.Dataset, r *Report, loc *time.Location, rule collation.Rule) {
 	ctx := context.Background()
-	good := importable(d)
+	good := d.Importable()
 	assert.Equal(t, len(d.Accounts), r.Accounts.Read)
 	assert.Equal(t, len(good), r.Accounts.Imported, "imported")
 	assert.Equal(t, 2, r.Organizations.Imported)
@@ -82,7 +69,7 @@ func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *
 	for _, a := range d.Accounts {
 		switch a.Bad {
 		case "":
-		case restcommtest.BadDupEmail:
+		case restcommtest.SharedEmail:
 			shared = append(shared, a.Sid)
 		default:
 			want = append(want, skipped{a.Sid, a.Bad})
@@ -126,7 +113,7 @@ func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *
 		require.NotNil(t, res[2].Account, "%s by SID", a.Sid)
 		assert.Equal(t, a.Sid, res[2].Account.Sid)
 		switch {
-		case a.Bad == restcommtest.BadDupEmail:
+		case a.Bad == restcommtest.SharedEmail:
 			assert.True(t, res[0].Ambiguous, "%s: a shared e-mail address is ambiguous", a.Email)
 		case rule.Equal(a.Email, other):
 			require.NotNil(t, res[1].Account, "%q finds %q under %s", other, a.Email, rule)
@@ -156,7 +143,7 @@ func checkImported(t *testing.T, st *store.Store, rdb redis.UniversalClient, d *
 		assert.Equal(t, kids, sids, "children of %s in SID order", parent)
 	}
 	for _, a := range d.Accounts {
-		if a.Bad != "" && a.Bad != restcommtest.BadDupEmail {
+		if a.Bad != "" && a.Bad != restcommtest.SharedEmail {
 			_, err := st.Account(ctx, a.Sid)
 			assert.ErrorIs(t, err, store.ErrNotFound, "bad row %s (%s) is not imported", a.Sid, a.Bad)
 		}
@@ -185,7 +172,7 @@ func TestImportFromMariaDB(t *testing.T) {
 	require.NoError(t, err)
 	checkImported(t, st, rdb, d, r, time.UTC, collation.Latin1SwedishCI)
 	assert.Equal(t, "none", r.MarkerBefore)
-	assert.Equal(t, len(importable(d)), progress[len(progress)-1])
+	assert.Equal(t, len(d.Importable()), progress[len(progress)-1])
 	var out bytes.Buffer
 	r.Write(&out)
 	assert.Contains(t, out.String(), "comparison rule: latin1_swedish_ci (restcomm_accounts.email_address collation latin1_swedish_ci); recorded in the namespace")
@@ -205,7 +192,7 @@ func TestImportFromMariaDB(t *testing.T) {
 	require.NoError(t, err)
 	r, err = Run(ctx, st, src, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(importable(d)), r.Accounts.Unchanged)
+	assert.Equal(t, len(d.Importable()), r.Accounts.Unchanged)
 	assert.Zero(t, r.Accounts.Imported+r.Accounts.Updated+r.Accounts.Conflicts)
 	assert.Zero(t, r.Reindexed)
 	assert.False(t, r.Changed())
@@ -281,7 +268,7 @@ func TestImportFromHSQLDBScript(t *testing.T) {
 	var out bytes.Buffer
 	r.Write(&out)
 	for _, a := range d.Accounts {
-		if a.Bad != "" && a.Bad != restcommtest.BadDupEmail {
+		if a.Bad != "" && a.Bad != restcommtest.SharedEmail {
 			assert.Contains(t, out.String(), a.Bad)
 		}
 	}
@@ -373,7 +360,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	r, err := Run(ctx, st, src, Options{DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, len(importable(d)), r.Accounts.Imported, "what an import would do")
+	assert.Equal(t, len(d.Importable()), r.Accounts.Imported, "what an import would do")
 	assert.NotEmpty(t, r.Reservations, "what it would reserve")
 	assert.Zero(t, rdb.DBSize(ctx).Val(), "nothing written")
 	var out bytes.Buffer
@@ -411,8 +398,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	n, err := Export(ctx, st, &buf, "{restcomm}")
 	require.NoError(t, err)
-	skipped := len(d.Accounts) - len(importable(d))
-	assert.Equal(t, ExportCounts{Organizations: 2, Accounts: len(importable(d)), Reservations: skipped}, n)
+	skipped := len(d.Accounts) - len(d.Importable())
+	assert.Equal(t, ExportCounts{Organizations: 2, Accounts: len(d.Importable()), Reservations: skipped}, n)
 	assert.Contains(t, strings.SplitN(buf.String(), "\n", 2)[0], `"collation":"exact"`, "the header records the rule")
 
 	// into the same namespace: nothing changes
@@ -420,7 +407,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	r, err := Run(ctx, st, back, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(importable(d)), r.Accounts.Unchanged)
+	assert.Equal(t, len(d.Importable()), r.Accounts.Unchanged)
 	assert.False(t, r.Changed())
 	assert.Empty(t, r.Skipped)
 
@@ -429,7 +416,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	st2 := store.New(rd2.Client(t), "other")
 	r, err = Run(ctx, st2, back, Options{})
 	require.NoError(t, err)
-	assert.Equal(t, len(importable(d)), r.Accounts.Imported)
+	assert.Equal(t, len(d.Importable()), r.Accounts.Imported)
 	assert.Equal(t, collation.Exact, r.Collation)
 	want, err := st.Reservations(ctx)
 	require.NoError(t, err)
@@ -437,7 +424,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, skipped)
 	assert.Equal(t, want, got, "a restore keeps the reservations")
-	for _, a := range importable(d) {
+	for _, a := range d.Importable() {
 		x, err := st.Account(ctx, a.Sid)
 		require.NoError(t, err)
 		y, err := st2.Account(ctx, a.Sid)

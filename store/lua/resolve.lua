@@ -29,11 +29,14 @@ local function bysid(sid)
   return redis.call('HGETALL', p .. 'acct:' .. sid)
 end
 
--- 0 found nothing, 1 one account, 2 several
+-- 0 found nothing, 1 one account, 2 several: also one account and a row
+-- RestComm holds that the gateway does not (a reserved e-mail address),
+-- which RestComm's own lookup would find too
 local function byindex(index, key)
   local sids = redis.call('ZRANGE', p .. index .. key, 0, 1)
   if #sids == 0 then return 0, {} end
   if #sids > 1 then return 2, {} end
+  if index == 'emails:' and redis.call('HEXISTS', p .. 'rsv:email', key) == 1 then return 2, {} end
   return 1, bysid(sids[1])
 end
 
