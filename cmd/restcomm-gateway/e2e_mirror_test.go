@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -48,7 +49,9 @@ type mirrorRig struct {
 	top   restcommtest.Account // an active top-level Administrator
 }
 
-func startMirrorRig(t *testing.T, n int) *mirrorRig {
+// startMirrorRig fills RestComm's database with n generated accounts, and
+// whatever prepare adds, then imports it.
+func startMirrorRig(t *testing.T, n int, prepare ...func(*sql.DB, *restcommtest.Dataset)) *mirrorRig {
 	t.Helper()
 	ctx := context.Background()
 	r := &mirrorRig{bin: buildGateway(t), maria: mariadbtest.Start(t), data: restcommtest.Generate(n, false)}
@@ -56,6 +59,9 @@ func startMirrorRig(t *testing.T, n int) *mirrorRig {
 	db := r.maria.DB(t, "restcomm")
 	require.NoError(t, restcommtest.CreateSchema(ctx, db))
 	require.NoError(t, r.data.Insert(ctx, db))
+	for _, p := range prepare {
+		p(db, r.data)
+	}
 	r.rc = restcommtest.Start(t, db)
 	r.rd = redistest.Start(t)
 	r.rdb = r.rd.Client(t)
@@ -71,14 +77,20 @@ func startMirrorRig(t *testing.T, n int) *mirrorRig {
 		"RESTCOMM_DB_ADDR":     u.Host,
 		"RESTCOMM_MIRROR_KEY":  "e2e mirror key, long enough to seal",
 	}
-	for _, a := range r.data.Good() {
-		if a.ParentSid == "" && a.Role == "Administrator" && a.Status == "active" && a.Sid != restcommtest.AdminSid {
-			r.top = a
-			break
-		}
-	}
+	r.top = topAdministrator(r.data)
 	require.NotEmpty(t, r.top.Sid)
 	return r
+}
+
+// topAdministrator is an active top-level Administrator of data, other
+// than RestComm's default one.
+func topAdministrator(data *restcommtest.Dataset) restcommtest.Account {
+	for _, a := range data.Good() {
+		if a.ParentSid == "" && a.Role == "Administrator" && a.Status == "active" && a.Sid != restcommtest.AdminSid {
+			return a
+		}
+	}
+	return restcommtest.Account{}
 }
 
 // run runs the binary and returns its output; it must exit with want.
