@@ -36,7 +36,9 @@ load it (as an overlay, or with --mode replace as a complete policy) and
 runs the tests: an overlay's with the built-in policy's own. It prints
 each result and exits with status 0 when the gateway would accept the
 directory, and 1 (with the reason) when it would refuse it and keep its
-last good policy.
+last good policy. An accepted overlay that grants modify reach above the
+caller (may_modify_above), or uses may_operate_on_target (read reach
+only), is accepted with a WARN line for each, as the gateway logs them.
 
 "policy show-builtin" prints the built-in policy, every file of it.
 `,
@@ -137,6 +139,9 @@ func policyTest(ctx context.Context, w io.Writer, dir, mode string) error {
 		return fmt.Errorf("policy %s refused: %w", dir, err)
 	}
 	printTests(w, p.TestResults())
+	for _, warning := range p.Warnings() {
+		fmt.Fprintf(w, "WARN  %s\n", warning)
+	}
 	fmt.Fprintf(w, "policy %s: OK, revision %s, %d tests passed\n", dir, p.Revision(), p.Tests())
 	return nil
 }

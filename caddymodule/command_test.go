@@ -46,11 +46,30 @@ func TestPolicyTestCommand(t *testing.T) {
 	})
 
 	t.Run("each worked example passes", func(t *testing.T) {
-		for _, name := range []string{"auditor", "networks", "org-block", "own-subtree"} {
+		for _, name := range []string{"auditor", "networks", "org-block", "own-subtree", "org-lookup"} {
 			out, err := runPolicyCommand(t, "test", filepath.Join("..", "policy", "examples", name))
 			require.NoError(t, err, out)
 			assert.Contains(t, out, "PASS  data.restcomm."+strings.ReplaceAll(name, "-", "_")+"_test.")
 		}
+	})
+
+	t.Run("modify reach above the caller passes with a warning", func(t *testing.T) {
+		dir := starterOverlay(t)
+		writeFile(t, filepath.Join(dir, "support.rego"), "package restcomm.overlay.support\n\n"+
+			"may_modify_target if input.caller.role == \"Support\"\n\nmay_modify_above if input.caller.role == \"Support\"\n")
+		writeFile(t, filepath.Join(dir, "lookup.rego"), "package restcomm.overlay.lookup\n\n"+
+			"may_operate_on_target if input.caller.organization_sid == input.target.organization_sid\n")
+		out, err := runPolicyCommand(t, "test", dir)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "WARN  support.rego:5: may_modify_above grants modify reach over accounts above the caller "+
+			"(its ancestors, Super Admins, accounts whose role holds more than the caller's): whomever it holds for may set "+
+			"their passwords and log in as them\n")
+		assert.Contains(t, out, "WARN  lookup.rego:3: may_operate_on_target grants read reach only")
+		assert.Regexp(t, `WARN  [^\n]+\npolicy .*: OK, revision [0-9a-f]{12}, \d+ tests passed\n$`, out)
+
+		out, err = runPolicyCommand(t, "test", starterOverlay(t))
+		require.NoError(t, err, out)
+		assert.NotContains(t, out, "WARN")
 	})
 
 	t.Run("the shipped policy passes as a replacement", func(t *testing.T) {

@@ -77,6 +77,23 @@ func TestAuditorExample(t *testing.T) {
 	assert.Equal(t, 418, h.do(call{path: fixture.APIRoot + "/Accounts/" + fixture.SidDev + "/Calls.json", as: "DEV"}).Code, "reads pass upstream")
 }
 
+// org-lookup: Developers read the accounts of their organization, the
+// top-level administrator's included, without their AuthToken, and update
+// none of them.
+func TestOrgLookupExample(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = "../policy/examples/org-lookup" })
+	admin := fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin
+	w := h.do(call{path: admin, as: "DEV"})
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), `"auth_token": ""`)
+	assert.NotContains(t, w.Body.String(), fixture.Token)
+	assert.Equal(t, 403, h.do(call{method: "PUT", path: admin, as: "DEV", form: "Password=Hacked12345678x"}).Code)
+	assert.Equal(t, 200, h.do(call{path: admin, as: "ADMIN"}).Code, "the old password still logs in")
+	assert.Contains(t, h.do(call{path: admin, as: "ADMIN"}).Body.String(), fixture.Token)
+	assert.Equal(t, 403, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "CADM"}).Code, "for Developers only")
+}
+
 // copyExample copies policy/examples/<name> into a new directory.
 func copyExample(t *testing.T, name string) string {
 	t.Helper()

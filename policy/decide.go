@@ -28,6 +28,9 @@ type Subject struct {
 type Request struct {
 	// RoleChange: an update sends a Role.
 	RoleChange bool
+	// Role: the Role a create or an update sends, exactly as sent (it may
+	// be empty); nil when it sends none.
+	Role *string
 	// OrganizationSid: create's OrganizationSid, or the organization asked
 	// for by GET /Organizations/{sid}.
 	OrganizationSid string
@@ -95,6 +98,9 @@ type Decision struct {
 	// Stage places a denial among the gateway's own input checks: RestComm
 	// reports it after any input error of a lower stage (policy/README.md).
 	Stage int
+	// HideAuthToken: allowed, but the account read is answered without
+	// its AuthToken, a credential, to a caller that only reads it.
+	HideAuthToken bool
 }
 
 // Deny is the fail-closed decision used whenever the policy cannot answer.
@@ -157,13 +163,7 @@ var (
 	keyStage   = ast.StringTerm("stage")
 	keyHeaders = ast.StringTerm("headers")
 	keyAnon    = ast.StringTerm("anonymous")
-)
-
-// allowed and anonymous are shared by every allowing decision: callers
-// must not modify a Decision's Headers.
-var (
-	allowed   = Decision{Allow: true}
-	anonymous = Decision{Allow: true, Anonymous: true}
+	keyHide    = ast.StringTerm("hide_auth_token")
 )
 
 func parseDecision(v ast.Value) (Decision, error) {
@@ -176,17 +176,15 @@ func parseDecision(v ast.Value) (Decision, error) {
 		return Deny, fmt.Errorf("policy: decision.allow is %s, want a boolean", nameOf(valueOf(obj, keyAllow)))
 	}
 	if allow {
-		switch anon := valueOf(obj, keyAnon).(type) {
-		case nil:
-			return allowed, nil
-		case ast.Boolean:
-			if anon {
-				return anonymous, nil
-			}
-			return allowed, nil
-		default:
-			return Deny, fmt.Errorf("policy: decision.anonymous is %s, want a boolean", nameOf(anon))
+		anon, err := flag(obj, keyAnon)
+		if err != nil {
+			return Deny, err
 		}
+		hide, err := flag(obj, keyHide)
+		if err != nil {
+			return Deny, err
+		}
+		return Decision{Allow: true, Anonymous: anon, HideAuthToken: hide}, nil
 	}
 	d := Decision{Status: http.StatusForbidden, Body: "page"}
 	if s := valueOf(obj, keyStatus); s != nil {
@@ -233,6 +231,18 @@ func parseDecision(v ast.Value) (Decision, error) {
 		}
 	}
 	return d, nil
+}
+
+// flag reads an optional boolean field of the decision: false when absent.
+func flag(obj ast.Object, key *ast.Term) (bool, error) {
+	switch v := valueOf(obj, key).(type) {
+	case nil:
+		return false, nil
+	case ast.Boolean:
+		return bool(v), nil
+	default:
+		return false, fmt.Errorf("policy: decision.%s is %s, want a boolean", key.Value.(ast.String), nameOf(v))
+	}
 }
 
 func valueOf(obj ast.Object, key *ast.Term) ast.Value {
@@ -314,9 +324,12 @@ func (in *Input) value() ast.Value {
 	if in.OrganizationExists {
 		items = append(items, [2]*ast.Term{keyOrganization, termTrue})
 	}
-	req := make([][2]*ast.Term, 0, 3)
+	req := make([][2]*ast.Term, 0, 4)
 	if in.Request.RoleChange {
 		req = append(req, [2]*ast.Term{keyRoleChange, termTrue})
+	}
+	if in.Request.Role != nil {
+		req = append(req, [2]*ast.Term{keyRole, ast.StringTerm(*in.Request.Role)})
 	}
 	if in.Request.OrganizationSid != "" {
 		req = append(req, [2]*ast.Term{keyOrganizationSid, ast.StringTerm(in.Request.OrganizationSid)})
@@ -364,6 +377,9 @@ func (in *Input) appendKey(b []byte) []byte {
 	b = in.PathAccount.appendKey(b, 'q')
 	b = appendBool(b, 'e', in.OrganizationExists)
 	b = appendBool(b, 'r', in.Request.RoleChange)
+	if r := in.Request.Role; r != nil {
+		b = appendString(b, 'R', *r)
+	}
 	b = appendString(b, 's', in.Request.OrganizationSid)
 	b = appendBool(b, 'f', in.Request.OrganizationFilter)
 	if t := in.Throttle; t != nil {

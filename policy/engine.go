@@ -92,6 +92,7 @@ func NewEngine(ctx context.Context, fsys fs.FS, opts EngineOptions) (*Engine, er
 	}
 	e := &Engine{fsys: fsys, opts: opts, tried: revision}
 	e.current.Store(p)
+	e.warn(p)
 	return e, nil
 }
 
@@ -182,10 +183,22 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 		zap.String("revision", p.Revision()),
 		zap.String("previous_revision", old.Revision()),
 		zap.Int("tests_passed", p.Tests()))
+	e.warn(p)
 	if e.opts.OnReload != nil {
 		e.opts.OnReload(p, nil)
 	}
 	return true, nil
+}
+
+// warn logs the warnings of a policy put in force (Policy.Warnings), once
+// per content: at start and at each reload that found it new.
+func (e *Engine) warn(p *Policy) {
+	if len(p.Warnings()) == 0 {
+		return
+	}
+	e.log().Warn("policy overlay grants more than it may seem; it is in force",
+		zap.String("revision", p.Revision()),
+		zap.Strings("warnings", p.Warnings()))
 }
 
 func (e *Engine) log() *zap.Logger {

@@ -53,8 +53,23 @@ var overlayRoot = ast.MustParseRef("data.restcomm.overlay")
 var extensionRules = map[string]ast.RuleKind{
 	"deny":                  ast.MultiValue,
 	"deny_operation":        ast.MultiValue,
+	"may_read_target":       ast.SingleValue,
+	"may_modify_target":     ast.SingleValue,
+	"may_modify_above":      ast.SingleValue,
 	"may_operate_on_target": ast.SingleValue,
 	"deny_super_admin":      ast.SingleValue,
+}
+
+// extensionWarnings are the extension points an overlay is warned of when
+// it defines them (Policy.Warnings): they are allowed, but grant more than
+// an overlay's author may think, or less than it did in earlier releases.
+var extensionWarnings = map[string]string{
+	"may_modify_above": "may_modify_above grants modify reach over accounts above the caller (its ancestors, " +
+		"Super Admins, accounts whose role holds more than the caller's): whomever it holds for may set their " +
+		"passwords and log in as them",
+	"may_operate_on_target": "may_operate_on_target grants read reach only (accounts:read, without the " +
+		"AuthToken), no longer modify reach; name it may_read_target, and to let a caller update an account " +
+		"define may_modify_target (policy/README.md, \"Extension points\")",
 }
 
 // refusalFields are the fields of the values of the multi-value extension
@@ -519,4 +534,34 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// overlayWarnings are the overlay's definitions of the extension points
+// of extensionWarnings, one "file:line: …" per rule file and point, in
+// the order of the files: what `policy test` prints and a reload logs.
+func overlayWarnings(overlay *loader.Result) []string {
+	var out []string
+	for _, name := range sortedModules(overlay) {
+		if isTest(name) {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, r := range overlay.Modules[name].Parsed.Rules {
+			path := r.Ref()
+			if len(path) != len(overlayRoot)+2 || !path.HasPrefix(overlayRoot) {
+				continue
+			}
+			point, ok := path[len(path)-1].Value.(ast.String)
+			if !ok {
+				continue
+			}
+			w, ok := extensionWarnings[string(point)]
+			if !ok || seen[string(point)] {
+				continue
+			}
+			seen[string(point)] = true
+			out = append(out, fmt.Sprintf("%s:%d: %s", name, r.Location.Row, w))
+		}
+	}
+	return out
 }

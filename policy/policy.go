@@ -80,6 +80,7 @@ type Policy struct {
 	results  []TestResult
 	cache    *decisionCache // nil when the policy is not deterministic
 	throttle ThrottleSettings
+	warnings []string
 }
 
 // Revision identifies the policy's content: a hash of its files.
@@ -90,6 +91,13 @@ func (p *Policy) Tests() int { return len(p.results) }
 
 // TestResults are the outcomes of the policy's own tests, all passed.
 func (p *Policy) TestResults() []TestResult { return p.results }
+
+// Warnings are what an overlay grants that its authors should know of,
+// "file:line: …" each: modify reach above the caller (may_modify_above),
+// or an extension point whose meaning narrowed (may_operate_on_target).
+// They do not refuse the policy; `policy test` prints them and the Engine
+// logs them whenever it puts the policy in force.
+func (p *Policy) Warnings() []string { return p.warnings }
 
 // TestResult is the outcome of one *_test.rego test.
 type TestResult struct {
@@ -165,12 +173,14 @@ func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string
 		return nil, err
 	}
 	var builtinResults []TestResult
+	var warnings []string
 	switch mode {
 	case Overlay:
 		b, err := loadBuiltin()
 		if err != nil {
 			return nil, err
 		}
+		warnings = overlayWarnings(files)
 		if files, err = b.compose(files); err != nil {
 			return nil, err
 		}
@@ -203,7 +213,7 @@ func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{query: query, revision: revision, results: results, throttle: throttle}
+	p := &Policy{query: query, revision: revision, results: results, throttle: throttle, warnings: warnings}
 	if cacheable(files) {
 		p.cache = newDecisionCache()
 	}

@@ -90,6 +90,8 @@ func TestDecisionsThatAreNotValidDeny(t *testing.T) {
 	cases := map[string]string{
 		"not an object":    `decision := true`,
 		"allow not bool":   `decision := {"allow": "yes"}`,
+		"hide not bool":    `decision := {"allow": true, "hide_auth_token": "yes"}`,
+		"anonymous 1":      `decision := {"allow": true, "anonymous": 1}`,
 		"status not 4xx":   `decision := {"allow": false, "status": 200}`,
 		"unknown body":     `decision := {"allow": false, "status": 403, "body": "html"}`,
 		"conflict":         "decision := {\"allow\": true} if input.operation\ndecision := {\"allow\": false} if input.caller",
@@ -199,7 +201,8 @@ func TestCachedDecisionsAreEvaluatedDecisions(t *testing.T) {
 		for _, caller := range subjects {
 			for _, target := range subjects {
 				for _, path := range paths {
-					for _, req := range []policy.Request{{}, {RoleChange: true, OrganizationSid: "ORG1", OrganizationFilter: true}} {
+					for _, req := range []policy.Request{{}, {RoleChange: true, OrganizationSid: "ORG1", OrganizationFilter: true},
+						{RoleChange: true, Role: role("SuperAdmin")}, {Role: role("Developer")}} {
 						in := policy.Input{Operation: op, Method: "GET", Path: path, Caller: caller, Target: target, Request: req, OrganizationExists: n%2 == 0}
 						want, wantErr := policy.DecideUncached(ctx, p, &in)
 						for range 2 { // the first answer is evaluated, the second remembered

@@ -43,7 +43,7 @@ const (
 	stageListFilter = 30
 
 	// POST /Accounts: 10 permission, 20 depth, 81 other organization, 110
-	// caller not active (policy)
+	// caller not active, 121 a Role the caller may not give (policy)
 	stageFieldLimits     = 39 // create and update: a field over its limit
 	stageEmailMissing    = 40
 	stagePasswordMissing = 41
@@ -57,8 +57,9 @@ const (
 	stageColumnWidth     = 120 // RestComm's database error on insert (and the mirror's columns)
 
 	// POST|PUT /Accounts/{id}: 10 permission, 20 not found, 30 hierarchy,
-	// 54 Role by a non-Administrator (policy); the gateway's own 404 for a
-	// missing target (never trusting the policy to give it) at 20
+	// 54 Role by a non-Administrator, 56 its own role or one it may not give
+	// (policy); the gateway's own 404 for a missing target (never trusting
+	// the policy to give it) at 20
 	stageTargetNotFound  = 20
 	stageClosed          = 40
 	stageUpdateStatus    = 51
@@ -84,6 +85,11 @@ func (s *Service) readAccount(x *exchange) error {
 	if a == nil { // the shipped policy answers 404 itself; never trust it to
 		WritePage(x.w, http.StatusNotFound, "")
 		return nil
+	}
+	if x.decision.HideAuthToken { // a caller that reads but may not modify it (policy)
+		shown := *a // the resolver's own may be shared
+		shown.AuthToken = ""
+		a = &shown
 	}
 	x.w.Header().Set("Link", profileLink(x.r))
 	return x.respondAccount(a)

@@ -310,7 +310,11 @@ func TestConformanceUpdate(t *testing.T) {
 		{80, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "AuthToken=00000000000000000000000000000000&Auth_Token=11111111111111111111111111111111&EmailAddress=z@z.com"), 200,
 			all(wantJSONField("auth_token", fixture.Token), wantJSONField("email_address", "child@company.com"))},
 		{81, put("/Accounts.json/"+fixture.SidDev, "DEV", "Role=Administrator"), 403, wantPage("Only Administrator allowed")},
-		{82, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Role=Anything"), 200, wantJSONField("role", "Anything")},
+		// RestComm stores any role text (200, role Anything); the gateway
+		// gives only roles its policy knows (gateway.md §2)
+		{82, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Role=Anything"), 403, all(wantPage("Role not allowed"), func(t *testing.T, _ *http.Response, _ string) {
+			assert.Equal(t, "Developer", account(t, h, fixture.SidDev).Role, "account unchanged")
+		})},
 		{83, put("/Accounts.json/"+fixture.SidAdmin, "CADM", "FriendlyName=x"), 403, wantPage("Forbidden")},
 		{84, put("/Accounts.json/"+fixture.SidDev, "CADM", "FriendlyName=x"), 403, nil},
 		{85, put("/Accounts.json/AC0000000000000000000000000000dead", "ADMIN", "FriendlyName=x"), 404, wantPage("Not Found")},

@@ -150,23 +150,30 @@ func listFacts(_ *Service, x *exchange, in *policy.Input) {
 }
 
 // createFacts: the OrganizationSid of a create (another organization is for
-// Super Admins). The body is read only for an authenticated caller.
+// Super Admins) and its Role, as sent (a role the caller may give). The body
+// is read only for an authenticated caller.
 func createFacts(_ *Service, x *exchange, in *policy.Input) {
 	if x.caller == nil {
 		return
 	}
 	if form, st := x.formBody(); st == bodyOK {
 		in.Request.OrganizationSid = form["OrganizationSid"]
+		if role, ok := form.Get("Role"); ok {
+			in.Request.Role = &role
+		}
 	}
 }
 
-// updateFacts: whether an update sends a Role (Administrators only).
+// updateFacts: whether an update sends a Role (Administrators only), and
+// which, as sent: what is stored (a role the caller may give, not its own).
 func updateFacts(_ *Service, x *exchange, in *policy.Input) {
 	if x.caller == nil {
 		return
 	}
 	if form, st := x.formBody(); st == bodyOK {
-		_, in.Request.RoleChange = form.Get("Role")
+		if role, ok := form.Get("Role"); ok {
+			in.Request.RoleChange, in.Request.Role = true, &role
+		}
 	}
 }
 

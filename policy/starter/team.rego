@@ -27,11 +27,22 @@ deny contains {"status": 403, "message": "Network is blocked"} if {
 #   	not input.method in {"GET", "HEAD"}
 #   }
 #
-# More reach: a role that reaches its descendants, as an Administrator does.
+# More reach, to read: a role that reads its descendants, as an
+# Administrator does (answered without their AuthToken, and no update).
 #
-#   may_operate_on_target if {
+#   may_read_target if {
 #   	input.caller.role == "Auditor"
 #   	input.caller.sid in input.target.ancestors
+#   }
+#
+# More reach, to modify (update an account, set its password: become it):
+# may_modify_target, which never covers an account above the caller (its
+# ancestors, Super Admins, accounts whose role holds more); only
+# may_modify_above does, and the gateway warns of it.
+#
+#   may_modify_target if {
+#   	input.caller.role == "Support"
+#   	input.target.organization_sid == input.caller.organization_sid
 #   }
 #
 # A condition on being a Super Admin, here the client's network.

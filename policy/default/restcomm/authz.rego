@@ -146,8 +146,10 @@ read_account := forbidden_at(stages.permission) if {
 } else := not_found_at(stages.target_not_found) if {
 	not has_target
 } else := forbidden_at(stages.hierarchy) if {
-	not may_operate_on_target
-} else := allowed
+	not may_read_target
+} else := allowed if {
+	sees_auth_token
+} else := allowed_without_auth_token
 
 # GET /Accounts (getAccounts); the organization filters are for Super Admins.
 # The gateway refuses a malformed query at 15 and a bad filter at 30.
@@ -160,7 +162,8 @@ list_accounts := forbidden_at(stages.permission) if {
 
 # POST /Accounts (putAccount and createFrom). The gateway checks the form at
 # 40-100 (missing, invalid e-mail, login, Status, OrganizationSid, password
-# strength, duplicate) and the column widths at 120.
+# strength, duplicate) and the column widths at 120. The new account's role
+# is refused last, at 121, after its width (as update's, 56 after 55).
 create_account := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Create:Accounts")
 } else := too_deep if {
@@ -174,20 +177,27 @@ create_account := forbidden_at(stages.permission) if {
 } else := forbidden_at(stages.create_caller_not_active) if {
 	# the uninitialized default admin passes the gate but may not create
 	input.caller.status != "active"
+} else := deny(403, "Role not allowed", "page", stages.create_role_grant) if {
+	# the gateway's own check (gateway.md §2): see may_give_role
+	not new_role_given
 } else := allowed
 
 # POST/PUT /Accounts/{id} (updateAccount and prepareAccountForUpdate). The
 # gateway refuses a closed target at 40 and checks Status (51), FriendlyName
-# (52), Password (53) and the Role's width (55).
+# (52), Password (53) and the Role's width (55); the Role itself is refused
+# at 56, after its width.
 update_account := forbidden_at(stages.permission) if {
 	not permitted("RestComm:Modify:Accounts")
 } else := not_found_at(stages.target_not_found) if {
 	not has_target
 } else := forbidden_at(stages.hierarchy) if {
-	not may_operate_on_target
+	not may_modify_target
 } else := deny(403, "Only Administrator allowed", "page", stages.update_role_change) if {
 	input.request.role_change
 	input.caller.role != "Administrator"
+} else := deny(403, update_role_refusal, "page", stages.update_role_grant) if {
+	role_sent
+	update_role_refusal
 } else := allowed
 
 # POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no
@@ -220,7 +230,9 @@ read_organization := forbidden_at(stages.roles_allowed) if {
 
 # GET /Organizations and PUT /Organizations/{domainName}: JAX-RS role
 # SuperAdmin.
-super_admin_only := allowed if in_super_admin_role else := forbidden_at(stages.roles_allowed)
+super_admin_only := allowed if {
+	in_super_admin_role
+} else := forbidden_at(stages.roles_allowed)
 
 # PUT /Organizations/{sid}/Migrate (migrateClientsOrganization): JAX-RS role
 # SuperAdmin, the permission, then a structural Super Admin only; the
@@ -251,7 +263,16 @@ super_admin if {
 	not overlay_denies_super_admin
 }
 
-# @RolesAllowed("SuperAdmin") also admits a stored role literally "SuperAdmin".
+# @RolesAllowed("SuperAdmin") also admits a stored role literally "SuperAdmin"
+# (AccountPrincipal: the stored role text is a JAX-RS role). RestComm lets any
+# Administrator store that text, on itself or a child: an escalation the
+# gateway does not copy (gateway.md §2). It keeps admitting the stored role,
+# as RestComm's operators may rely on it, because through the gateway only a
+# structural Super Admin can give it now (may_give_role); an account that
+# holds it from before (a drop-in of RestComm's data) keeps it, and is worth
+# a look (policy/README.md, "Roles and permissions"). Any other role text
+# grants nothing by itself: permitted() holds only for Administrator and the
+# roles of data.restcomm.roles, reach only for Administrator.
 in_super_admin_role if super_admin
 
 in_super_admin_role if {
@@ -259,14 +280,125 @@ in_super_admin_role if {
 	not overlay_denies_super_admin
 }
 
-# secureLevelControlAccounts: itself always; descendants only for the
-# Administrator role; and whom an overlay grants more (extensions.rego).
-may_operate_on_target if input.target.sid == input.caller.sid
+# --- reach: which accounts a caller operates on ---------------------------
 
-may_operate_on_target if {
+# secureLevelControlAccounts: itself always; descendants only for the
+# Administrator role. RestComm has one reach for reading and updating; the
+# gateway's overlays grant each apart (extensions.rego): modify reach is the
+# power to become the target (a new password logs in as it), read reach is
+# not (the AuthToken, a credential, is not shown: sees_auth_token).
+may_modify_target if input.target.sid == input.caller.sid
+
+may_modify_target if {
 	input.caller.role == "Administrator"
 	input.caller.sid in input.target.ancestors
 }
+
+# Whoever may modify an account may read it; an overlay adds read reach.
+may_read_target if may_modify_target
+
+may_read_target if overlay_grants_read
+
+# The name of earlier releases, kept for the rules that use it: read reach.
+may_operate_on_target if may_read_target
+
+# An account above the caller, which an overlay's modify reach covers only
+# through may_modify_above: an ancestor of the caller; a Super Admin (a
+# top-level account in any status, as a password set on an uninitialized
+# one activates it; or a stored role SuperAdmin); or an account whose role
+# holds a permission the caller's does not (its password would give the
+# caller more, as a role may not: may_give_role).
+target_above if input.target.sid in input.caller.ancestors
+
+target_above if count(input.target.ancestors) == 0
+
+target_above if input.target.role == "SuperAdmin"
+
+target_above if {
+	input.target.role == "Administrator"
+	input.caller.role != "Administrator"
+}
+
+target_above if {
+	some p in role_permissions(input.target.role)
+	not permitted(p)
+}
+
+# The AuthToken is a credential (RestComm accepts it as the password): an
+# account read is shown with it to the account itself, and to a caller that
+# may change its password anyway; to a reader only, without it.
+sees_auth_token if input.target.sid == input.caller.sid
+
+sees_auth_token if {
+	may_modify_target
+	permitted("RestComm:Modify:Accounts")
+}
+
+# --- roles a caller may give ----------------------------------------------
+
+# RestComm stores any role text an Administrator sends (AccountsEndpoint),
+# so that an Administrator sub-account made itself or its child a Super
+# Admin with the role text "SuperAdmin". The gateway gives a role only when
+# it is one the policy knows, and carries nothing the caller lacks
+# (gateway.md §2):
+#
+# - Administrator holds every permission: only an Administrator gives it;
+# - SuperAdmin passes @RolesAllowed("SuperAdmin"): only a structural Super
+#   Admin gives it (and the permissions an overlay's roles data gives it);
+# - a role of data.restcomm.roles: every permission of it implied by the
+#   caller's own (Shiro's implies, as permitted checks);
+# - any other text (unknown, empty, another case) is no role to give.
+may_give_role("Administrator") if input.caller.role == "Administrator"
+
+may_give_role("SuperAdmin") if {
+	super_admin
+	holds_all(role_permissions("SuperAdmin"))
+}
+
+may_give_role(role) if {
+	not role in {"Administrator", "SuperAdmin"}
+	holds_all(data.restcomm.roles[role])
+}
+
+role_permissions(role) := permissions if {
+	permissions := data.restcomm.roles[role]
+} else := []
+
+holds_all(permissions) if {
+	is_array(permissions)
+	every p in permissions {
+		permitted(p)
+	}
+}
+
+# The new account's role, as createFrom takes it: the Role sent, from an
+# Administrator only; otherwise, or when none is sent, the caller's own.
+new_account_role := input.request.role if {
+	input.caller.role == "Administrator"
+	is_string(input.request.role)
+} else := input.caller.role
+
+role_sent if input.request.role_change
+
+role_sent if is_string(input.request.role)
+
+# Why an update may not store the Role it sends, when it may not: no account
+# changes its own role (sending it again changes nothing, as RestComm's
+# Admin UI does with the whole form), and another's only to a role the
+# caller may give.
+update_role_refusal := "An account may not change its own role" if {
+	input.target.sid == input.caller.sid
+	not input.request.role == input.caller.role
+} else := "Role not allowed" if {
+	input.target.sid != input.caller.sid
+	not sent_role_given
+}
+
+# (A call with an undefined argument is undefined, and so is its negation:
+# a Role sent without its text is refused through a rule of its own.)
+sent_role_given if may_give_role(input.request.role)
+
+new_role_given if may_give_role(new_account_role)
 
 # PermissionEvaluator.isDirectChildOfAccount: the target's parent is the
 # caller.
@@ -275,6 +407,9 @@ direct_child if input.target.ancestors[0] == input.caller.sid
 # --- responses -----------------------------------------------------------
 
 allowed := {"allow": true}
+
+# allowed, for an account read, without the account's AuthToken.
+allowed_without_auth_token := {"allow": true, "hide_auth_token": true}
 
 # allowed, without the caller's identity: nothing of the caller is sent
 # upstream or logged as the request's user.

@@ -127,9 +127,9 @@ test_unprotected_spelling_decides_as_the_plain_one if {
 		every caller in [admin, dev, cadm, grand, guest, topdev, uninit_admin, object.union(dev, {"status": "suspended"})] {
 			every target in [dev, grand] {
 				every prefix in ["Accounts.json/", "Organizations.json/"] {
-					plain := decision with input as object.union(req(op, concat("", [prefix, target.sid]), caller, target), {"request": {"role_change": true}})
+					plain := decision with input as object.union(req(op, concat("", [prefix, target.sid]), caller, target), {"request": {"role_change": true, "role": "Developer"}})
 					every id in ["a1Logout", "x/Recordings/RE1.wav"] {
-						spelled := decision with input as object.union(req(op, concat("", [prefix, id]), caller, target), {"request": {"role_change": true}})
+						spelled := decision with input as object.union(req(op, concat("", [prefix, id]), caller, target), {"request": {"role_change": true, "role": "Developer"}})
 						spelled == plain
 					}
 				}
@@ -139,7 +139,7 @@ test_unprotected_spelling_decides_as_the_plain_one if {
 }
 
 test_developer_cannot_raise_its_role_through_a_logout_name if {
-	d := decision with input as {"operation": "accounts:update", "method": "PUT", "path": "Accounts.json/a1Logout", "caller": dev, "target": dev, "request": {"role_change": true}}
+	d := decision with input as {"operation": "accounts:update", "method": "PUT", "path": "Accounts.json/a1Logout", "caller": dev, "target": dev, "request": {"role_change": true, "role": "Administrator"}}
 	denies(d, 403)
 	d.message == "Only Administrator allowed"
 }
@@ -297,11 +297,126 @@ test_update_hierarchy if {
 }
 
 test_only_administrators_change_roles if {
-	d := decision with input as update(dev, dev, {"role_change": true})
+	d := decision with input as update(dev, dev, {"role_change": true, "role": "Developer"})
 	denies(d, 403)
 	d.message == "Only Administrator allowed"
-	allows(decision) with input as update(admin, dev, {"role_change": true})
-	allows(decision) with input as update(cadm, cadm, {"role_change": true})
+	d.stage == 54
+	allows(decision) with input as role_update(admin, dev, "Administrator")
+	allows(decision) with input as role_update(cadm, cadm, "Administrator")
+}
+
+# --- roles given by an update or a create (gateway.md §2) -------------------
+#
+# RestComm stores any role text an Administrator sends, and a stored
+# "SuperAdmin" passes @RolesAllowed("SuperAdmin"): an Administrator
+# sub-account made itself or its child a Super Admin. The gateway does not.
+
+role_update(c, t, role) := update(c, t, {"role_change": true, "role": role})
+
+cchild := {"sid": "ACcchild", "role": "Developer", "status": "active", "organization_sid": "ORG0", "ancestors": [cadm.sid, admin.sid]}
+
+refused_role(d, stage, message) if [d.allow, d.status, d.stage, d.message] == [false, 403, stage, message]
+
+test_no_account_changes_its_own_role if {
+	every r in [[cadm, "SuperAdmin"], [cadm, "Developer"], [admin, "Developer"], [admin, "SuperAdmin"], [grand, "Anything"]] {
+		d := decision with input as role_update(r[0], r[0], r[1])
+		refused_role(d, 56, "An account may not change its own role")
+	}
+
+	# sending its own role again changes nothing (an Admin UI sends the whole form)
+	allows(decision) with input as role_update(admin, admin, "Administrator")
+	allows(decision) with input as role_update(cadm, cadm, "Administrator")
+}
+
+test_a_sub_account_administrator_gives_no_super_admin if {
+	d := decision with input as role_update(cadm, cchild, "SuperAdmin")
+	refused_role(d, 56, "Role not allowed")
+	c := decision with input as create(cadm, {"role": "SuperAdmin"})
+	refused_role(c, 121, "Role not allowed")
+
+	# nor a top-level one that is no Super Admin: not active, or an overlay's deny_super_admin
+	refused_role(decision, 56, "Role not allowed") with input as role_update(uninit_admin, cadm, "SuperAdmin")
+	refused_role(decision, 56, "Role not allowed") with input as role_update(admin, cadm, "SuperAdmin")
+		with data.restcomm.overlay as {"t": {"deny_super_admin": true}}
+}
+
+test_a_structural_super_admin_gives_super_admin if {
+	allows(decision) with input as role_update(admin, cadm, "SuperAdmin")
+	allows(decision) with input as role_update(admin, grand, "SuperAdmin")
+	allows(decision) with input as create(admin, {"role": "SuperAdmin"})
+}
+
+test_only_roles_the_policy_knows_are_given if {
+	every role in ["Anything", "", "administrator", "Administrator ", "superadmin", "Guest", "developer"] {
+		refused_role(decision, 56, "Role not allowed") with input as role_update(admin, cadm, role)
+		refused_role(decision, 121, "Role not allowed") with input as create(admin, {"role": role})
+	}
+	every role in ["Administrator", "Developer"] {
+		allows(decision) with input as role_update(admin, dev, role)
+		allows(decision) with input as role_update(cadm, cchild, role)
+		allows(decision) with input as create(cadm, {"role": role})
+	}
+
+	# a role of the overlay's data is a role the policy knows
+	allows(decision) with input as role_update(admin, dev, "Auditor") with data.restcomm.roles.Auditor as ["RestComm:Read:Accounts"]
+	allows(decision) with input as create(cadm, {"role": "Auditor"}) with data.restcomm.roles.Auditor as []
+}
+
+test_a_role_carries_nothing_the_caller_lacks if {
+	roles := {"Developer": ["RestComm:*:Accounts", "RestComm:Read:Calls"], "Operator": ["RestComm:Read,Modify:Accounts"], "Wide": ["RestComm:*"], "Odd": "RestComm:*"}
+	every r in ["Developer", "Operator"] {
+		data.restcomm.authz.may_give_role(r) with input as {"caller": dev} with data.restcomm.roles as roles
+	}
+	every r in ["Wide", "Administrator", "SuperAdmin", "Odd", "Nothing"] {
+		not data.restcomm.authz.may_give_role(r) with input as {"caller": dev} with data.restcomm.roles as roles
+	}
+	every r in ["Wide", "Administrator", "Developer", "Operator"] {
+		data.restcomm.authz.may_give_role(r) with input as {"caller": cadm} with data.restcomm.roles as roles
+	}
+	not data.restcomm.authz.may_give_role("SuperAdmin") with input as {"caller": cadm} with data.restcomm.roles as roles
+
+	# a SuperAdmin the overlay's roles give permissions carries them too
+	data.restcomm.authz.may_give_role("SuperAdmin") with input as {"caller": admin}
+	not data.restcomm.authz.may_give_role("SuperAdmin") with input as {"caller": topdev}
+		with data.restcomm.roles as object.union(roles, {"SuperAdmin": ["RestComm:*"]})
+	data.restcomm.authz.may_give_role("SuperAdmin") with input as {"caller": topdev}
+}
+
+test_a_create_role_is_the_administrators_only if {
+	# RestComm ignores another caller's Role: the new account gets the caller's own (row 65)
+	allows(decision) with input as create(dev, {"role": "Administrator"})
+	allows(decision) with input as create(dev, {"role": "SuperAdmin"})
+	allows(decision) with input as create(dev, {"role": "Anything"})
+
+	# and that role is checked as a given one: a stored SuperAdmin is not passed on below
+	stored := object.union(cadm, {"role": "SuperAdmin"})
+	with_permissions := {"SuperAdmin": ["RestComm:*:Accounts"]}
+	refused_role(decision, 121, "Role not allowed") with input as create(stored, {}) with data.restcomm.roles as with_permissions
+	allows(decision) with input as create(object.union(admin, {"role": "SuperAdmin"}), {}) with data.restcomm.roles as with_permissions
+}
+
+test_a_role_sent_without_its_text_is_refused if {
+	refused_role(decision, 56, "Role not allowed") with input as update(admin, dev, {"role_change": true})
+	refused_role(decision, 56, "An account may not change its own role") with input as update(cadm, cadm, {"role_change": true})
+	refused_role(decision, 56, "Role not allowed") with input as update(admin, dev, {"role": "Anything"})
+}
+
+# A stored role the role table does not know grants nothing: no permission,
+# no reach; a stored SuperAdmin keeps @RolesAllowed("SuperAdmin") only (only
+# a structural Super Admin gives it now).
+test_a_stored_role_unknown_to_the_table_grants_nothing if {
+	every role in ["Anything", "", "administrator", "Guest", "SuperAdmin"] {
+		c := object.union(cadm, {"role": role})
+		every i in [read(c, c), read(c, cchild), update(c, cchild, {}), create(c, {}), req("accounts:list", "Accounts.json", c, null), org(c, "ORG0", true)] {
+			d := decision with input as i
+			refused_role(d, d.stage, "")
+			d.stage in {10, 12}
+		}
+	}
+	every role in ["Anything", "", "administrator", "Guest"] {
+		refused_role(decision, 10, "") with input as migrate(object.union(cadm, {"role": role}), cchild)
+	}
+	allows(decision) with input as migrate(object.union(cadm, {"role": "SuperAdmin"}), cchild)
 }
 
 test_update_missing_target if {

@@ -15,7 +15,18 @@
 #                          "permission" by default) refuses after the
 #                          operation's own rules: the earliest stage wins,
 #                          RestComm's own refusal on a tie
-#   may_operate_on_target  boolean; the caller also reaches input.target
+#   may_read_target        boolean; the caller also reads input.target
+#                          (accounts:read), without its AuthToken
+#   may_modify_target      boolean; the caller also modifies input.target
+#                          (accounts:update), unless the target is above
+#                          it (target_above: an ancestor, a Super Admin,
+#                          an account of more permissions)
+#   may_modify_above       boolean; the caller also modifies input.target
+#                          when it is above it: the only grant that does
+#                          (`policy test` and every reload warn of it)
+#   may_operate_on_target  boolean; the name of earlier releases, which
+#                          granted read and modify reach at once: now read
+#                          reach only, as may_read_target (fail closed)
 #   deny_super_admin       boolean; the caller is no Super Admin (in either
 #                          sense) for this request
 #
@@ -89,6 +100,26 @@ body_for("") := "page"
 
 body_for(message) := "plain" if message != ""
 
-may_operate_on_target if data.restcomm.overlay[_].may_operate_on_target == true
+# Read reach: may_read_target, or may_operate_on_target, which an overlay
+# written for earlier releases may define. That one boolean used to grant
+# modify reach too, so that an overlay meant to let a role look accounts up
+# let it reset their passwords, its ancestors' and Super Admins' included;
+# it now grants what it was mostly written for, reading, and nothing it
+# was not meant to (the gateway warns of it: policy/overlay.go).
+overlay_grants_read if data.restcomm.overlay[_].may_read_target == true
+
+overlay_grants_read if data.restcomm.overlay[_].may_operate_on_target == true
+
+# Modify reach: may_modify_target below and beside the caller, and only
+# may_modify_above over an account above it (target_above, authz.rego).
+may_modify_target if {
+	data.restcomm.overlay[_].may_modify_target == true
+	not target_above
+}
+
+may_modify_target if {
+	data.restcomm.overlay[_].may_modify_above == true
+	target_above
+}
 
 overlay_denies_super_admin if data.restcomm.overlay[_].deny_super_admin == true

@@ -3,8 +3,8 @@
 # restcomm/roles/data.json: RestComm:Read:Accounts, and nothing else.
 package restcomm.overlay.auditor
 
-# Like an Administrator, an Auditor reaches its descendants.
-may_operate_on_target if {
+# Like an Administrator, an Auditor reads its descendants (without tokens).
+may_read_target if {
 	input.caller.role == "Auditor"
 	input.caller.sid in input.target.ancestors
 }

@@ -22,8 +22,8 @@ refused(op, method, caller, target, stage) if {
 }
 
 test_reads_itself_and_its_subtree if {
-	every r in [[auditor, auditor], [auditor, audited], [top, below_top]] {
-		decision.allow with input as req("accounts:read", "GET", r[0], r[1])
+	every r in [[auditor, audited, {"hide_auth_token": true}], [top, below_top, {"hide_auth_token": true}], [auditor, auditor, {}]] {
+		decision == object.union({"allow": true}, r[2]) with input as req("accounts:read", "GET", r[0], r[1])
 	}
 	decision.allow with input as req("accounts:list", "GET", auditor, null)
 }
