@@ -27,7 +27,7 @@ import (
 // but not settled (ClaimOutbox). A delivered entry is acknowledged and
 // deleted (SettleOutbox), so the stream holds exactly the changes not yet
 // delivered: its length is the backlog. An entry that can never be
-// delivered is moved to P outbox:dead with its reason.
+// delivered is moved to P outbox:dead with its reason (deadletter.go).
 
 var (
 	//go:embed lua/lease.lua
@@ -36,7 +36,7 @@ var (
 	outboxDoneSrc string
 
 	leaseScript      = newScript(leaseSrc)
-	outboxDoneScript = newScript(latencyBucketsLua() + outboxDoneSrc)
+	outboxDoneScript = newScript(latencyBucketsLua() + deadLetterLua() + outboxDoneSrc)
 )
 
 // LatencyBuckets are the upper bounds of the delivery latency histogram
@@ -197,10 +197,18 @@ func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, bloc
 }
 
 // Settlement is what became of one outbox entry: delivered (Reason "")
-// or dead-lettered with Reason.
+// or dead-lettered with Reason and Kind (deadletter.go).
 type Settlement struct {
 	ID     string
 	Reason string
+	Kind   string
+	// KeepSecret: the dead letter keeps the entry's sealed password, for
+	// a retry (its side effect did not run).
+	KeepSecret bool
+	// MarkConflict: the entry's account (a create's) is held in RestComm
+	// by another account; it is marked while the dead letter stands
+	// (ConflictingAccounts).
+	MarkConflict bool
 }
 
 // SettleOutbox acknowledges and deletes settled entries, all in one
@@ -214,6 +222,15 @@ func (s *Store) SettleOutbox(ctx context.Context, holder string, done []Settleme
 		calls[i] = pairs(aHolder, holder, aGroup, OutboxGroup, aID, d.ID)
 		if d.Reason != "" {
 			calls[i] = append(calls[i], aReason, d.Reason)
+			if d.Kind != "" {
+				calls[i] = append(calls[i], dlKind, d.Kind)
+			}
+			if d.KeepSecret {
+				calls[i] = append(calls[i], aKeepSecret, "1")
+			}
+			if d.MarkConflict {
+				calls[i] = append(calls[i], aMark, "1")
+			}
 		}
 	}
 	cmds, err := s.runIdempotent(ctx, outboxDoneScript, calls)
@@ -255,22 +272,31 @@ func (s *Store) runIdempotent(ctx context.Context, sc *script, calls [][]any) ([
 // is nil.
 func (s *Store) AccountsBySid(ctx context.Context, sids []string) ([]*Account, error) {
 	pipe := s.rdb.Pipeline()
+	read := s.queueAccounts(ctx, pipe, sids)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return read()
+}
+
+// queueAccounts queues the reads of accounts by SID on pipe; read, once
+// it ran, returns them (a missing one nil).
+func (s *Store) queueAccounts(ctx context.Context, pipe redis.Pipeliner, sids []string) (read func() ([]*Account, error)) {
 	cmds := make([]*redis.Cmd, len(sids))
 	for i, sid := range sids {
 		cmds[i] = pipe.Do(ctx, "HGETALL", s.key("acct", sid))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	out := make([]*Account, len(sids))
-	for i, c := range cmds {
-		a, err := accountFrom(c.Val())
-		if err != nil {
-			return nil, err
+	return func() ([]*Account, error) {
+		out := make([]*Account, len(sids))
+		for i, c := range cmds {
+			a, err := accountFrom(c.Val())
+			if err != nil {
+				return nil, err
+			}
+			out[i] = a
 		}
-		out[i] = a
+		return out, nil
 	}
-	return out, nil
 }
 
 // Pending reads the pending marks (Account.Pending) of accounts: "" for
@@ -407,27 +433,4 @@ func (s *Store) OutboxStatus(ctx context.Context) (*OutboxStatus, error) {
 	}
 	st.Latency[len(LatencyBuckets)], _ = strconv.ParseInt(c["latency_le_inf"], 10, 64)
 	return st, nil
-}
-
-// DeadLetter is one entry the mirror could not deliver.
-type DeadLetter struct {
-	ID     string // its id in the dead-letter stream
-	Entry  OutboxEntry
-	Reason string
-}
-
-// DeadLetters returns the last count dead letters, newest first.
-func (s *Store) DeadLetters(ctx context.Context, count int64) ([]DeadLetter, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, s.prefix+"outbox:dead", "+", "-", count).Result()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DeadLetter, 0, len(msgs))
-	for _, m := range msgs {
-		e := entryFrom(m)
-		e.ID, _ = m.Values["entry"].(string)
-		reason, _ := m.Values[aReason].(string)
-		out = append(out, DeadLetter{ID: m.ID, Entry: e, Reason: reason})
-	}
-	return out, nil
 }

@@ -1,9 +1,15 @@
 -- Settles one outbox entry (A.id) that the mirror delivered or, with
 -- A.reason, could never deliver, in one atomic step: a dead letter keeps
--- the entry's fields but its sealed password, with the reason and when,
--- in P outbox:dead; the entry is acknowledged in the consumer group
--- A.group and deleted (its sealed password with it); each account it
--- wrote loses its pending mark (F.mp) unless a later change set it; the
+-- the entry's fields, with its id, the reason, the kind (A[DL.kind]) and
+-- when, in P outbox:dead; its sealed password only with A[DL.keep] (the
+-- side effect that needs it did not run: a retry appends it again). With
+-- A[DL.mark], the entry's account is marked in P DL.conflicts with the
+-- dead letter's id, unless marked already, so that the mirror writes
+-- nothing more of it while the dead letter stands (outbox_dead.lua lifts
+-- the mark). The entry is
+-- acknowledged in the consumer group A.group and deleted (its sealed
+-- password with it); each account it wrote loses its pending mark (F.mp)
+-- unless a later change set it; the
 -- counts in P mirror go up, and for a delivery its latency (from the
 -- entry's id to now, in ms) is added to a histogram there: latency_le_<ms>
 -- per bucket (LATENCY_BUCKETS, then 'inf'), latency_ms_sum, last_latency_ms. Only the lease holder (A.holder) settles:
@@ -16,19 +22,22 @@ local found = redis.call('XRANGE', stream, id, id)
 redis.call('XACK', stream, A.group, id)
 if #found == 0 then return 0 end
 local fields = found[1][2]
-local sids = ''
-local kept = {'entry', id}
+local sid, sids = nil, ''
+local kept = {DL.entry, id}
 for i = 1, #fields, 2 do
+  if fields[i] == F.sid then sid = fields[i + 1] end
   if fields[i] == F.sids then sids = fields[i + 1] end
-  if fields[i] ~= F.secret then
+  if fields[i] ~= F.secret or A[DL.keep] == '1' then
     table.insert(kept, fields[i]); table.insert(kept, fields[i + 1])
   end
 end
 local t = redis.call('TIME')
 local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
 if A.reason then
+  if A[DL.kind] then table.insert(kept, DL.kind); table.insert(kept, A[DL.kind]) end
   table.insert(kept, F.reason); table.insert(kept, A.reason)
-  redis.call('XADD', p .. 'outbox:dead', '*', unpack(kept))
+  local dead = redis.call('XADD', p .. 'outbox:dead', '*', unpack(kept))
+  if A[DL.mark] == '1' and sid then redis.call('HSETNX', p .. DL.conflicts, sid, dead) end
   redis.call('HINCRBY', p .. 'mirror', 'dead', 1)
 else
   local ms = math.max(0, tonumber(now) - tonumber(string.match(id, '^(%d+)')))
