@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/restcomm/restcomm-gateway/store"
 )
 
 // Failures of a delivery are either transient (the database or RestComm
@@ -14,7 +16,7 @@ import (
 
 // permanentError is a failure that no retry will cure.
 type permanentError struct {
-	kind   string // for the metric: rejected, refused, unsealable
+	kind   string // for the metric: one of the kinds below
 	reason string
 }
 
@@ -29,6 +31,24 @@ const (
 	kindRejected   = "rejected"   // RestComm's database refused a value
 	kindRefused    = "refused"    // RestComm's API refused a side effect
 	kindUnsealable = "unsealable" // a sealed password this secret_key cannot open
+	// a create whose SID RestComm's table holds as another account (or
+	// under such an account): nothing written
+	kindConflict = store.DeadLetterConflict
+	kindMissing  = "missing" // an account whose row RestComm no longer has: not inserted again
+	// a change of status or password whose full rows RestComm's database
+	// refused: only the security columns were written (and a close run)
+	kindDegraded = "degraded"
+)
+
+// DeadLetterKinds are the kinds of dead letters, as the metric and
+// `mirror dead-letters list --kind` name them.
+var DeadLetterKinds = []string{kindRejected, kindRefused, kindUnsealable, kindConflict, kindMissing, kindDegraded}
+
+// The kinds an operator sees first (mirror status): changes of accounts
+// RestComm holds as others, and security changes written only in part.
+const (
+	DeadLetterConflict = kindConflict
+	DeadLetterDegraded = kindDegraded
 )
 
 // rejectedValues are the MariaDB/MySQL errors of a value RestComm's schema

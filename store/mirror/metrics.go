@@ -13,10 +13,13 @@ type Metrics struct {
 	OldestAge    prometheus.Gauge
 	Delivered    prometheus.Counter
 	DeadLettered *prometheus.CounterVec
-	Latency      prometheus.Histogram
-	Retries      prometheus.Counter
-	Leader       prometheus.Gauge
-	RYWWaits     *prometheus.CounterVec
+	// SecurityDegraded counts changes of status or password that reached
+	// RestComm only in part (dead letters of kind degraded): alert on it.
+	SecurityDegraded prometheus.Counter
+	Latency          prometheus.Histogram
+	Retries          prometheus.Counter
+	Leader           prometheus.Gauge
+	RYWWaits         *prometheus.CounterVec
 }
 
 // NewMetrics makes the collectors, named restcomm_gateway_mirror_*.
@@ -33,7 +36,13 @@ func NewMetrics() *Metrics {
 			"Changes this gateway delivered to RestComm's database (and RestComm's side effects)."))),
 		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts(opts("dead_lettered_total",
 			"Changes this gateway moved to the dead-letter stream, by kind: rejected (by RestComm's schema), "+
-				"refused (by RestComm's API), unsealable (a password sealed under another secret_key).")), []string{"kind"}),
+				"refused (by RestComm's API), unsealable (a password sealed under another secret_key), "+
+				"conflict (a created account's SID is another account's row in RestComm: nothing written), "+
+				"missing (an account's row is gone from RestComm: not inserted again), "+
+				"degraded (see security_degraded_total).")), []string{"kind"}),
+		SecurityDegraded: prometheus.NewCounter(prometheus.CounterOpts(opts("security_degraded_total",
+			"Status or password changes whose full rows RestComm's database refused: only status, auth_token and "+
+				"date_updated were written (and a close asked of RestComm), the other columns not; each is a dead letter."))),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "restcomm_gateway", Subsystem: "mirror",
 			Name: "delivery_latency_seconds", Help: "From a change at the gateway to its delivery into RestComm.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
@@ -45,7 +54,7 @@ func NewMetrics() *Metrics {
 			"Requests passed to RestComm that waited for their account's change, by outcome: delivered or timeout.")),
 			[]string{"outcome"}),
 	}
-	for _, k := range []string{kindRejected, kindRefused, kindUnsealable} {
+	for _, k := range DeadLetterKinds {
 		m.DeadLettered.WithLabelValues(k)
 	}
 	m.RYWWaits.WithLabelValues("delivered")
@@ -55,8 +64,8 @@ func NewMetrics() *Metrics {
 
 // Collectors lists them for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Backlog, m.OldestAge, m.Delivered, m.DeadLettered, m.Latency, m.Retries,
-		m.Leader, m.RYWWaits}
+	return []prometheus.Collector{m.Backlog, m.OldestAge, m.Delivered, m.DeadLettered, m.SecurityDegraded, m.Latency,
+		m.Retries, m.Leader, m.RYWWaits}
 }
 
 func (m *Metrics) delivered(at time.Time) {
@@ -70,8 +79,12 @@ func (m *Metrics) delivered(at time.Time) {
 }
 
 func (m *Metrics) dead(kind string) {
-	if m != nil {
-		m.DeadLettered.WithLabelValues(kind).Inc()
+	if m == nil {
+		return
+	}
+	m.DeadLettered.WithLabelValues(kind).Inc()
+	if kind == kindDegraded {
+		m.SecurityDegraded.Inc()
 	}
 }
 

@@ -16,6 +16,7 @@
 package mirror
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -251,7 +253,7 @@ func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error
 		if single > 0 {
 			n = 1
 		}
-		settled, kinds, err := w.deliverBatch(ctx, entries[:n], attempt)
+		settled, err := w.deliverBatch(ctx, entries[:n], attempt)
 		if _, perm := isPermanent(err); perm && n > 1 {
 			single, err = n, nil // one of them cannot apply: one at a time, to dead-letter it alone
 			continue
@@ -260,11 +262,11 @@ func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error
 			if err := w.settle(ctx, settled); err != nil {
 				return err
 			}
-			for i := range settled {
-				if kinds[i] == "" {
+			for i, d := range settled {
+				if d.Reason == "" {
 					w.cfg.Metrics.delivered(entries[i].Time())
 				} else {
-					w.cfg.Metrics.dead(kinds[i])
+					w.cfg.Metrics.dead(d.Kind)
 				}
 			}
 			entries = entries[len(settled):]
@@ -315,9 +317,20 @@ func (w *Worker) sideEffect(e *store.OutboxEntry) bool {
 // step is one entry of a batch, with what its side effect needs.
 type step struct {
 	e      *store.OutboxEntry
-	accts  []*store.Account // the current state of the accounts it wrote
-	target *store.Account   // the account it was asked for (nil: gone)
+	accts  []*store.Account // the current state of the accounts it wrote, but heldOut
+	target *store.Account   // the account it was asked for (nil: gone, or held out)
 	caller *store.Account   // whom RestComm's API is asked as (nil: nobody it would let in)
+	// heldOut are its accounts RestComm holds as other accounts (their
+	// creates' conflict dead letters stand): never written
+	heldOut []string
+	// conflict: why a create cannot be written although RestComm has no
+	// row under its SID (its parent is held out)
+	conflict string
+	missing  []string // its accounts whose rows RestComm no longer has (one entry at a time only)
+	// degraded: why RestComm's database refused its full rows, of which
+	// only the security columns were then written
+	degraded string
+	ran      bool // its side effect ran, or had nothing to do
 }
 
 // deliverBatch delivers a batch: first the current state of everything
@@ -325,79 +338,210 @@ type step struct {
 // in one transaction (accounts the gateway closed keep the status
 // RestComm has: RestComm must see each close happen, through its own
 // API); then each entry's side effect, in order. It returns the entries
-// settled, in order from the first (with the kind of each dead letter,
-// "" for delivered), and the transient error that stopped it, if any. A
-// permanent failure of the rows is returned as such for a batch of more
-// than one entry (the caller then goes one at a time); a single entry is
-// dead-lettered.
-func (w *Worker) deliverBatch(ctx context.Context, batch []store.OutboxEntry, attempt int) ([]store.Settlement, []string, error) {
+// settled, in order from the first (a dead letter with its reason and
+// kind), and the transient error that stopped it, if any.
+//
+// A permanent failure of the rows (a value RestComm's schema refuses, a
+// created account's SID held in RestComm by another account, a row
+// RestComm no longer has) is returned as such for a batch of more than
+// one entry: the caller then goes one at a time. A single entry is
+// dead-lettered, but a change of status or password is not left behind
+// for a column RestComm cannot hold: its security columns are written
+// alone, its side effect (a close) runs, and it is dead-lettered as
+// degraded. A single entry whose rows RestComm partly lacks is written
+// where RestComm has them, and dead-lettered as missing.
+func (w *Worker) deliverBatch(ctx context.Context, batch []store.OutboxEntry, attempt int) ([]store.Settlement, error) {
 	steps, err := w.prepare(ctx, batch)
-	if err == nil {
-		var orgs []*store.Organization
-		var accts []*store.Account
-		seen := map[string]bool{}
-		for _, st := range steps {
-			if st.e.Op == store.OpOrganization {
-				o, err := w.st.Organization(ctx, st.e.Sid)
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return nil, nil, fmt.Errorf("redis: %w", err)
-				}
-				if o != nil {
-					orgs = append(orgs, o)
-				}
-			}
-			for _, a := range appendMissing(st.accts, st.caller) {
-				if !seen[a.Sid] {
-					seen[a.Sid] = true
-					accts = append(accts, a)
-				}
-			}
+	if err != nil {
+		return nil, err
+	}
+	single := len(batch) == 1
+	var missing []string
+	if err = stepConflict(steps); err == nil {
+		orgs, accts, rerr := w.batchRows(ctx, steps)
+		if rerr != nil {
+			return nil, rerr
 		}
-		err = w.write(ctx, orgs, accts, true)
+		missing, err = w.writeRows(ctx, orgs, accts, true, !single)
 	}
 	if err != nil {
-		if p, perm := isPermanent(err); perm && len(batch) == 1 {
-			w.deadLettered(&batch[0], p)
-			return []store.Settlement{{ID: batch[0].ID, Reason: p.reason}}, []string{p.kind}, nil
+		p, perm := isPermanent(err)
+		if !perm || !single {
+			return nil, err
 		}
-		return nil, nil, err
+		st := &steps[0]
+		if p.kind != kindRejected || !changesAccess(st.e) {
+			return []store.Settlement{w.settlement(st, p)}, nil
+		}
+		st.degraded = p.reason
+		if missing, err = w.writeSecurity(ctx, st.rows(true), true); err != nil {
+			q, perm := isPermanent(err)
+			if !perm {
+				return nil, err
+			}
+			st.degraded += "; and RestComm's database refused even those: " + q.reason
+		}
+	}
+	if single {
+		steps[0].missing = missing
 	}
 	settled := make([]store.Settlement, 0, len(batch))
-	kinds := make([]string, 0, len(batch))
-	for _, st := range steps {
+	for i := range steps {
+		st := &steps[i]
 		err := w.effect(ctx, st, attempt)
-		if p, perm := isPermanent(err); perm {
-			w.deadLettered(st.e, p)
-			settled, kinds = append(settled, store.Settlement{ID: st.e.ID, Reason: p.reason}), append(kinds, p.kind)
-			continue
+		p, perm := isPermanent(err)
+		if err != nil && !perm {
+			return settled, err
 		}
-		if err != nil {
-			return settled, kinds, err
-		}
-		settled, kinds = append(settled, store.Settlement{ID: st.e.ID}), append(kinds, "")
+		settled = append(settled, w.settlement(st, p))
 	}
-	return settled, kinds, nil
+	return settled, nil
 }
 
-func (w *Worker) deadLettered(e *store.OutboxEntry, p *permanentError) {
-	w.log.Error("mirror: change dead-lettered", zap.String("entry", e.ID), zap.String("op", e.Op),
-		zap.String("sid", e.Sid), zap.String("reason", p.reason))
+// changesAccess reports whether e changes who gets into RestComm as its
+// accounts: a status change (a close or a suspension above all, with its
+// cascade) or a new password (a new auth token).
+func changesAccess(e *store.OutboxEntry) bool {
+	return e.Op == store.OpUpdate && (e.Status != e.From || e.NewPassword)
+}
+
+// stepConflict is the conflict of the first step that has one.
+func stepConflict(steps []step) error {
+	for _, st := range steps {
+		if st.conflict != "" {
+			return permanent(kindConflict, "%s", st.conflict)
+		}
+	}
+	return nil
+}
+
+// batchRows is what a batch writes: the organizations its entries
+// created, and each account once, with how it is written (accountRow).
+func (w *Worker) batchRows(ctx context.Context, steps []step) ([]*store.Organization, []accountRow, error) {
+	var orgs []*store.Organization
+	created := map[string]bool{}
+	for _, st := range steps {
+		if st.e.Op == store.OpCreate {
+			created[st.e.Sid] = true
+		}
+	}
+	var accts []accountRow
+	at := map[string]int{}
+	add := func(a *store.Account, caller bool) {
+		if i, ok := at[a.Sid]; ok {
+			accts[i].caller = accts[i].caller && caller
+			return
+		}
+		at[a.Sid] = len(accts)
+		accts = append(accts, accountRow{a: a, create: created[a.Sid], caller: caller})
+	}
+	for _, st := range steps {
+		if st.e.Op == store.OpOrganization {
+			o, err := w.st.Organization(ctx, st.e.Sid)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, fmt.Errorf("redis: %w", err)
+			}
+			if o != nil {
+				orgs = append(orgs, o)
+			}
+		}
+		for _, a := range st.accts {
+			add(a, false)
+		}
+		if st.caller != nil {
+			add(st.caller, true)
+		}
+	}
+	return orgs, accts, nil
+}
+
+// rows are the step's accounts to write, update-only (a step that writes
+// alone is never a create's first delivery: a create whose rows RestComm
+// refused is not written in part), with its caller's when withCaller.
+func (st *step) rows(withCaller bool) []accountRow {
+	out := make([]accountRow, 0, len(st.accts)+1)
+	for _, a := range st.accts {
+		out = append(out, accountRow{a: a})
+	}
+	if withCaller && st.caller != nil && find(st.accts, st.caller.Sid) == nil {
+		out = append(out, accountRow{a: st.caller, caller: true})
+	}
+	return out
+}
+
+func (st *step) rowMissing(sid string) bool { return slices.Contains(st.missing, sid) }
+
+// settlement is what became of a step, failed with p (nil: its side
+// effect did not fail): delivered, or dead-lettered with every reason and
+// the kind that matters most (degraded, the failure's, conflict for
+// accounts held out, missing). A dead letter keeps the entry's sealed
+// password when its side effect did not run, for a retry; a create's own
+// conflict marks its account (store.Settlement.MarkConflict).
+func (w *Worker) settlement(st *step, p *permanentError) store.Settlement {
+	var kind string
+	var why []string
+	if st.degraded != "" {
+		kind = kindDegraded
+		var sids []string
+		for _, r := range st.rows(true) {
+			sids = append(sids, r.a.Sid)
+		}
+		why = append(why, fmt.Sprintf("only %s written to %s, not %s: %s", strings.Join(securityColumns, ", "),
+			sidNames(sids), strings.Join(w.rows.otherColumns(), ", "), st.degraded))
+	}
+	if p != nil {
+		kind = cmp.Or(kind, p.kind)
+		why = append(why, p.reason)
+	}
+	if len(st.heldOut) > 0 {
+		kind = cmp.Or(kind, kindConflict)
+		why = append(why, fmt.Sprintf("RestComm holds another account under the SID of %s (a conflict dead letter of its create stands): not written",
+			sidNames(st.heldOut)))
+	}
+	if len(st.missing) > 0 {
+		kind = cmp.Or(kind, kindMissing)
+		why = append(why, fmt.Sprintf("RestComm's table no longer has %s: not inserted again", sidNames(st.missing)))
+	}
+	if kind == "" {
+		return store.Settlement{ID: st.e.ID}
+	}
+	d := store.Settlement{ID: st.e.ID, Reason: strings.Join(why, "; "), Kind: kind, KeepSecret: st.e.Secret != "" && !st.ran,
+		MarkConflict: p != nil && p.kind == kindConflict && st.e.Op == store.OpCreate}
+	w.log.Error("mirror: change dead-lettered", zap.String("entry", st.e.ID), zap.String("op", st.e.Op),
+		zap.String("sid", st.e.Sid), zap.String("kind", kind), zap.String("reason", d.Reason))
+	return d
 }
 
 // prepare reads the current state the batch's entries need, in one round
-// trip for their accounts, and finds whom each side effect is asked as.
+// trip for their accounts and their conflict marks (and one for the marks
+// of created accounts' parents), and finds whom each side effect is asked
+// as.
 func (w *Worker) prepare(ctx context.Context, batch []store.OutboxEntry) ([]step, error) {
 	var sids []string
+	created := map[string]bool{}
 	for i := range batch {
 		sids = append(sids, batch[i].Sids...)
+		if batch[i].Op == store.OpCreate {
+			created[batch[i].Sid] = true
+		}
 	}
-	accts, err := w.accounts(ctx, unique(sids))
+	accts, held, err := w.current(ctx, unique(sids), created)
 	if err != nil {
 		return nil, err
 	}
 	bySid := make(map[string]*store.Account, len(accts))
+	var parents []string
 	for _, a := range accts {
 		bySid[a.Sid] = a
+		if created[a.Sid] && a.ParentSid != "" {
+			parents = append(parents, a.ParentSid)
+		}
+	}
+	// a create under an account RestComm holds as another's would put
+	// the new account in that account's hands there
+	heldParents, err := w.st.ConflictingAccounts(ctx, unique(parents))
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
 	}
 	steps := make([]step, len(batch))
 	for i := range batch {
@@ -406,7 +550,13 @@ func (w *Worker) prepare(ctx context.Context, batch []store.OutboxEntry) ([]step
 		for _, sid := range e.Sids {
 			if a := bySid[sid]; a != nil {
 				st.accts = append(st.accts, a)
+			} else if held[sid] {
+				st.heldOut = append(st.heldOut, sid)
 			}
+		}
+		if e.Op == store.OpCreate && st.target != nil && heldParents[st.target.ParentSid] {
+			st.conflict = fmt.Sprintf("account %s: its parent %s is held in RestComm by another account (a conflict dead letter stands)",
+				e.Sid, st.target.ParentSid)
 		}
 		if w.up != nil && w.sideEffect(e) && st.target != nil {
 			if st.caller, err = w.callerFor(ctx, e, st.target); err != nil {
@@ -435,35 +585,41 @@ func (w *Worker) callerFor(ctx context.Context, e *store.OutboxEntry, a *store.A
 }
 
 // effect runs one entry's side effect, its rows being written.
-func (w *Worker) effect(ctx context.Context, st step, attempt int) error {
+func (w *Worker) effect(ctx context.Context, st *step, attempt int) error {
 	e := st.e
+	var err error
 	switch {
 	case e.Closes():
-		return w.closeEffect(ctx, st, attempt)
+		err = w.closeEffect(ctx, st, attempt)
+	case st.rowMissing(e.Sid), slices.Contains(st.heldOut, e.Sid):
+		return nil // RestComm no longer has the account, or has another: nothing to ask of it
 	case !w.sideEffect(e):
 		w.noSecretNote(e)
-		return nil
 	case w.up == nil:
 		w.note(e.Sid, "mirror: no upstream RestComm: SIP client not mirrored", zap.String("op", e.Op))
-		return nil
+	default:
+		err = w.clientEffect(ctx, *st, attempt)
 	}
-	return w.clientEffect(ctx, st, attempt)
+	st.ran = err == nil
+	return err
 }
 
 // closeEffect mirrors a close so that RestComm runs its own: RestComm is
 // asked to close the account (its rows still as RestComm had them), as
 // its nearest active Administrator ancestor (or itself), and cascades;
-// then the rows are written as the gateway has them. A close RestComm
-// refuses still ends with the rows closed (RestComm then refuses the
-// accounts, as the gateway does), and is dead-lettered: its side effects
-// did not run.
-func (w *Worker) closeEffect(ctx context.Context, st step, attempt int) error {
+// then the rows are written as the gateway has them (their security
+// columns only, for a degraded step). A close RestComm refuses still ends
+// with the rows closed (RestComm then refuses the accounts, as the
+// gateway does), and is dead-lettered: its side effects did not run.
+func (w *Worker) closeEffect(ctx context.Context, st *step, attempt int) error {
 	var refused error
 	switch {
 	case w.up == nil:
 		w.note(st.e.Sid, "mirror: no upstream RestComm: close written to the rows only, RestComm's side effects not run")
-	case st.target == nil:
-		return nil // gone from the gateway: nothing to mirror
+	case st.target == nil, st.rowMissing(st.e.Sid):
+		// gone from the gateway, held out, or gone from RestComm: nothing
+		// of its own to ask RestComm; the rest of its subtree is still
+		// written closed
 	default:
 		err := w.up.closeAccount(ctx, st.e.Sid, st.caller, attempt)
 		if _, perm := isPermanent(err); perm {
@@ -472,7 +628,7 @@ func (w *Worker) closeEffect(ctx context.Context, st step, attempt int) error {
 			return err
 		}
 	}
-	if err := w.write(ctx, nil, st.accts, false); err != nil {
+	if err := w.writeStep(ctx, st, false); err != nil {
 		return err
 	}
 	return refused
@@ -529,12 +685,17 @@ func (w *Worker) clientEffect(ctx context.Context, st step, attempt int) error {
 	return w.updateLinkedClient(ctx, st, form, attempt)
 }
 
-// write writes organizations then accounts in one transaction.
-func (w *Worker) write(ctx context.Context, orgs []*store.Organization, accts []*store.Account, keepClosed bool) error {
+// writeRows writes organizations, then accounts (rows.writeAccounts), in
+// one transaction, and returns the entries' accounts whose rows RestComm
+// no longer has. With whole, such an account fails it all, permanently
+// (missing): a batch then goes one entry at a time, so that only the
+// entries concerned are dead-lettered and the rest of theirs is written.
+func (w *Worker) writeRows(ctx context.Context, orgs []*store.Organization, accts []accountRow, keepClosed, whole bool) ([]string, error) {
 	if len(orgs) == 0 && len(accts) == 0 {
-		return nil
+		return nil, nil
 	}
-	return w.rows.inTx(ctx, func(tx *sql.Tx) error {
+	var missing []string
+	err := w.rows.inTx(ctx, func(tx *sql.Tx) error {
 		for _, o := range orgs {
 			if err := w.rows.upsertOrganization(ctx, tx, o); err != nil {
 				return err
@@ -543,34 +704,95 @@ func (w *Worker) write(ctx context.Context, orgs []*store.Organization, accts []
 		if len(accts) == 0 {
 			return nil
 		}
-		return w.rows.upsertAccounts(ctx, tx, accts, keepClosed)
+		var err error
+		if missing, err = w.rows.writeAccounts(ctx, tx, accts, keepClosed); err != nil {
+			return err
+		}
+		if whole && len(missing) > 0 {
+			return permanent(kindMissing, "RestComm's table no longer has %s", sidNames(missing))
+		}
+		return nil
 	})
+	return missing, err
 }
 
-// accounts reads the current state of accounts; those gone are left out.
-func (w *Worker) accounts(ctx context.Context, sids []string) ([]*store.Account, error) {
-	if len(sids) == 0 {
-		return nil, nil
+// write writes organizations, then the rows RestComm has of accounts
+// (never inserting one), in one transaction.
+func (w *Worker) write(ctx context.Context, orgs []*store.Organization, accts []*store.Account, keepClosed bool) error {
+	rows := make([]accountRow, len(accts))
+	for i, a := range accts {
+		rows[i] = accountRow{a: a, caller: true}
 	}
-	as, err := w.st.AccountsBySid(ctx, sids)
+	_, err := w.writeRows(ctx, orgs, rows, keepClosed, false)
+	return err
+}
+
+// writeSecurity writes only the security columns of the rows RestComm has
+// (rows.writeSecurity), in one transaction.
+func (w *Worker) writeSecurity(ctx context.Context, accts []accountRow, keepClosed bool) ([]string, error) {
+	var missing []string
+	err := w.rows.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		missing, err = w.rows.writeSecurity(ctx, tx, accts, keepClosed)
+		return err
+	})
+	return missing, err
+}
+
+// writeStep writes one step's rows alone (after its side effect): in
+// full, or once RestComm's database refused them for a change of status
+// or password (degraded), their security columns.
+func (w *Worker) writeStep(ctx context.Context, st *step, keepClosed bool) error {
+	if st.degraded == "" {
+		_, err := w.writeRows(ctx, nil, st.rows(false), keepClosed, false)
+		p, perm := isPermanent(err)
+		if !perm || p.kind != kindRejected || !changesAccess(st.e) {
+			return err
+		}
+		st.degraded = p.reason
+	}
+	_, err := w.writeSecurity(ctx, st.rows(false), keepClosed)
+	return err
+}
+
+// accounts reads the current state of accounts; those gone, and those
+// RestComm holds as other accounts (conflict-marked: the mirror writes
+// nothing of them, and asks nothing as them), are left out.
+func (w *Worker) accounts(ctx context.Context, sids []string) ([]*store.Account, error) {
+	accts, _, err := w.current(ctx, sids, nil)
+	return accts, err
+}
+
+// current is accounts, and which of sids were held out as
+// conflict-marked; the accounts created keep their state all the same:
+// a create decides for itself (rows.writeAccounts).
+func (w *Worker) current(ctx context.Context, sids []string, created map[string]bool) ([]*store.Account, map[string]bool, error) {
+	if len(sids) == 0 {
+		return nil, nil, nil
+	}
+	as, held, err := w.st.MirrorAccounts(ctx, sids)
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, nil, fmt.Errorf("redis: %w", err)
 	}
 	out := as[:0]
 	for _, a := range as {
-		if a != nil {
+		switch {
+		case a == nil:
+		case held[a.Sid] && !created[a.Sid]:
+		default:
+			delete(held, a.Sid)
 			out = append(out, a)
 		}
 	}
-	return out, nil
+	return out, held, nil
 }
 
 // deliverOne delivers one entry, its side effect included, without
 // settling it; a dead letter's reason is its permanent error.
 func (w *Worker) deliverOne(ctx context.Context, e *store.OutboxEntry, attempt int) error {
-	settled, kinds, err := w.deliverBatch(ctx, []store.OutboxEntry{*e}, attempt)
-	if err == nil && len(settled) == 1 && kinds[0] != "" {
-		return permanent(kinds[0], "%s", settled[0].Reason)
+	settled, err := w.deliverBatch(ctx, []store.OutboxEntry{*e}, attempt)
+	if err == nil && len(settled) == 1 && settled[0].Reason != "" {
+		return permanent(settled[0].Kind, "%s", settled[0].Reason)
 	}
 	return err
 }
@@ -639,13 +861,6 @@ func find(accts []*store.Account, sid string) *store.Account {
 		}
 	}
 	return nil
-}
-
-func appendMissing(accts []*store.Account, a *store.Account) []*store.Account {
-	if a == nil || find(accts, a.Sid) != nil {
-		return accts
-	}
-	return append(accts[:len(accts):len(accts)], a)
 }
 
 func unique(ss []string) []string {
