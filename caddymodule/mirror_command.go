@@ -19,7 +19,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "mirror",
-		Usage: "status|verify|disable [--redis <url>]... [--key-prefix <prefix>] [--database <mysql://…>]",
+		Usage: "status|verify|disable|dead-letters [--redis <url>]... [--key-prefix <prefix>] [--database <mysql://…>]",
 		Short: "Shows and checks the mirror of the gateway's accounts into RestComm's database",
 		Long: `
 Works with the mirror of the restcomm handler (its "mirror" block): the
@@ -29,7 +29,13 @@ written into RestComm's own database.
 "mirror status" prints the backlog (changes not yet delivered), the age of
 the oldest one, how many were delivered and dead-lettered, the gateway
 that delivers now (the lease holder) and the last dead letters with their
-reasons. With --database it also checks that the database answers.
+reasons. With --database it also checks that the database answers. Its
+first lines, when there are any, are the dead letters to look at first:
+conflicts (accounts RestComm holds as other accounts under the SIDs of
+the gateway's: nothing of them written) and security changes that reached
+RestComm only in part (a close, a suspension or a new password whose other
+columns RestComm's database refused: status, auth_token and date_updated
+written).
 
 "mirror verify" compares every account and organization in Redis with
 RestComm's tables, row by row (matched by SID as the database compares
@@ -39,6 +45,15 @@ skipped (reserved at the gateway) and values the database's collation
 finds equal (an e-mail address in another case) are printed as such and
 are not drift. Changes not yet delivered show as differences marked
 pending.
+
+"mirror dead-letters list [--kind <kind>] [--count <n>]" prints the dead
+letters, newest first: id, time, kind, change, account, reason (never a
+token or a sealed password). "mirror dead-letters retry <id>…|--all" appends
+them to the outbox again, as they were first appended (with the sealed
+password the dead letter kept), and removes them, in one atomic step;
+"mirror dead-letters drop <id>…|--all" deletes them. At most 100 ids at a
+time (all or none: an unknown id changes nothing); --all takes every one
+there is when the command starts, of --kind if given.
 
 "mirror disable" stops mirroring the namespace once no gateway runs with a
 mirror block any more: it deletes the outbox (changes not yet delivered
@@ -53,10 +68,13 @@ import" (a password with special characters percent-encoded).
 			var opts store.ClientOptions
 			var prefix, database, zone string
 			var dead int64
-			flags := func(c *cobra.Command) {
+			redisFlags := func(c *cobra.Command) {
 				c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS")
 				c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
 				c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
+			}
+			flags := func(c *cobra.Command) {
+				redisFlags(c)
 				c.Flags().StringVar(&database, "database", "", "RestComm's database, mysql://user:password@host:3306/restcomm; default $RESTCOMM_DATABASE")
 			}
 			status := &cobra.Command{
@@ -109,7 +127,7 @@ import" (a password with special characters percent-encoded).
 				},
 			}
 			flags(disable)
-			cmd.AddCommand(status, verify, disable)
+			cmd.AddCommand(status, verify, disable, mirrorDeadLettersCommand(redisFlags, &opts, &prefix))
 		},
 	})
 }
@@ -138,6 +156,10 @@ func openOutbox(ctx context.Context, op string, opts store.ClientOptions, prefix
 	return o, nil
 }
 
+// statusScan is how many of the newest dead letters "mirror status" reads
+// for its first lines.
+const statusScan = 10_000
+
 // mirrorStatus is "mirror status".
 func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, database string, dead int64) error {
 	o, err := openOutbox(ctx, "status", opts, prefix)
@@ -146,6 +168,13 @@ func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 	}
 	defer o.close()
 	st, s := o.st, o.status
+	var alarms *store.DeadLetterSummary
+	if s.DeadLetters > 0 {
+		if alarms, err = st.SummarizeDeadLetters(ctx, statusScan, 3); err != nil {
+			return fmt.Errorf("mirror status %s: %w", o.ns, err)
+		}
+	}
+	printAlarms(w, alarms)
 	printStatus(w, o.ns, s, time.Now())
 	if dead > 0 && s.DeadLetters > 0 {
 		ds, err := st.DeadLetters(ctx, dead)
@@ -154,7 +183,8 @@ func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 		}
 		fmt.Fprintf(w, "last dead letters (newest first):\n")
 		for _, d := range ds {
-			fmt.Fprintf(w, "  %s  %s %s (entry %s): %s\n", streamClock(d.ID), d.Entry.Op, d.Entry.Sid, d.Entry.ID, d.Reason)
+			fmt.Fprintf(w, "  %s  %s  %s %s %s (entry %s): %s\n", d.ID, streamClock(d.ID), cmp.Or(d.Kind, "-"), d.Entry.Op,
+				d.Entry.Sid, d.Entry.ID, d.Reason)
 		}
 	}
 	if database != "" {
