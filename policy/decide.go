@@ -31,6 +31,9 @@ type Request struct {
 	// Role: the Role a create or an update sends, exactly as sent (it may
 	// be empty); nil when it sends none.
 	Role *string
+	// Status: the Status an update sends, lower-cased as RestComm reads
+	// it; "" when it sends none.
+	Status string
 	// OrganizationSid: create's OrganizationSid, or the organization asked
 	// for by GET /Organizations/{sid}.
 	OrganizationSid string
@@ -331,6 +334,9 @@ func (in *Input) value() ast.Value {
 	if in.Request.Role != nil {
 		req = append(req, [2]*ast.Term{keyRole, ast.StringTerm(*in.Request.Role)})
 	}
+	if in.Request.Status != "" {
+		req = append(req, [2]*ast.Term{keyStatusField, ast.StringTerm(in.Request.Status)})
+	}
 	if in.Request.OrganizationSid != "" {
 		req = append(req, [2]*ast.Term{keyOrganizationSid, ast.StringTerm(in.Request.OrganizationSid)})
 	}
@@ -380,6 +386,7 @@ func (in *Input) appendKey(b []byte) []byte {
 	if r := in.Request.Role; r != nil {
 		b = appendString(b, 'R', *r)
 	}
+	b = appendString(b, 'S', in.Request.Status)
 	b = appendString(b, 's', in.Request.OrganizationSid)
 	b = appendBool(b, 'f', in.Request.OrganizationFilter)
 	if t := in.Throttle; t != nil {

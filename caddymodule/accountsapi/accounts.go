@@ -57,8 +57,8 @@ const (
 	stageColumnWidth     = 120 // RestComm's database error on insert (and the mirror's columns)
 
 	// POST|PUT /Accounts/{id}: 10 permission, 20 not found, 30 hierarchy,
-	// 54 Role by a non-Administrator, 56 its own role or one it may not give
-	// (policy); the gateway's own 404 for a missing target (never trusting
+	// 54 Role by a non-Administrator, 56 its own role or one it may not give,
+	// 57 making itself uninitialized (policy); the gateway's own 404 for a missing target (never trusting
 	// the policy to give it) at 20
 	stageTargetNotFound  = 20
 	stageClosed          = 40

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
+	"github.com/restcomm/restcomm-gateway/caddymodule/password"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
@@ -165,7 +166,8 @@ func createFacts(_ *Service, x *exchange, in *policy.Input) {
 }
 
 // updateFacts: whether an update sends a Role (Administrators only), and
-// which, as sent: what is stored (a role the caller may give, not its own).
+// which, as sent: what is stored (a role the caller may give, not its own);
+// and the Status it sends (an account may not make itself uninitialized).
 func updateFacts(_ *Service, x *exchange, in *policy.Input) {
 	if x.caller == nil {
 		return
@@ -173,6 +175,9 @@ func updateFacts(_ *Service, x *exchange, in *policy.Input) {
 	if form, st := x.formBody(); st == bodyOK {
 		if role, ok := form.Get("Role"); ok {
 			in.Request.RoleChange, in.Request.Role = true, &role
+		}
+		if status, ok := form.Get("Status"); ok {
+			in.Request.Status = password.ToLower(status)
 		}
 	}
 }

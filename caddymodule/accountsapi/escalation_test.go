@@ -324,3 +324,32 @@ func TestSettableFieldsByCallerKind(t *testing.T) {
 		})
 	}
 }
+
+// RestComm's status cascade ignores the descendants' own status: a
+// Developer that made itself uninitialized (it still logs in on Accounts
+// paths) and then active again reopened the child its administrator had
+// closed, which it may not modify. No account makes itself uninitialized;
+// closing itself, or any other status, stays its own choice.
+func TestNoAccountReopensItsClosedChildrenThroughItsOwnStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, true, noCache)
+	w := h.do(put("/Accounts.json/"+fixture.SidGrand, "ADMIN", "Status=closed"))
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+
+	for _, status := range []string{"uninitialized", "Uninitialized", "UNINITIALIZED"} {
+		w = h.do(put("/Accounts.json/"+fixture.SidDev, "DEV", "Status="+status))
+		assert.Equal(t, http.StatusForbidden, w.Code, status)
+		assert.Contains(t, w.Body.String(), "An account may not make itself uninitialized")
+	}
+	assert.Equal(t, "active", account(t, h, fixture.SidDev).Status)
+	assert.Equal(t, "closed", account(t, h, fixture.SidGrand).Status, "still closed")
+
+	// its administrator may: it reaches every account below it
+	w = h.do(put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Status=uninitialized"))
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	w = h.do(put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Status=active"))
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	// and an account still closes itself
+	w = h.do(put("/Accounts.json/"+fixture.SidDev, "DEV", "Status=closed"))
+	assert.Equal(t, http.StatusOK, w.Code, w.Body.String())
+}

@@ -198,6 +198,15 @@ update_account := forbidden_at(stages.permission) if {
 } else := deny(403, update_role_refusal, "page", stages.update_role_grant) if {
 	role_sent
 	update_role_refusal
+} else := deny(403, "An account may not make itself uninitialized", "page", stages.update_status_self) if {
+	# RestComm's status cascade ignores the descendants' own status, so an
+	# account that made itself uninitialized (it can still log in on
+	# Accounts paths) and then active again would reopen every account
+	# below it that an ancestor had closed, none of which it may modify.
+	# No flow needs it: the first-login flow goes from uninitialized, by a
+	# new password (gateway.md §2).
+	input.request.status == "uninitialized"
+	input.target.sid == input.caller.sid
 } else := allowed
 
 # POST /Accounts/migrate/{id}: the JAX-RS role SuperAdmin only, no

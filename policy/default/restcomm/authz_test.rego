@@ -554,3 +554,22 @@ test_endpoint_denials_follow_routing if {
 test_unknown_operation_is_forbidden if {
 	denies(decision, 403) with input as req("accounts:delete", "Accounts/x", admin, admin)
 }
+
+test_no_account_makes_itself_uninitialized if {
+	self := {"sid": "ACdev", "role": "Developer", "status": "active", "organization_sid": "ORx", "ancestors": ["ACadmin"]}
+	d := decision with input as {
+		"operation": "accounts:update", "method": "POST", "path": "Accounts/ACdev",
+		"caller": self, "target": self, "request": {"status": "uninitialized"},
+	}
+	d.allow == false
+	d.status == 403
+	d.stage == data.restcomm.stages.update_status_self
+}
+
+test_an_account_still_closes_itself if {
+	self := {"sid": "ACdev", "role": "Developer", "status": "active", "organization_sid": "ORx", "ancestors": ["ACadmin"]}
+	decision.allow with input as {
+		"operation": "accounts:update", "method": "POST", "path": "Accounts/ACdev",
+		"caller": self, "target": self, "request": {"status": "closed"},
+	}
+}
