@@ -336,10 +336,23 @@ func TestEndToEndMirror(t *testing.T) {
 	})
 
 	t.Run("a change that can never apply is dead-lettered; the others go on", func(t *testing.T) {
-		// RestComm's latin1 table cannot hold this name; the gateway can
+		// a name RestComm's latin1 table cannot hold is refused up front
+		// now; an account given one before the gateway checked names
+		// against RestComm's columns still has it, and any change of its
+		// row can never apply
 		bad := "dead.letter@example.com"
 		code, body, err := send(t, c, gw, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
 			"EmailAddress="+bad+"&Password=Mirror-pw-1!&FriendlyName="+url.QueryEscape("名前 ☎"))
+		require.NoError(t, err)
+		require.Equal(t, 400, code, body)
+		code, body, err = send(t, c, gw, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
+			"EmailAddress="+bad+"&Password=Mirror-pw-1!")
+		require.NoError(t, err)
+		require.Equal(t, 200, code, body)
+		r.drained(t, 10*time.Second)
+		require.NoError(t, r.rdb.HSet(context.Background(), "{restcomm}:acct:"+restcommtest.SidOf(bad), "fname", "名前 ☎").Err())
+		code, body, err = send(t, c, gw, "POST", fixture.APIRoot+"/Accounts/"+restcommtest.SidOf(bad)+".json", top.Email, top.Password,
+			"Role=Developer")
 		require.NoError(t, err)
 		require.Equal(t, 200, code, body)
 		var others []string
@@ -360,20 +373,23 @@ func TestEndToEndMirror(t *testing.T) {
 		out := r.run(t, 0, "mirror", "status", "--redis", r.rd.URL())
 		t.Log("\n" + out)
 		assert.Contains(t, out, "dead-lettered: 1")
-		assert.Contains(t, out, "create "+restcommtest.SidOf(bad))
+		assert.Contains(t, out, "update "+restcommtest.SidOf(bad))
 		assert.Contains(t, out, "character set")
 		m := scrape(t, "http://"+gw.admin+"/metrics")
 		assert.Equal(t, 1.0, m[`restcomm_gateway_mirror_dead_lettered_total{kind="rejected"}`])
 		out = r.run(t, 1, "mirror", "verify", "--redis", r.rd.URL(), "--database", r.dbURL)
-		assert.Contains(t, out, "account "+restcommtest.SidOf(bad)+": gateway present, database missing")
-		assert.Contains(t, out, "1 differences")
+		t.Log("\n" + out)
+		assert.Contains(t, out, "account "+restcommtest.SidOf(bad)+": friendly_name")
+		assert.Contains(t, out, "account "+restcommtest.SidOf(bad)+": role")
 	})
 }
 
-// TestEndToEndMirrorOutage: MariaDB stopped for 30 s while 500 or more
-// changes are made through two gateways, one of which is killed mid-way:
-// afterwards the backlog drains, verify finds no difference, nothing was
-// dead-lettered, and the survivor delivers.
+// TestEndToEndMirrorOutage: MariaDB stopped for 30 s while 600 requests
+// change accounts through two gateways, one of which is killed mid-way:
+// every update is accepted and waits in the outbox, every create is
+// refused with 503 (a create must first find that RestComm's table does
+// not hold the account); afterwards the backlog drains, verify finds no
+// difference, nothing was dead-lettered, and the survivor delivers.
 func TestEndToEndMirrorOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -395,12 +411,25 @@ func TestEndToEndMirrorOutage(t *testing.T) {
 	survivor := gws[1-victim]
 	top := r.top
 
+	// the accounts the outage's updates change, created while RestComm's
+	// database answers
+	var created []string
+	for i := range 40 {
+		email := fmt.Sprintf("before.outage%d@example.com", i)
+		code, body, err := send(t, gws[i%2].client(false), gws[i%2], "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
+			"EmailAddress="+email+"&Password=Outage-pw-1!")
+		require.NoError(t, err)
+		require.Equal(t, 200, code, body)
+		created = append(created, restcommtest.SidOf(email))
+	}
+	r.drained(t, 20*time.Second)
+
 	r.maria.Stop()
 	stopped := time.Now()
 	var (
 		mu      sync.Mutex
-		made    int
-		created []string
+		made    int // updates accepted
+		refused int // creates refused with 503
 		killed  bool
 	)
 	const total = 600
@@ -416,24 +445,24 @@ func TestEndToEndMirrorOutage(t *testing.T) {
 				if killed {
 					g = survivor
 				}
-				var target string
-				if len(created) > 0 {
-					target = created[rnd.IntN(len(created))]
-				}
+				target := created[rnd.IntN(len(created))]
 				mu.Unlock()
 				c := clients[slices.Index(gws, g)]
 				var code int
 				var err error
 				switch {
-				case i%3 == 0 || target == "":
+				case i%10 == 0:
 					email := fmt.Sprintf("outage%d@example.com", i)
-					code, _, err = send(t, c, g, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
+					var body string
+					code, body, err = send(t, c, g, "POST", fixture.APIRoot+"/Accounts.json", top.Email, top.Password,
 						"EmailAddress="+email+"&Password=Outage-pw-1!")
-					if err == nil && code == 200 {
+					if err == nil {
+						assert.Equal(t, 503, code, "a create while RestComm's database is down: %s", body)
 						mu.Lock()
-						created = append(created, restcommtest.SidOf(email))
+						refused++
 						mu.Unlock()
 					}
+					continue
 				case i%3 == 1:
 					code, _, err = send(t, c, g, "POST", fixture.APIRoot+"/Accounts/"+target+".json", top.Email, top.Password,
 						fmt.Sprintf("FriendlyName=outage rename %d", i))
@@ -464,9 +493,10 @@ func TestEndToEndMirrorOutage(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	t.Logf("%d changes made in %v with MariaDB down; the delivering gateway (pid %d) was killed after %d",
-		made, time.Since(stopped).Round(time.Millisecond), gws[victim].pid, total/2)
+	t.Logf("%d changes made and %d creates refused in %v with MariaDB down; the delivering gateway (pid %d) was killed after %d",
+		made, refused, time.Since(stopped).Round(time.Millisecond), gws[victim].pid, total/2)
 	assert.GreaterOrEqual(t, made, 500)
+	assert.Equal(t, total/10, refused)
 	require.Eventually(t, func() bool { return holderPid() == survivor.pid }, 15*time.Second, 50*time.Millisecond,
 		"the survivor took the delivery over")
 
