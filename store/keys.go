@@ -230,10 +230,11 @@ func (s *Store) reindex(ctx context.Context, from string, to *keys) (int, error)
 // a namespace still in the old layout, and reports whether err was such a
 // refusal (the caller makes its keys again and retries once).
 func (s *Store) keysChanged(ctx context.Context, err error) bool {
-	if err == nil {
+	var reply redis.Error // Redis's own answer, however the caller wrapped it
+	if err == nil || !errors.As(err, &reply) {
 		return false
 	}
-	msg := strings.TrimPrefix(err.Error(), "ERR ")
+	msg := strings.TrimPrefix(reply.Error(), "ERR ")
 	have, ok := strings.CutPrefix(msg, "KEYS ")
 	if !ok {
 		return false

@@ -269,3 +269,26 @@ func BenchmarkReKey100k(b *testing.B) {
 		require.Equal(b, n+1, got)
 	}
 }
+
+// A store that has not read the namespace's rule learns it from the first
+// script that refuses its keys, whatever the operation: an import (dry or
+// not), a create, a lookup.
+func TestEveryOperationLearnsTheRule(t *testing.T) {
+	t.Parallel()
+	st, srv := newStore(t)
+	_, err := st.SetCollation(ctx, collation.Latin1SwedishCI)
+	require.NoError(t, err)
+	a := *account("learner@acme.com", store.DefaultAdminSid)
+	for _, dry := range []bool{true, false} {
+		fresh := store.New(srv.Client(t), "")
+		res, err := fresh.ImportAccounts(ctx, [][]store.Account{{a}}, store.ImportOptions{DryRun: dry})
+		require.NoError(t, err, "dry run %v", dry)
+		assert.Equal(t, store.Imported, res[0][0].Outcome)
+		assert.Equal(t, collation.Latin1SwedishCI, fresh.Collation())
+	}
+	fresh := store.New(srv.Client(t), "")
+	_, err = fresh.CreateAccount(ctx, nil, account("LEARNER@acme.com", store.DefaultAdminSid))
+	assert.ErrorIs(t, err, store.ErrDuplicate, "the e-mail, as the rule compares it")
+	fresh = store.New(srv.Client(t), "")
+	assert.Equal(t, a.Sid, resolveSid(t, fresh, store.ByLogin, "Learner@Acme.com"))
+}
