@@ -53,6 +53,13 @@ func (h *cacheHandle) Cached(fl *store.FailedLogins, lookups ...store.Lookup) ([
 	return h.cache.Cached(fl, lookups...)
 }
 
+// FailedLogin keeps the network's next requests off the cache at once,
+// before its failure is counted (accountsapi.MemoryResolver).
+func (h *cacheHandle) FailedLogin(network string) { h.cache.FailedLogin(network) }
+
+// Failing reports whether the network is kept off the cache.
+func (h *cacheHandle) Failing(network string) bool { return h.cache.Failing(network) }
+
 func (h *cacheHandle) start() {
 	h.once.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -121,13 +128,5 @@ func (g *Gateway) cleanupAccountCache() error {
 func (g *Gateway) changedAccounts() {
 	if g.cache != nil {
 		g.cache.cache.Clear()
-	}
-}
-
-// failedLoginFrom keeps ip's next requests off the cache at once: their
-// failed-login counts are read from Redis.
-func (g *Gateway) failedLoginFrom(ip string) {
-	if g.cache != nil {
-		g.cache.cache.FailedLogin(ip)
 	}
 }

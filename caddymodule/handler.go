@@ -27,7 +27,6 @@ func (g *Gateway) newService(repl *caddy.Replacer) error {
 		Store:              g.store,
 		Resolver:           g.resolver,        // accountcache.go
 		AfterWrite:         g.changedAccounts, // empties this gateway's cache at once
-		AfterFailedLogin:   g.failedLoginFrom, // keeps the IP off the cache at once
 		Policy:             g.engine.Policy,
 		Logger:             g.logger,
 		DecisionLogger:     g.decisionLogger,

@@ -274,7 +274,7 @@ func TestOverlayThrottleThresholds(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "restcomm", "throttle", "data.json"), `{"login_ip_max_failures": 2}`)
 	h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir })
-	assert.Equal(t, policy.ThrottleSettings{Window: 5 * time.Minute, LoginIPMax: 2, IPMax: 100}, h.g.engine.Policy().Throttle())
+	assert.Equal(t, policy.ThrottleSettings{Window: 5 * time.Minute, LoginIPMax: 2, IPMax: 100, IPv6PrefixLength: 64}, h.g.engine.Policy().Throttle())
 	c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, user: fixture.SidDev, secret: "wrong"}
 	assert.Equal(t, 401, h.do(c).Code)
 	assert.Equal(t, 401, h.do(c).Code)

@@ -167,7 +167,7 @@ func TestOverlayDataIsMergedOverTheBuiltin(t *testing.T) {
 		"restcomm/throttle/data.json": `{"login_ip_max_failures": 3}`,
 	}))
 	require.NoError(t, err)
-	assert.Equal(t, policy.ThrottleSettings{Window: 300 * time.Second, LoginIPMax: 3, IPMax: 100}, p.Throttle())
+	assert.Equal(t, policy.ThrottleSettings{Window: 300 * time.Second, LoginIPMax: 3, IPMax: 100, IPv6PrefixLength: 64}, p.Throttle())
 	reader := &policy.Subject{Sid: "ACreader", Role: "Reader", Status: "active", OrganizationSid: "ORG0"}
 	d, err := p.Decide(ctx, &policy.Input{Operation: "accounts:read", Path: "Accounts.json/ACreader", Caller: reader, Target: reader})
 	require.NoError(t, err)
@@ -188,6 +188,11 @@ func TestOverlayDataIsMergedOverTheBuiltin(t *testing.T) {
 	// Bounds hold for an overlay as for any policy.
 	_, err = policy.CompileOverlay(ctx, overlay(map[string]string{"restcomm/throttle/data.json": `{"window_seconds": 0}`}))
 	assert.ErrorContains(t, err, "window_seconds")
+	_, err = policy.CompileOverlay(ctx, overlay(map[string]string{"restcomm/throttle/data.json": `{"ipv6_prefix_length": 16}`}))
+	assert.ErrorContains(t, err, "ipv6_prefix_length")
+	p, err = policy.CompileOverlay(ctx, overlay(map[string]string{"restcomm/throttle/data.json": `{"ipv6_prefix_length": 56}`}))
+	require.NoError(t, err)
+	assert.Equal(t, 56, p.Throttle().IPv6PrefixLength)
 }
 
 // policy test of an overlay: the built-in policy's tests, and the

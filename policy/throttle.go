@@ -7,13 +7,17 @@ import (
 )
 
 // ThrottleSettings are the policy's data.restcomm.throttle: the window over
-// which the gateway counts failed logins and the counts at which the
-// policy blocks. The gateway needs them to keep just enough of the count;
-// the policy alone decides what a count means.
+// which the gateway counts failed logins, the counts at which the policy
+// blocks, and what one client is. The gateway needs them to keep just
+// enough of the count, and to count no failure beyond a limit; the policy
+// decides what a count means.
 type ThrottleSettings struct {
 	Window     time.Duration
-	LoginIPMax int // failed logins of one login from one client IP
-	IPMax      int // failed logins from one client IP
+	LoginIPMax int // failed logins of one login from one client
+	IPMax      int // failed logins from one client
+	// IPv6PrefixLength: an IPv6 client is its network of this many bits
+	// (ipv6_prefix_length, 64 when absent); an IPv4 client its address.
+	IPv6PrefixLength int
 }
 
 // Enabled says whether the policy throttles at all (it has the data).
@@ -24,6 +28,10 @@ func (t ThrottleSettings) Enabled() bool { return t.Window > 0 }
 const (
 	maxThrottleWindow   = 24 * time.Hour
 	maxThrottleFailures = 100_000
+	// An IPv6 network shorter than /32 (what a registry gives a whole
+	// provider) would make one client of unrelated users.
+	minIPv6PrefixLength     = 32
+	defaultIPv6PrefixLength = 64
 )
 
 // Throttle returns the policy's throttle settings; zero when the policy has
@@ -58,6 +66,14 @@ func throttleOf(docs map[string]any) (ThrottleSettings, error) {
 	}
 	if t.IPMax, err = field("ip_max_failures", maxThrottleFailures); err != nil {
 		return t, err
+	}
+	t.IPv6PrefixLength = defaultIPv6PrefixLength
+	if v, ok := obj["ipv6_prefix_length"]; ok && v != nil {
+		n, err := wholeNumber(v)
+		if err != nil || n < minIPv6PrefixLength || n > 128 {
+			return t, fmt.Errorf("policy: data.restcomm.throttle.ipv6_prefix_length must be a whole number from %d to 128", minIPv6PrefixLength)
+		}
+		t.IPv6PrefixLength = n
 	}
 	t.Window = time.Duration(secs) * time.Second
 	return t, nil

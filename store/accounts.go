@@ -18,7 +18,7 @@ var (
 	//go:embed lua/migrate_account.lua
 	migrateAccountSrc string
 
-	resolveScript        = newScript(readOnlyFlag + keysSrc + strings.TrimPrefix(resolveSrc, readOnlyFlag))
+	resolveScript        = newScript(readOnlyFlag + keysSrc + throttleSrc + strings.TrimPrefix(resolveSrc, readOnlyFlag))
 	createAccountScript  = writeScript(keysSrc + createAccountSrc)
 	updateAccountScript  = writeScript(keysSrc + updateAccountSrc)
 	migrateAccountScript = writeScript(migrateAccountSrc)
@@ -64,7 +64,9 @@ func (s *Store) Resolve(ctx context.Context, lookups ...Lookup) ([]Resolved, err
 }
 
 // ResolveCounting resolves several identifiers and, when fl is not nil,
-// reads the failed-login counts of fl, all in one round trip.
+// reads the failed-login counts of fl, all in one round trip. The counters
+// are named by the script, from the account fl's login names
+// (lua/throttle.lua): Go never derives their keys.
 func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups ...Lookup) ([]Resolved, *FailureCounts, error) {
 	reply, err := s.resolve(ctx, fl, lookups)
 	if s.keysChanged(ctx, err) {
@@ -83,7 +85,8 @@ func (s *Store) ResolveCounting(ctx context.Context, fl *FailedLogins, lookups .
 	}
 	var counts *FailureCounts
 	if fl != nil {
-		if counts, err = failureCountsFrom(items[len(lookups)]); err != nil {
+		v, _ := items[len(lookups)].([]any)
+		if counts, err = failureCountsFrom(v); err != nil {
 			return nil, nil, err
 		}
 		items = items[:len(lookups)]
@@ -102,7 +105,7 @@ func (s *Store) resolve(ctx context.Context, fl *FailedLogins, lookups []Lookup)
 		args = append(args, string(l.Mode), l.ID, k.rule.Key(l.ID), k.rule.SID(l.ID))
 	}
 	if fl != nil {
-		args = fl.appendArgs(args)
+		args = fl.appendArgs(args, k)
 	}
 	return s.run(ctx, resolveScript, args...)
 }

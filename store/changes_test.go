@@ -72,7 +72,9 @@ func TestEveryChangeIsPublished(t *testing.T) {
 	assert.Equal(t, []string{parent.Sid, kid.Sid}, next().IDs)
 
 	fl := store.NewFailedLogins("nobody", "192.0.2.7", time.Minute, 10, 100)
-	require.NoError(t, st.RecordFailedLogin(ctx, fl))
+	counted, _, err := st.CountFailedLogin(ctx, fl)
+	require.NoError(t, err)
+	require.True(t, counted)
 	assert.Equal(t, store.Change{Kind: store.FailedLogin, IP: "192.0.2.7", Window: time.Minute}, next())
 
 	imported := *account("imported@x.com", "")

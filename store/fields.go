@@ -64,13 +64,13 @@ const (
 	aTarget       = "target"  // the account an update or migrate changes
 	aNow          = "now"     // Unix seconds
 	aDomainKey    = "domain_key"
-	aLoginKey     = "login_key" // failed-login counters (throttle.go)
-	aIPKey        = "ip_key"
+	aLoginKey     = "login_key" // failed-login counters (throttle.go): the login's key under the namespace's rule
+	aLoginSid     = "login_sid" // ... and its SID form
 	aWindow       = "window"
 	aLoginLimit   = "login_limit"
 	aIPLimit      = "ip_limit"
 	aMember       = "member"
-	aIP           = "ip"        // the client IP of a failed login
+	aIP           = "ip"        // the client network of a failed login (ClientNetwork)
 	aLimit        = "limit"     // how many items a read returns at most
 	aFields       = "fields"    // an import's field names (import.lua)
 	aRows         = "rows"      // ... its entries' values
@@ -95,7 +95,7 @@ var (
 	accountFields      = []string{fSid, fOrg, fName, fEmail, fType, fStatus, fRole, fToken, fURI, fParent, fCreated, fUpdated}
 	organizationFields = []string{fSid, fDomain, fStatus, fCreated, fUpdated}
 	argumentNames      = []string{aCaller, aCallerStatus, aCallerToken, aCallerRole, aRequest, aTarget, aNow,
-		aDomainKey, aLoginKey, aIPKey, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit, aFields, aRows, aOverwrite, aDry, aDefault,
+		aDomainKey, aLoginKey, aLoginSid, aWindow, aLoginLimit, aIPLimit, aMember, aIP, aLimit, aFields, aRows, aOverwrite, aDry, aDefault,
 		aHolder, aTTL, aGroup, aID, aReason, aKeys, aIndexKeys}
 	entryNames = []string{fPending, eOp, eSids, eFrom, eNewPassword, eSecret, eLogin, fEmailKey, fNameKey}
 )

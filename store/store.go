@@ -31,6 +31,10 @@
 //	P outbox:dead         stream entries the mirror could never deliver, with the reason
 //	P mirror              hash   the mirror's counts (delivered, dead) and last delivery
 //	P mirror:lease        string the delivery worker holding the lease (expires)
+//	P thr:login:<id>:<net> zset  failed logins of one login from one client network, and
+//	P thr:ip:<net>        zset   of any login from one: the throttle's sliding windows
+//	                             (throttle.go; they expire)
+//	P thr:active          zset   the client networks with failed logins in their window
 //
 // Sorted sets with equal scores return members in byte order, which is the
 // order RestComm's lists come in (ascending SID).

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +20,18 @@ import (
 // of the operation and the failed-login counts of the caller's login, from
 // memory or in one Redis round trip (Config.Resolver), and verifies the
 // credentials.
+//
+// Credentials verified on what memory answered stand only if the client's
+// network was not marked failing meanwhile; otherwise everything is read
+// again from Redis, counts included. Failures are marked before they are
+// counted (countFailedLogin), so on one gateway a success either came
+// before every failure that gateway counted from that network, or read
+// the counts with them: once the limit is reached, the right password is
+// refused too. Across gateways, another's failures reach this memory
+// through the change feed, about a millisecond later (at most TrustFor):
+// in between, a right password answered from memory may still succeed.
+// That gives no guess more: every wrong one is counted in Redis, whichever
+// gateway answers it.
 func (s *Service) authenticate(x *exchange) error {
 	creds, hasCreds := parseBasic(x.r.Header.Get("Authorization"))
 	var lookups []store.Lookup
@@ -37,45 +51,29 @@ func (s *Service) authenticate(x *exchange) error {
 		return nil // e.g. an anonymous Logout: no need for Redis at all
 	}
 	if t := s.cfg.Policy().Throttle(); hasCreds && t.Enabled() {
-		x.failed = store.NewFailedLogins(creds.user, s.clientIP(x.r), t.Window, t.LoginIPMax, t.IPMax)
+		network := store.ClientNetwork(s.clientIP(x.r), t.IPv6PrefixLength)
+		x.failed = store.NewFailedLogins(creds.user, network, t.Window, t.LoginIPMax, t.IPMax)
 	}
 	var redis lazyRedis // only a request that needs Redis sets up its deadline
 	defer redis.done()
-	res, counts, ok := s.fromMemory(x, lookups)
-	if !ok {
-		ctx := redis.context(x)
-		if err := s.ensureSeeded(ctx); err != nil { // seed.go
-			return err
-		}
-		var err error
-		if res, counts, err = s.resolver.ResolveCounting(ctx, x.failed, lookups...); err != nil {
-			return err
-		}
-	}
-	if counts != nil {
-		x.failures = counts
+	res, inMemory, err := s.resolve(x, &redis, lookups, x.fromRedis)
+	if err != nil {
+		return err
 	}
 	if hasCreds {
-		login := &res[0]
-		token := dummyToken
-		switch {
-		case login.Ambiguous:
-			// Several accounts answer to this e-mail address (RestComm
-			// answers 500): none of them is the caller, and it is counted
-			// as any unknown login is (recordFailedLogin).
-			s.cfg.Logs.Warn(s.logger, "ambiguous login", "login matches several accounts; refused",
-				zap.String("login", creds.user), zap.String("client_ip", s.clientIP(x.r)))
-		case login.Account != nil:
-			token = login.Account.AuthToken
-		default:
-			if err := s.seed.verify(redis.context(x), s.store); err != nil {
-				return err // a login that matches nothing: has the store lost its data?
+		caller, err := s.verify(x, &redis, creds, &res[0])
+		if err != nil {
+			return err
+		}
+		if caller != nil && inMemory && s.failingNow(x) { // a failure marked since memory answered
+			if res, _, err = s.resolve(x, &redis, lookups, true); err != nil {
+				return err
+			}
+			if caller, err = s.verify(x, &redis, creds, &res[0]); err != nil {
+				return err
 			}
 		}
-		// the comparison runs for unknown users too: same work either way
-		if secretMatches(creds.secret, token) && login.Account != nil && !login.Ambiguous {
-			x.caller = login
-		}
+		x.caller = caller
 		res = res[1:]
 	}
 	if x.op.target != "" && hasCreds {
@@ -88,15 +86,61 @@ func (s *Service) authenticate(x *exchange) error {
 	return nil
 }
 
-// fromMemory resolves lookups without Redis when the resolver can, once
-// the namespace has been seen marked (seed.go), unless x is being decided
-// again after a stale write (exchange.again).
-func (s *Service) fromMemory(x *exchange, lookups []store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
-	m, ok := s.resolver.(MemoryResolver)
-	if !ok || x.fromRedis || !s.seed.done.Load() {
-		return nil, nil, false
+// resolve resolves lookups, with x's failed-login counts (x.failures),
+// from memory when the resolver can (MemoryResolver), once the namespace
+// has been seen marked (seed.go), unless fromRedis; else in one Redis
+// round trip. inMemory says which.
+func (s *Service) resolve(x *exchange, redis *lazyRedis, lookups []store.Lookup, fromRedis bool) (res []store.Resolved, inMemory bool, err error) {
+	var counts *store.FailureCounts
+	if m, ok := s.resolver.(MemoryResolver); ok && !fromRedis && s.seed.done.Load() {
+		res, counts, inMemory = m.Cached(x.failed, lookups...)
 	}
-	return m.Cached(x.failed, lookups...)
+	if !inMemory {
+		ctx := redis.context(x)
+		if err := s.ensureSeeded(ctx); err != nil { // seed.go
+			return nil, false, err
+		}
+		if res, counts, err = s.resolver.ResolveCounting(ctx, x.failed, lookups...); err != nil {
+			return nil, false, err
+		}
+	}
+	if counts != nil {
+		x.failures = counts
+	}
+	return res, inMemory, nil
+}
+
+// verify returns the caller login names when the secret is its password,
+// else nil.
+func (s *Service) verify(x *exchange, redis *lazyRedis, creds credentials, login *store.Resolved) (*store.Resolved, error) {
+	token := dummyToken
+	switch {
+	case login.Ambiguous:
+		// Several accounts answer to this e-mail address (RestComm
+		// answers 500): none of them is the caller, and it is counted
+		// as any unknown login is (countFailedLogin).
+		s.cfg.Logs.Warn(s.logger, "ambiguous login", "login matches several accounts; refused",
+			zap.String("login", creds.user), zap.String("client_ip", s.clientIP(x.r)))
+	case login.Account != nil:
+		token = login.Account.AuthToken
+	default:
+		if err := s.seed.verify(redis.context(x), s.store); err != nil {
+			return nil, err // a login that matches nothing: has the store lost its data?
+		}
+	}
+	// the comparison runs for unknown users too: same work either way
+	if secretMatches(creds.secret, token) && login.Account != nil && !login.Ambiguous {
+		return login, nil
+	}
+	return nil, nil
+}
+
+// failingNow reports whether x's client network is now marked failing in
+// memory (MemoryResolver.Failing): its credentials must be verified on
+// what Redis holds, with the counts.
+func (s *Service) failingNow(x *exchange) bool {
+	m, ok := s.resolver.(MemoryResolver)
+	return ok && x.failed != nil && m.Failing(x.failed.IP)
 }
 
 // lazyRedis is a request's Redis context (exchange.redis), made the first
@@ -119,24 +163,45 @@ func (l *lazyRedis) done() {
 	}
 }
 
-// recordFailedLogin counts a login that failed: credentials that matched no
-// account, answered 401. A request refused for being throttled is not
-// counted again, and nothing is recorded for a login that succeeded, so a
-// successful request costs no Redis work for the throttle.
-func (s *Service) recordFailedLogin(x *exchange) {
+// errNotCounted: a failed login could not be counted (Redis refused the
+// write, or its outcome is unknown). It is answered 503, never 401: a 401
+// that is not counted would be a free guess.
+var errNotCounted = errors.New("failed login not counted")
+
+// countFailedLogin counts a login that failed, before it is answered:
+// credentials that matched no account, which the policy refused with 401.
+// A request the policy refused for being throttled is not counted again,
+// and nothing is counted for a login that succeeded, so a successful
+// request costs no Redis write for the throttle.
+//
+// The counters are checked and added to in one atomic step
+// (store.CountFailedLogin), so that however many attempts run at once,
+// from memory or not, at most the limit are counted and answered 401.
+// An attempt that finds a counter full is not counted: x is decided again
+// on the full counts, and gets the policy's throttled decision (429,
+// Retry-After) as any later attempt would. An error means 503
+// (errNotCounted).
+func (s *Service) countFailedLogin(x *exchange) error {
 	if x.failed == nil || x.caller != nil || x.decision.Allow || x.decision.Status != http.StatusUnauthorized {
-		return
+		return nil
+	}
+	if m, ok := s.resolver.(MemoryResolver); ok {
+		m.FailedLogin(x.failed.IP) // before the count: see authenticate
 	}
 	ctx, done := x.redis()
-	defer done()
-	err := s.store.RecordFailedLogin(ctx, x.failed)
+	counted, counts, err := s.store.CountFailedLogin(ctx, x.failed)
+	done()
+	if s.cfg.AfterFailedLogin != nil && (counted || store.Uncertain(err)) { // counted, or perhaps counted
+		s.cfg.AfterFailedLogin(x.failed.IP)
+	}
 	if err != nil {
-		// The 401 stands; the failure just goes uncounted.
-		s.logger.Warn("failed login not counted", zap.Error(err))
+		return fmt.Errorf("%w: %w", errNotCounted, err)
 	}
-	if s.cfg.AfterFailedLogin != nil { // counted, or perhaps counted
-		s.cfg.AfterFailedLogin(s.clientIP(x.r))
+	if !counted {
+		x.failures = counts
+		x.decision = s.decide(x.r.Context(), x) // decide.go
 	}
+	return nil
 }
 
 // credentials are the user and secret of an Authorization header.

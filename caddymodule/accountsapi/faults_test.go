@@ -135,8 +135,8 @@ func TestReadsGoOnDuringAWritePause(t *testing.T) {
 		require.Equal(t, http.StatusOK, h.do(get("/Accounts.json", "ADMIN")).Code)
 		require.Equal(t, http.StatusTeapot, h.do(get("/Accounts/"+fixture.SidDev+"/Calls.json", "DEV")).Code)
 	}
-	require.Equal(t, http.StatusUnauthorized, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, user: fixture.SidDev, secret: "wrong"}).Code,
-		"a failed login is still answered (its count waits for the pause)")
+	require.Equal(t, http.StatusServiceUnavailable, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, user: fixture.SidDev, secret: "wrong"}).Code,
+		"a failed login cannot be counted during the pause: 503, never an uncounted 401")
 	w := h.do(put("/Accounts.json/"+fixture.SidDev, "ADMIN", "FriendlyName=paused"))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Less(t, time.Since(paused), 10*time.Second, "all of it within the pause")

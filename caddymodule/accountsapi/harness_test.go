@@ -59,18 +59,12 @@ func withAccountCache(t testing.TB, c *Config) *accountcache.Cache {
 	done := make(chan struct{})
 	go func() { defer close(done); cache.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	c.Resolver = cache
-	afterWrite, afterFailure := c.AfterWrite, c.AfterFailedLogin
+	c.Resolver = cache // marks failing networks itself (MemoryResolver)
+	afterWrite := c.AfterWrite
 	c.AfterWrite = func() {
 		cache.Clear()
 		if afterWrite != nil {
 			afterWrite()
-		}
-	}
-	c.AfterFailedLogin = func(ip string) {
-		cache.FailedLogin(ip)
-		if afterFailure != nil {
-			afterFailure(ip)
 		}
 	}
 	return cache

@@ -126,6 +126,8 @@ func storeFailure(err error) (msg, body string) {
 			"Account store is not initialized"
 	case errors.Is(err, errRestCommDB): // the mirror's: a create cannot be checked against it
 		return "RestComm's database unavailable; create refused", "Account store unavailable"
+	case errors.Is(err, errNotCounted):
+		return "failed login not counted; answered 503", "Account store unavailable"
 	}
 	return "account store unavailable", "Account store unavailable"
 }

@@ -129,9 +129,10 @@ type Config struct {
 	// unknown (the store failed during it): whatever caches resolved
 	// accounts must forget them.
 	AfterWrite func()
-	// AfterFailedLogin, when set, is called with the client IP after a
-	// failed login was counted (or counting it failed midway).
-	AfterFailedLogin func(ip string)
+	// AfterFailedLogin, when set, is called with the client network
+	// (store.ClientNetwork) after a failed login was counted (or counting
+	// it failed midway).
+	AfterFailedLogin func(network string)
 }
 
 // Resolver loads what authenticate needs: the accounts of lookups with
@@ -143,10 +144,17 @@ type Resolver interface {
 
 // MemoryResolver is a Resolver that can answer from memory (the account
 // cache): it is asked first, so that a request it answers sets up no Redis
-// deadline at all.
+// deadline at all. It answers no request from a client network marked
+// failing; the service marks one before it counts a failure from it, and
+// checks the mark again before a success answered from memory stands
+// (authenticate.go).
 type MemoryResolver interface {
 	Resolver
 	Cached(fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, bool)
+	// FailedLogin marks the client network failing.
+	FailedLogin(network string)
+	// Failing reports whether the client network is marked failing.
+	Failing(network string) bool
 }
 
 // Metrics is told what the service decided and waited for.
@@ -221,8 +229,8 @@ type exchange struct {
 	contentType  string               // negotiated response type (Accounts/Organizations)
 	unacceptable *problem             // 406, reported after 405 and 415 as Jersey does
 	req          requestFacts         // what the operation's facts read (decide.go)
-	failed       *store.FailedLogins  // the counters a failed login is recorded in
-	failures     *store.FailureCounts // what they held when the caller was read
+	failed       *store.FailedLogins  // the counters a failed login is counted in
+	failures     *store.FailureCounts // what they held when read (with the caller, or when found full)
 	id           string               // the request's id (requestID), once asked for
 	newID        func(*http.Request) string
 	fromRedis    bool          // resolve in Redis, not from memory (again)
@@ -298,7 +306,10 @@ func (s *Service) serve(x *exchange, next Upstream) error {
 		return s.unavailable(x, err)
 	}
 	x.decision = s.decide(r.Context(), x) // decide.go
-	s.recordFailedLogin(x)                // authenticate.go
+	// A 401 for credentials is answered only once counted (authenticate.go).
+	if err := s.countFailedLogin(x); err != nil {
+		return s.unavailable(x, err)
+	}
 
 	// SecurityFilter: credentials and the status gate precede everything.
 	if !x.decision.Allow && x.decision.Stage == 0 {

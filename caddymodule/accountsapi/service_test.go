@@ -136,6 +136,10 @@ func (m *staleMemory) ResolveCounting(ctx context.Context, fl *store.FailedLogin
 	return m.store.ResolveCounting(ctx, fl, lookups...)
 }
 
+func (m *staleMemory) FailedLogin(string) {}
+
+func (m *staleMemory) Failing(string) bool { return false }
+
 func (m *staleMemory) Cached(fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, bool) {
 	out := make([]store.Resolved, len(lookups))
 	for i, l := range lookups {

@@ -83,26 +83,29 @@ func TestThrottleThresholdsArePolicyData(t *testing.T) {
 }
 
 // Successful requests pay no Redis round trip for the throttle: compare
-// with the policy that has no throttle data (go test -bench Throttle).
+// with the policy that has no throttle data, answered from the account
+// cache and from Redis (go test -bench Throttle).
 func BenchmarkAuthenticatedReadThrottle(b *testing.B) {
-	for _, throttled := range []bool{true, false} {
-		name := "on"
-		if !throttled {
-			name = "off"
-		}
-		b.Run(name, func(b *testing.B) {
-			dir := copyPolicy(b)
+	for _, from := range []string{"memory", "redis"} {
+		for _, throttled := range []bool{true, false} {
+			name := from + "/on"
 			if !throttled {
-				require.NoError(b, os.RemoveAll(filepath.Join(dir, "restcomm", "throttle")))
+				name = from + "/off"
 			}
-			h := newHarness(b, true, withPolicyDir(b, dir, "replace"))
-			c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV"}
-			b.ResetTimer()
-			for b.Loop() {
-				if w := h.do(c); w.Code != http.StatusOK {
-					b.Fatalf("status %d", w.Code)
+			b.Run(name, func(b *testing.B) {
+				dir := copyPolicy(b)
+				if !throttled {
+					require.NoError(b, os.RemoveAll(filepath.Join(dir, "restcomm", "throttle")))
 				}
-			}
-		})
+				h := newHarness(b, true, withPolicyDir(b, dir, "replace"), func(c *setup) { c.noCache = from == "redis" })
+				c := call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV"}
+				b.ResetTimer()
+				for b.Loop() {
+					if w := h.do(c); w.Code != http.StatusOK {
+						b.Fatalf("status %d", w.Code)
+					}
+				}
+			})
+		}
 	}
 }

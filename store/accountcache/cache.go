@@ -25,8 +25,14 @@
 // as current. Emptying the cache is O(1): a generation number.
 //
 // Failed-login counts (the throttle) are not cached: an entry is used for
-// a request only when no failed login from its client IP is known within
-// its window (counts are then zero); any other request reads Redis.
+// a request only when no failed login from its client network is known
+// within its window (counts are then zero); any other request reads Redis.
+// A network is known to be failing from the change feed (every gateway's
+// counted failures), from P thr:active when the cache subscribes, and at
+// once from this gateway's own failures, which it marks (FailedLogin)
+// before counting them: a request answered from memory checks the mark
+// again once its credentials verified (Failing), which serializes it with
+// this gateway's failures (accountsapi's authenticate).
 package accountcache
 
 import (
@@ -73,11 +79,12 @@ const (
 	DefaultTrustFor       = 80 * time.Millisecond
 
 	maxNegativeFor = 100 * time.Millisecond
-	// maxFailingIPs bounds the client IPs with failed logins tracked; with
-	// more, no request uses the cache until their window has passed.
+	// maxFailingIPs bounds the client networks with failed logins tracked;
+	// with more, no request uses the cache until their window has passed.
 	maxFailingIPs = 65_536
-	// ownFailureFor is how long this gateway's own failed login keeps its IP
-	// off the cache before the feed's message (with the real window) comes.
+	// ownFailureFor is how long this gateway's own failed login keeps its
+	// network off the cache before the feed's message (with the real
+	// window) comes.
 	ownFailureFor = time.Second
 	// silentFeed: with no message for this long the subscription is taken
 	// for broken and made again.
@@ -129,8 +136,8 @@ type Cache struct {
 	changed    map[string]uint64
 	entries    map[store.Lookup]*entry
 	bytes      int
-	failing    map[string]int64 // client IP -> until (ns since start)
-	failingAll int64            // no IP is known clean until then
+	failing    map[string]int64 // client network -> until (ns since start)
+	failingAll int64            // no network is known clean until then
 }
 
 type entry struct {
@@ -224,12 +231,23 @@ func (c *Cache) Clear() {
 	c.reset()
 }
 
-// FailedLogin notes a failed login this gateway recorded from ip, so that
-// its next requests read their counts from Redis at once.
+// FailedLogin notes a failed login from the client network ip (store
+// ClientNetwork) that this gateway is about to count, so that its next
+// requests read their counts from Redis at once. Call it before counting:
+// a request answered from memory meanwhile then sees it (Failing).
 func (c *Cache) FailedLogin(ip string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.markFailing(ip, int64(ownFailureFor))
+}
+
+// Failing reports whether the client network ip has failed logins known
+// within their window: its requests are not answered from memory.
+func (c *Cache) Failing(ip string) bool {
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.failingAll > now || c.failing[ip] > now
 }
 
 // Trusted reports whether entries may be used now.
@@ -255,7 +273,8 @@ func (c *Cache) Stats() Stats {
 }
 
 // ResolveCounting is store.ResolveCounting, from memory when every lookup
-// is cached and the request's client IP has no failed login in its window.
+// is cached and the request's client network has no failed login in its
+// window.
 // The accounts returned are the caller's own copies; Ancestors is shared
 // and must not be changed.
 func (c *Cache) ResolveCounting(ctx context.Context, fl *store.FailedLogins, lookups ...store.Lookup) ([]store.Resolved, *store.FailureCounts, error) {
@@ -409,7 +428,8 @@ func (c *Cache) apply(payload string) {
 	}
 }
 
-// markFailing keeps ip's requests off the cache for d; c.mu must be held.
+// markFailing keeps the network ip's requests off the cache for d; c.mu
+// must be held.
 func (c *Cache) markFailing(ip string, d int64) {
 	now := c.now()
 	until := now + d

@@ -270,7 +270,13 @@ func TestFailedLoginsKeepTheirIPOffTheCache(t *testing.T) {
 	fl := func(ip string) *store.FailedLogins {
 		return store.NewFailedLogins("nobody@company.com", ip, time.Minute, 10, 100)
 	}
-	require.NoError(t, other.RecordFailedLogin(ctx, fl("192.0.2.1")))
+	count := func(f *store.FailedLogins) {
+		t.Helper()
+		counted, _, err := other.CountFailedLogin(ctx, f)
+		require.NoError(t, err)
+		require.True(t, counted)
+	}
+	count(fl("192.0.2.1"))
 	c := running(t, srv.Client(t), Config{})
 	l := login(store.DefaultAdminSid)
 
@@ -289,15 +295,19 @@ func TestFailedLoginsKeepTheirIPOffTheCache(t *testing.T) {
 	assert.False(t, hit)
 	assert.Equal(t, 1, counts.IP)
 
-	require.NoError(t, other.RecordFailedLogin(ctx, fl("192.0.2.2"))) // elsewhere
+	assert.False(t, c.Failing("192.0.2.2"))
+	count(fl("192.0.2.2")) // elsewhere
 	caughtUp(t, c)
+	assert.True(t, c.Failing("192.0.2.2"))
 	counts, hit = resolve("192.0.2.2")
 	assert.False(t, hit)
 	assert.Equal(t, 1, counts.IP)
 
 	c.FailedLogin("192.0.2.3") // here: at once
+	assert.True(t, c.Failing("192.0.2.3"))
 	_, hit = resolve("192.0.2.3")
 	assert.False(t, hit)
+	assert.True(t, c.Failing("192.0.2.1"), "known from before the cache started")
 }
 
 func TestNegativeEntriesAreBrief(t *testing.T) {

@@ -13,12 +13,13 @@
 --          RestComm tries friendly names first whatever the shape, so an
 --          account could squat another's SID or e-mail address as its name
 --          (gateway.md §2).
--- Then, optionally, the failed-login counters (see record_failure.lua):
--- login-IP key, IP key, window in ms, limit of each.
+-- Then, optionally, the failed-login counters to read (throttle.lua):
+-- the login as sent, its key under the namespace's rule, its SID form, the
+-- client network, the window in ms, the limit of each counter.
 -- Reply: one {state, fields, ancestors} per lookup (state 0 missing, 1
 -- found, 2 ambiguous: several accounts share the e-mail address or the
 -- friendly name), then, when counters were given, {login-IP count, IP
--- count, ms until both counts are below their limits}.
+-- count, ms until every count at its limit is below it}.
 local p = ARGV[1]
 local keys_ok, keys_have = keys_hold(p, ARGV[2], false)
 if not keys_ok then return redis.error_reply('KEYS ' .. keys_have) end
@@ -44,14 +45,17 @@ local function sidshaped(s)
   return string.len(s) == 34 and string.find(s, '^%w+$') ~= nil
 end
 
+-- what each login looked up found, for its counters (throttle.lua)
+local logins = {}
+
 -- the account, or {}; and whether several matched
 local function resolve(mode, id, key, sid)
   local found, h
   if mode == 'login' then
-    found, h = byindex('emails:', key)
-    if found == 2 then return {}, true end
-    if found == 0 then h = bysid(sid) end
-    return h, false
+    local ambiguous
+    h, ambiguous = login_account(p, key, sid)
+    logins[id] = h
+    return h, ambiguous
   end
   if sidshaped(sid) then return bysid(sid), false end
   local email = string.find(id, '@', 1, true) ~= nil
@@ -102,20 +106,14 @@ end
 
 local c = 4 + 4 * n
 if ARGV[c] then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local window = tonumber(ARGV[c + 2])
-  local since = '(' .. (now - window)
-  -- count within the window; when at the limit, the ms until the entry
-  -- that keeps it there leaves the window
-  local function failures(key, limit)
-    local count = redis.call('ZCOUNT', p .. key, since, '+inf')
-    if count < limit then return count, 0 end
-    local e = redis.call('ZRANGEBYSCORE', p .. key, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
-    return count, tonumber(e[2]) + window - now
-  end
-  local li, liwait = failures(ARGV[c], tonumber(ARGV[c + 3]))
-  local ip, ipwait = failures(ARGV[c + 1], tonumber(ARGV[c + 4]))
-  table.insert(reply, {li, ip, math.max(liwait, ipwait)})
+  local login, key = ARGV[c], ARGV[c + 1]
+  -- the login's own lookup above names its counters; failing that (a
+  -- caller that did not look it up), the same lookup again
+  local h = logins[login] or login_account(p, key, ARGV[c + 2])
+  local login_key, ip_key = counter_keys(p, login_id(h, key), ARGV[c + 3])
+  local now, window = now_ms(), tonumber(ARGV[c + 4])
+  local li, li_wait = failures(login_key, tonumber(ARGV[c + 5]), now, window)
+  local ip, ip_wait = failures(ip_key, tonumber(ARGV[c + 6]), now, window)
+  table.insert(reply, {li, ip, math.max(li_wait, ip_wait)})
 end
 return reply
