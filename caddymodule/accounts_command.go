@@ -3,9 +3,12 @@ package caddymodule
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -17,8 +20,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "accounts",
-		Usage: "seed [--redis <url>]... [--redis-master-name <name>] [--key-prefix <prefix>] [--organization-domain <domain>]",
-		Short: "Seeds the RestComm gateway's account store",
+		Usage: "seed|import|export|unblock [--redis <url>]... [--redis-master-name <name>] [--key-prefix <prefix>] ...",
+		Short: "Seeds the RestComm gateway's account store, and lifts failed-login blocks",
 		Long: `
 Works with the account store of the restcomm handler in Redis.
 
@@ -34,6 +37,8 @@ It never overwrites: a namespace that is already seeded is left as it is,
 and one holding accounts from before namespaces were marked is only
 marked. The Redis options are those of the Caddyfile's restcomm block;
 --redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0.
+
+"accounts unblock" lifts a failed-login block (see its --help).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			seed := &cobra.Command{
@@ -59,7 +64,7 @@ marked. The Redis options are those of the Caddyfile's restcomm block;
 				}
 				return nil
 			}
-			cmd.AddCommand(seed)
+			cmd.AddCommand(seed, unblockCommand())
 			addImportCommands(cmd) // accounts_import_command.go
 		},
 	})
@@ -102,4 +107,109 @@ func accountsSeed(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 		return fmt.Errorf("accounts seed %s: unexpected state %s", ns, res.State)
 	}
 	return nil
+}
+
+// unblockTimeout bounds an unblock: a pass over the keys of the node that
+// holds the namespace, in batches.
+const unblockTimeout = 5 * time.Minute
+
+// unblockCommand is "accounts unblock <login|ip>".
+func unblockCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "unblock <login | client IP address | IPv6 network>",
+		Short: "Lifts a failed-login block",
+		Long: `
+Lifts a block of the failed-login throttle, on every gateway at once, by
+removing failed-login counts from Redis, and prints each count removed.
+
+Given a client (192.0.2.7, 2001:db8:1:2::7, or a network such as
+2001:db8:1:2::/64 or 192.0.2.0/24): the count of every client network it
+overlaps (an IPv6 client is counted per network, /64 by default), and every
+login's count from those networks.
+
+Given a login (an e-mail address or a SID, compared as logins are): the
+count of the account it names from every client, and the login's own (of
+failures from before it named an account). A client's own count, which
+blocks every login from it after 100 failures, is not the login's: unblock
+the client for that.
+
+Counts are found with SCAN on the node that holds the namespace (one hash
+slot, Redis Cluster included), in batches; the command gives up after 5
+minutes, saying how many it removed, and can be run again.
+`,
+		Args: cobra.ExactArgs(1),
+	}
+	var opts store.ClientOptions
+	var prefix string
+	c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0")
+	c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
+	c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(opts.URLs) == 0 {
+			opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), unblockTimeout)
+		defer cancel()
+		if err := accountsUnblock(ctx, cmd.OutOrStdout(), opts, prefix, args[0]); err != nil {
+			cmd.SilenceUsage = true
+			return err
+		}
+		return nil
+	}
+	return c
+}
+
+// accountsUnblock is "accounts unblock": it removes the failed-login
+// counts of a client or of a login, and says which.
+func accountsUnblock(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix, arg string) error {
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		return errors.New("accounts unblock: give a login (e-mail address or SID) or a client IP address or network")
+	}
+	rdb, err := opts.NewClient()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := store.New(rdb, prefix)
+	ns := namespace(prefix)
+	removed, failures := 0, 0
+	report := func(c store.RemovedCounter) {
+		removed++
+		failures += c.Failures
+		fmt.Fprintf(w, "%s: removed %s (%d failed logins)\n", ns, c.Key, c.Failures)
+	}
+	what := "login " + arg
+	if client, ok := parseClient(arg); ok {
+		what = "client " + client.String()
+		err = st.UnblockClient(ctx, client, report)
+	} else {
+		err = st.UnblockLogin(ctx, arg, report)
+	}
+	if err != nil {
+		return fmt.Errorf("accounts unblock %s: %s: stopped after removing %d counts: %w", ns, what, removed, err)
+	}
+	if removed == 0 {
+		fmt.Fprintf(w, "%s: no failed logins counted for %s: nothing to remove\n", ns, what)
+		return nil
+	}
+	fmt.Fprintf(w, "%s: unblocked %s: removed %d counts (%d failed logins)\n", ns, what, removed, failures)
+	return nil
+}
+
+// parseClient reads a client IP address (IPv6 in brackets or not) or a
+// network in CIDR notation.
+func parseClient(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a = a.WithZone("").Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
