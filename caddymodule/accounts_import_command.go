@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
@@ -176,7 +177,7 @@ func accountsImport(ctx context.Context, w, errw io.Writer, opts store.ClientOpt
 	if err := st.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("accounts import: Redis: %w", err)
 	}
-	fmt.Fprintf(errw, "reading %s\n", restcommdb.Redacted(from))
+	fmt.Fprintf(errw, "reading %s\n", redact.URL(from))
 	src, err := restcommdb.Read(ctx, from)
 	if err != nil {
 		return nil, fmt.Errorf("accounts import: %w", err)

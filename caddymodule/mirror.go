@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/mirror"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
@@ -164,7 +165,7 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 			defer close(h.done)
 			running.Wait()
 		}()
-		logger.Info("mirror started", zap.String("database", restcommdb.Redacted(database)),
+		logger.Info("mirror started", zap.String("database", redact.URL(database)),
 			zap.String("upstream", upstream), zap.String("time_zone", loc.String()),
 			zap.Bool("sip_clients", sealer != nil), zap.Duration("read_your_writes", g.readYourWrites))
 		return h, nil

@@ -11,9 +11,9 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/mirror"
-	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 
 func init() {
@@ -194,9 +194,9 @@ func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 		}
 		defer db.Close()
 		if err := db.PingContext(ctx); err != nil {
-			fmt.Fprintf(w, "database:      %s does not answer: %v\n", restcommdb.Redacted(database), err)
+			fmt.Fprintf(w, "database:      %s does not answer: %v\n", redact.URL(database), err)
 		} else {
-			fmt.Fprintf(w, "database:      %s answers\n", restcommdb.Redacted(database))
+			fmt.Fprintf(w, "database:      %s answers\n", redact.URL(database))
 		}
 	}
 	return nil
@@ -320,10 +320,10 @@ func mirrorVerify(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 	drift := v.Drift()
 	switch {
 	case drift == 0 && len(v.Differences) == 0:
-		fmt.Fprintf(w, "no difference between the gateway and %s\n", restcommdb.Redacted(database))
+		fmt.Fprintf(w, "no difference between the gateway and %s\n", redact.URL(database))
 	case drift == 0:
 		fmt.Fprintf(w, "no drift between the gateway and %s (%d reserved rows, %d values equal under %s)\n",
-			restcommdb.Redacted(database), len(reserved), len(equal), v.Rule)
+			redact.URL(database), len(reserved), len(equal), v.Rule)
 	default:
 		fmt.Fprintf(w, "%d differences", drift)
 		if s.Backlog > 0 {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 )
 
 // ClientOptions describe how to reach Redis. One shape covers a single
@@ -37,9 +39,9 @@ func (o ClientOptions) NewClient() (redis.UniversalClient, error) {
 	if len(o.URLs) == 0 {
 		return nil, fmt.Errorf("store: no Redis URL")
 	}
-	first, err := redis.ParseURL(o.URLs[0])
+	first, err := ParseRedisURL(o.URLs[0])
 	if err != nil {
-		return nil, fmt.Errorf("store: Redis URL: %w", err)
+		return nil, err
 	}
 	u := &redis.UniversalOptions{
 		Addrs:                 []string{first.Addr},
@@ -60,9 +62,9 @@ func (o ClientOptions) NewClient() (redis.UniversalClient, error) {
 		RouteRandomly: o.ReadFromReplicas,
 	}
 	for _, raw := range o.URLs[1:] {
-		opt, err := redis.ParseURL(raw)
+		opt, err := ParseRedisURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("store: Redis URL: %w", err)
+			return nil, err
 		}
 		u.Addrs = append(u.Addrs, opt.Addr)
 	}
@@ -77,6 +79,21 @@ func (o ClientOptions) NewClient() (redis.UniversalClient, error) {
 		u.Password = o.Password
 	}
 	return redis.NewUniversalClient(u), nil
+}
+
+// ParseRedisURL is redis.ParseURL with errors that never hold the URL's
+// password (go-redis's and url.Parse's quote the URL or pieces of it), and
+// that refuses a password whose unencoded '/', '?' or '#' would make the
+// URL read as another host.
+func ParseRedisURL(raw string) (*redis.Options, error) {
+	if _, err := redact.Parse(raw); err != nil {
+		return nil, fmt.Errorf("store: Redis URL: %w", err)
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("store: Redis URL: %w", redact.Error(raw, err))
+	}
+	return opt, nil
 }
 
 func pick(d, def time.Duration) time.Duration {

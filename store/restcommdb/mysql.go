@@ -5,21 +5,22 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 )
 
 // Config turns a mysql://user:password@host[:port]/database URL (or
 // mariadb://) into the driver's configuration. The query parameter
 // socket=/path connects through a Unix socket instead of host:port; other
-// query parameters are passed to the driver (e.g. tls=true).
+// query parameters are passed to the driver (e.g. tls=true). Its errors
+// never hold the password: a URL that does not parse is named redacted.
 func Config(rawURL string) (*mysql.Config, error) {
-	u, err := url.Parse(rawURL)
+	u, err := redact.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
@@ -86,7 +87,7 @@ func ReadMySQL(ctx context.Context, rawURL string) (*Source, error) {
 		return nil, err
 	}
 	defer db.Close()
-	return ReadDB(ctx, db, Redacted(rawURL))
+	return ReadDB(ctx, db, redact.URL(rawURL))
 }
 
 // ReadDB is ReadMySQL on an open database.

@@ -17,11 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strings"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/redact"
 )
 
 // Column names of RestComm's tables, in the order RestComm creates them.
@@ -186,14 +186,14 @@ func Read(ctx context.Context, from string) (*Source, error) {
 		f := os.Stdin
 		if from != "-" {
 			var err error
-			if f, err = os.Open(from); err != nil {
+			if f, err = open(from); err != nil {
 				return nil, err
 			}
 			defer f.Close()
 		}
 		return ReadJSONL(f, from)
 	default:
-		f, err := os.Open(from)
+		f, err := open(from)
 		if err != nil {
 			return nil, err
 		}
@@ -202,16 +202,14 @@ func Read(ctx context.Context, from string) (*Source, error) {
 	}
 }
 
-// Redacted is a source URL without its password, for messages.
-func Redacted(from string) string {
-	u, err := url.Parse(from)
-	if err != nil || u.User == nil {
-		return from
+// open opens a source file. Its error names the file redacted: a database
+// URL mistyped (mysql:/…) is taken for a file name, password and all.
+func open(name string) (*os.File, error) {
+	f, err := os.Open(name)
+	if pe, ok := errors.AsType[*os.PathError](err); ok {
+		return nil, fmt.Errorf("%s %s: %w", pe.Op, redact.URL(name), pe.Err)
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return f, err
 }
 
 func errorf(where, format string, args ...any) error {
