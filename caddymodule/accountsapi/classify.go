@@ -1,7 +1,9 @@
 package accountsapi
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
 	"github.com/restcomm/restcomm-gateway/policy"
@@ -11,14 +13,68 @@ import (
 // classify reads what r asks for: the path as RestComm reads it (restpath)
 // and the operation of its route and method. The error is
 // restpath.ErrNotAPI for a path outside the API (none of the gateway's
-// business), and another for a path RestComm could read differently from
-// the gateway.
+// business), errProtocolSwitch for an API request that asks to switch
+// protocols, and another for a path RestComm could read differently from
+// the gateway; refusalReason says what to answer to those two.
 func (s *Service) classify(w http.ResponseWriter, r *http.Request) (*exchange, error) {
 	p, err := restpath.ParseRequest(r.URL.EscapedPath(), r.URL.RawQuery)
 	if err != nil {
 		return nil, err
 	}
+	if switchesProtocol(r) {
+		return nil, errProtocolSwitch
+	}
 	return &exchange{w: w, r: r, path: p, op: operationOf(p, r.Method), newID: s.requestID, redisLeft: s.cfg.RedisTimeout}, nil
+}
+
+// errProtocolSwitch refuses an API request that asks to leave HTTP for
+// another protocol on its connection. RestComm's REST API never switches,
+// and once reverse_proxy has relayed a 101 from the upstream the gateway
+// no longer sees what goes through the connection: an h2c upgrade, say,
+// would let every later request on it reach RestComm unauthenticated and
+// unread. It is refused before authentication, so that an anonymous path
+// (…/Logout) cannot carry one either.
+var errProtocolSwitch = errors.New("protocol switch requested on an API path")
+
+// Reasons on the 400 pages of requests classify refuses.
+const (
+	msgAmbiguousPath  = "Ambiguous request path"
+	msgProtocolSwitch = "Protocol switching is not supported on the API"
+)
+
+// refusalReason is the reason on the 400 page of a request classify
+// refused with err.
+func refusalReason(err error) string {
+	if errors.Is(err, errProtocolSwitch) {
+		return msgProtocolSwitch
+	}
+	return msgAmbiguousPath
+}
+
+// switchesProtocol reports whether r asks to switch protocols: an Upgrade
+// header (websocket, h2c, any value, even empty), the "upgrade" option in
+// Connection (which makes a proxy treat Upgrade as hop-by-hop or carry
+// it), or CONNECT, a tunnel, and over HTTP/2 and HTTP/3 an extended
+// CONNECT (RFC 8441, the :protocol pseudo-header), which Caddy's
+// reverse_proxy turns into an HTTP/1.1 Upgrade to the upstream.
+func switchesProtocol(r *http.Request) bool {
+	if r.Method == http.MethodConnect {
+		return true
+	}
+	if _, ok := r.Header["Upgrade"]; ok {
+		return true
+	}
+	if _, ok := r.Header[":protocol"]; ok {
+		return true
+	}
+	for _, v := range r.Header["Connection"] {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Operation names, as the policy sees them (input.operation).

@@ -276,7 +276,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request, next Upstrea
 		sanitizeForUpstream(r) // proxy.go
 		return next.ServeHTTP(w, r)
 	case err != nil:
-		WritePage(w, http.StatusBadRequest, "Ambiguous request path")
+		WritePage(w, http.StatusBadRequest, refusalReason(err)) // classify.go
 		return nil
 	}
 	if s.cfg.Hold != nil {
