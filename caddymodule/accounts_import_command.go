@@ -122,30 +122,40 @@ Writes every organization and account of the namespace as JSON lines (one
 object per line, RestComm's column names), with the namespace's comparison
 rule and its reservations (the rows an import skipped), which "accounts
 import --from file.jsonl" reads back: a backup and restore path. The lines hold auth
-tokens: keep the file as secret as the Redis itself (--output creates it
-readable by its owner only).
+tokens: keep the file as secret as the Redis itself. --output writes a new
+file readable by its owner only, beside the target, and moves it there
+once complete; it refuses a target that exists (--force replaces it) and
+never writes through a symbolic link.
 `,
 		Args: cobra.NoArgs,
 	}
 	redisFlags(exp)
 	var output string
-	exp.Flags().StringVarP(&output, "output", "o", "", "file to write (default standard output)")
+	var force bool
+	exp.Flags().StringVarP(&output, "output", "o", "", "file to write, readable by its owner only (default standard output)")
+	exp.Flags().BoolVar(&force, "force", false, "replace the --output file if it exists")
 	exp.RunE = func(cmd *cobra.Command, _ []string) error {
 		cmd.SilenceUsage = true
 		w := cmd.OutOrStdout()
+		var file *importer.OutputFile
 		if output != "" {
-			f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-			if err != nil {
-				return err
+			var err error
+			if file, err = importer.CreateOutput(output, force); err != nil {
+				return fmt.Errorf("accounts export: %w", err)
 			}
-			defer f.Close()
-			w = f
+			defer file.Abort() // a failed export leaves the target as it was
+			w = file
 		}
 		ctx, stop := interruptible()
 		defer stop()
 		n, err := accountsExport(ctx, w, opts, prefix)
 		if err != nil {
 			return err
+		}
+		if file != nil {
+			if err := file.Commit(); err != nil {
+				return fmt.Errorf("accounts export: %w", err)
+			}
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "exported %d organizations, %d accounts and %d reservations\n", n.Organizations, n.Accounts, n.Reservations)
 		return nil

@@ -104,3 +104,50 @@ func TestMirrorVerifyReservedAndDrift(t *testing.T) {
 	assert.Contains(t, out.String(), "account "+d.Good()[1].Sid+": status:")
 	assert.Contains(t, out.String(), "1 differences")
 }
+
+// accounts export --output never exposes the tokens it writes: an existing
+// file (here world-readable) is refused without --force and replaced by a
+// new owner-only file with it; a symbolic link is refused either way and
+// the file it points to is left untouched.
+func TestAccountsExportOutputFile(t *testing.T) {
+	t.Parallel()
+	rd := redistest.Start(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "restcomm.script")
+	require.NoError(t, os.WriteFile(script, []byte(restcommtest.Generate(5, false).Script()), 0o600))
+	_, err := runAccounts(t, "import", "--from", script, "--redis", rd.URL())
+	require.NoError(t, err)
+
+	backup := filepath.Join(dir, "backup.jsonl")
+	require.NoError(t, os.WriteFile(backup, []byte("old\n"), 0o644))
+	require.NoError(t, os.Chmod(backup, 0o644))
+	_, err = runAccounts(t, "export", "--redis", rd.URL(), "--output", backup)
+	require.ErrorContains(t, err, "exists: refusing to overwrite it")
+	got, err := os.ReadFile(backup)
+	require.NoError(t, err)
+	assert.Equal(t, "old\n", string(got))
+
+	_, err = runAccounts(t, "export", "--redis", rd.URL(), "--output", backup, "--force")
+	require.NoError(t, err)
+	fi, err := os.Stat(backup)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	got, err = os.ReadFile(backup)
+	require.NoError(t, err)
+	assert.Contains(t, string(got), `"auth_token"`)
+
+	victim := filepath.Join(dir, "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("precious\n"), 0o644))
+	link := filepath.Join(dir, "link.jsonl")
+	require.NoError(t, os.Symlink(victim, link))
+	for _, force := range []string{"--force=false", "--force"} {
+		_, err = runAccounts(t, "export", "--redis", rd.URL(), "--output", link, force)
+		require.ErrorContains(t, err, "is a symbolic link")
+	}
+	got, err = os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "precious\n", string(got))
+	fi, err = os.Lstat(link)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeSymlink)
+}

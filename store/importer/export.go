@@ -2,7 +2,12 @@ package importer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/restcomm/restcomm-gateway/store"
@@ -91,3 +96,105 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, namespace string)
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// OutputFile is an export file being written: a new file beside its
+// target, created readable and writable by its owner only (0600) and
+// exclusively (O_EXCL), which Commit moves to the target once complete.
+// Whatever the target was, its mode, owner and links are never reused,
+// and nothing is ever written through a symbolic link: the export holds
+// every auth token of the namespace.
+type OutputFile struct {
+	*os.File
+	target string
+	force  bool
+	done   bool
+}
+
+// CreateOutput starts an export file for target. It refuses a target that
+// is a symbolic link (even with force: the link, not the file it points
+// to, would be what the user named) or anything but a regular file, and
+// a target that exists unless force, which replaces it.
+func CreateOutput(target string, force bool) (*OutputFile, error) {
+	if err := checkTarget(target, force); err != nil {
+		return nil, err
+	}
+	dir, base := filepath.Split(target)
+	if dir == "" {
+		dir = "."
+	}
+	// os.CreateTemp opens with O_CREATE|O_EXCL and mode 0600
+	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &OutputFile{File: f, target: target, force: force}, nil
+}
+
+// checkTarget refuses what CreateOutput must not write over.
+func checkTarget(target string, force bool) error {
+	fi, err := os.Lstat(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: refusing to write an export through it (name the file itself)", target)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s exists and is not a regular file", target)
+	case !force:
+		return fmt.Errorf("%s exists: refusing to overwrite it (--force replaces it with a new file readable by its owner only)", target)
+	}
+	return nil
+}
+
+// Commit flushes the file to disk and moves it to the target: without
+// force only if the target still does not exist (a hard link, which fails
+// when it does), with force over it (a rename, which replaces the
+// directory entry and never follows a link). On error the target is left
+// as it was and the new file is removed.
+func (o *OutputFile) Commit() error {
+	if o.done {
+		return errors.New("export file already committed or aborted")
+	}
+	o.done = true
+	tmp := o.Name()
+	err := o.Sync()
+	if cerr := o.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = checkTarget(o.target, o.force) // it may have changed while the export ran
+	}
+	if err == nil && o.force {
+		err = os.Rename(tmp, o.target)
+	} else if err == nil {
+		if err = os.Link(tmp, o.target); errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("%s was created meanwhile: refusing to overwrite it", o.target)
+		}
+		if err == nil {
+			_ = os.Remove(tmp) // the target holds it now
+		}
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	// the new name survives a crash only once its directory is on disk
+	if d, err := os.Open(filepath.Dir(o.target)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// Abort removes the file; the target is left as it was. It does nothing
+// after Commit, so that it can be deferred.
+func (o *OutputFile) Abort() {
+	if o.done {
+		return
+	}
+	o.done = true
+	_ = o.Close()
+	_ = os.Remove(o.Name())
+}
