@@ -1,13 +1,11 @@
 package caddymodule
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -36,7 +34,8 @@ from a backup or seeded again).
 It never overwrites: a namespace that is already seeded is left as it is,
 and one holding accounts from before namespaces were marked is only
 marked. The Redis options are those of the Caddyfile's restcomm block;
---redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0.
+--redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with
+the password $RESTCOMM_REDIS_PASSWORD if set.
 
 "accounts unblock" lifts a failed-login block (see its --help).
 `,
@@ -53,9 +52,7 @@ marked. The Redis options are those of the Caddyfile's restcomm block;
 			seed.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 			seed.Flags().StringVar(&domain, "organization-domain", "", "the default organization's domain (default default.restcomm.com)")
 			seed.RunE = func(cmd *cobra.Command, _ []string) error {
-				if len(opts.URLs) == 0 {
-					opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
-				}
+				defaultRedis(&opts) // accounts_import_command.go
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				if err := accountsSeed(ctx, cmd.OutOrStdout(), opts, prefix, domain); err != nil {
@@ -141,13 +138,11 @@ minutes, saying how many it removed, and can be run again.
 	}
 	var opts store.ClientOptions
 	var prefix string
-	c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0")
+	c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD")
 	c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
 	c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(opts.URLs) == 0 {
-			opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
-		}
+		defaultRedis(&opts) // accounts_import_command.go
 		ctx, cancel := context.WithTimeout(context.Background(), unblockTimeout)
 		defer cancel()
 		if err := accountsUnblock(ctx, cmd.OutOrStdout(), opts, prefix, args[0]); err != nil {

@@ -70,7 +70,7 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 	var prefix, from, zone, domain, coll string
 	var dry, overwrite, strict bool
 	redisFlags := func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0")
+		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD")
 		c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
 		c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 	}
@@ -163,10 +163,20 @@ never writes through a symbolic link.
 	cmd.AddCommand(imp, exp)
 }
 
-func openStore(opts store.ClientOptions, prefix string) (*store.Store, func(), error) {
-	if len(opts.URLs) == 0 {
-		opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
+// defaultRedis fills in the Redis of opts when no --redis was given: the
+// gateway's, as the top-level Caddyfile reads it: RESTCOMM_REDIS (else
+// redis://127.0.0.1:6379/0), with the password of RESTCOMM_REDIS_PASSWORD
+// when set (`up` sets it for the redis-server it starts).
+func defaultRedis(opts *store.ClientOptions) {
+	if len(opts.URLs) > 0 {
+		return
 	}
+	opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
+	opts.Password = cmp.Or(opts.Password, os.Getenv("RESTCOMM_REDIS_PASSWORD"))
+}
+
+func openStore(opts store.ClientOptions, prefix string) (*store.Store, func(), error) {
+	defaultRedis(&opts)
 	// an import's batches take longer than a request's commands
 	opts.ReadTimeout, opts.WriteTimeout = 30*time.Second, 30*time.Second
 	rdb, err := opts.NewClient()

@@ -151,3 +151,26 @@ func TestAccountsExportOutputFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotZero(t, fi.Mode()&os.ModeSymlink)
 }
+
+// Without --redis, the commands reach the gateway's Redis as the
+// top-level Caddyfile does: RESTCOMM_REDIS with the password of
+// RESTCOMM_REDIS_PASSWORD (which `up` sets for the redis-server it starts).
+func TestCommandsUseTheGatewaysRedisPassword(t *testing.T) {
+	rd := redistest.Start(t, "--requirepass", "up-made-it")
+	t.Setenv("RESTCOMM_REDIS", rd.URL())
+	t.Setenv("RESTCOMM_REDIS_PASSWORD", "up-made-it")
+	out, err := runCommand(t, "accounts", "seed")
+	require.NoError(t, err)
+	assert.Contains(t, out, "seeded RestComm's default organization")
+	out, err = runCommand(t, "accounts", "export")
+	require.NoError(t, err)
+	assert.Contains(t, out, `"auth_token"`)
+	out, err = runCommand(t, "mirror", "status")
+	require.NoError(t, err, out)
+	out, err = runCommand(t, "accounts", "unblock", "192.0.2.7")
+	require.NoError(t, err)
+	assert.Contains(t, out, "nothing to remove")
+
+	_, err = runCommand(t, "accounts", "export", "--redis", rd.URL())
+	require.ErrorContains(t, err, "NOAUTH", "a --redis URL carries its own password")
+}

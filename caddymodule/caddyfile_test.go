@@ -59,21 +59,30 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 
 // The top-level Caddyfile is the deployment shape: it must adapt, keep its
-// four environment names, and route through the gateway to reverse_proxy.
+// environment names, route through the gateway to reverse_proxy, listen on
+// loopback only by default, and keep the Redis password out of the JSON.
 func TestTopLevelCaddyfile(t *testing.T) {
 	raw, err := os.ReadFile("../Caddyfile")
 	require.NoError(t, err)
-	for _, env := range []string{"RESTCOMM_SITE", "RESTCOMM_ADMIN", "RESTCOMM_REDIS", "RESTCOMM_UPSTREAM"} {
+	for _, env := range []string{"RESTCOMM_SITE", "RESTCOMM_BIND", "RESTCOMM_ADMIN", "RESTCOMM_REDIS", "RESTCOMM_UPSTREAM"} {
 		assert.Contains(t, string(raw), "{$"+env+":", env)
 	}
+	assert.Contains(t, string(raw), "{env.RESTCOMM_REDIS_PASSWORD}")
 	t.Setenv("RESTCOMM_REDIS", "redis://127.0.0.1:6399/3")
+	t.Setenv("RESTCOMM_REDIS_PASSWORD", "s3cret")
 	t.Setenv("RESTCOMM_UPSTREAM", "127.0.0.1:8099")
+	for _, env := range []string{"RESTCOMM_SITE", "RESTCOMM_BIND"} {
+		t.Setenv(env, "")
+		require.NoError(t, os.Unsetenv(env))
+	}
 	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(raw, map[string]any{"filename": "Caddyfile"})
 	require.NoError(t, err)
 	js := string(out)
 	assert.Contains(t, js, `"handler":"restcomm"`)
 	assert.Contains(t, js, `redis://127.0.0.1:6399/3`)
 	assert.Contains(t, js, `"dial":"127.0.0.1:8099"`)
-	assert.Contains(t, js, `"listen":[":8443"]`)
+	assert.Contains(t, js, `"listen":["127.0.0.1:8443","[::1]:8443"]`)
+	assert.Contains(t, js, `"password":"{env.RESTCOMM_REDIS_PASSWORD}"`)
+	assert.NotContains(t, js, "s3cret")
 	assert.Less(t, strings.Index(js, `"handler":"restcomm"`), strings.Index(js, `"handler":"reverse_proxy"`))
 }
