@@ -81,8 +81,12 @@ func TestEnableAOF(t *testing.T) {
 	require.NoError(t, os.WriteFile(conf, []byte("bind 127.0.0.1\nport "+strconv.Itoa(port)+
 		"\ndir "+dir+"\nappendonly no\nsave 3600 1\nlogfile \"\"\n"), 0o600))
 	cmd := exec.Command("redis-server", conf)
+	// its own process group: turning the append-only file on forks a
+	// rewrite child that would go on writing into dir after its parent
+	// is killed, and the temporary directory could not be removed
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
 	opt, err := redis.ParseURL("redis://127.0.0.1:" + strconv.Itoa(port) + "/0")
 	require.NoError(t, err)
 	for deadline := time.Now().Add(10 * time.Second); ping(opt) != nil; time.Sleep(50 * time.Millisecond) {
