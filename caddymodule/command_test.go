@@ -16,12 +16,13 @@ import (
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
-// runPolicyCommand runs `restcomm-gateway policy <args>` as registered
-// with Caddy's command line.
-func runPolicyCommand(t *testing.T, args ...string) (string, error) {
+// runCommand runs `restcomm-gateway <name> <args>` as registered with
+// Caddy's command line, and returns everything it wrote, on standard
+// output and standard error, and its error.
+func runCommand(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
-	c, ok := caddycmd.Commands()["policy"]
-	require.True(t, ok, "the policy command is registered")
+	c, ok := caddycmd.Commands()[name]
+	require.True(t, ok, "the %s command is registered", name)
 	cmd := &cobra.Command{Use: c.Name, Short: c.Short}
 	c.CobraFunc(cmd)
 	var out bytes.Buffer
@@ -36,7 +37,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	t.Parallel()
 	t.Run("the starter overlay passes", func(t *testing.T) {
 		dir := starterOverlay(t)
-		out, err := runPolicyCommand(t, "test", dir)
+		out, err := runCommand(t, "policy", "test", dir)
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401 (builtin:restcomm/authz_test.rego:")
 		assert.Contains(t, out, "PASS  data.restcomm.permissions_test.test_wildcards")
@@ -47,7 +48,7 @@ func TestPolicyTestCommand(t *testing.T) {
 
 	t.Run("each worked example passes", func(t *testing.T) {
 		for _, name := range []string{"auditor", "networks", "org-block", "own-subtree", "org-lookup"} {
-			out, err := runPolicyCommand(t, "test", filepath.Join("..", "policy", "examples", name))
+			out, err := runCommand(t, "policy", "test", filepath.Join("..", "policy", "examples", name))
 			require.NoError(t, err, out)
 			assert.Contains(t, out, "PASS  data.restcomm."+strings.ReplaceAll(name, "-", "_")+"_test.")
 		}
@@ -59,7 +60,7 @@ func TestPolicyTestCommand(t *testing.T) {
 			"may_modify_target if input.caller.role == \"Support\"\n\nmay_modify_above if input.caller.role == \"Support\"\n")
 		writeFile(t, filepath.Join(dir, "lookup.rego"), "package restcomm.overlay.lookup\n\n"+
 			"may_operate_on_target if input.caller.organization_sid == input.target.organization_sid\n")
-		out, err := runPolicyCommand(t, "test", dir)
+		out, err := runCommand(t, "policy", "test", dir)
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "WARN  support.rego:5: may_modify_above grants modify reach over accounts above the caller "+
 			"(its ancestors, Super Admins, accounts whose role holds more than the caller's): whomever it holds for may set "+
@@ -67,14 +68,14 @@ func TestPolicyTestCommand(t *testing.T) {
 		assert.Contains(t, out, "WARN  lookup.rego:3: may_operate_on_target grants read reach only")
 		assert.Regexp(t, `WARN  [^\n]+\npolicy .*: OK, revision [0-9a-f]{12}, \d+ tests passed\n$`, out)
 
-		out, err = runPolicyCommand(t, "test", starterOverlay(t))
+		out, err = runCommand(t, "policy", "test", starterOverlay(t))
 		require.NoError(t, err, out)
 		assert.NotContains(t, out, "WARN")
 	})
 
 	t.Run("the shipped policy passes as a replacement", func(t *testing.T) {
 		dir := copyPolicy(t)
-		out, err := runPolicyCommand(t, "test", "--mode", "replace", dir)
+		out, err := runCommand(t, "policy", "test", "--mode", "replace", dir)
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "PASS  data.restcomm.authz_test.test_no_credentials_is_401 (restcomm/authz_test.rego:")
 		assert.Contains(t, out, "PASS  data.restcomm.permissions_test.test_wildcards")
@@ -82,7 +83,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		assert.NotContains(t, out, "FAIL")
 
 		// It is no overlay: it would decide itself.
-		_, err = runPolicyCommand(t, "test", dir)
+		_, err = runCommand(t, "policy", "test", dir)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "an overlay may not define data.restcomm.authz.decision itself")
 	})
@@ -92,7 +93,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		editFile(t, filepath.Join(dir, "restcomm", "authz.rego"),
 			`status_admits_path if input.caller.status == "active"`,
 			`status_admits_path if input.caller.status in {"active", "suspended"}`)
-		out, err := runPolicyCommand(t, "test", "--mode=replace", dir)
+		out, err := runCommand(t, "policy", "test", "--mode=replace", dir)
 		require.Error(t, err)
 		assert.Regexp(t, `refused: 2 of \d+ tests failed`, err.Error())
 		assert.Contains(t, out, "FAIL  data.restcomm.authz_test.test_unprotected_passthrough_identity_only_past_the_gate (restcomm/authz_test.rego:")
@@ -101,7 +102,7 @@ func TestPolicyTestCommand(t *testing.T) {
 
 		overlay := starterOverlay(t)
 		editFile(t, filepath.Join(overlay, "team.rego"), `"Network is blocked"`, `"Blocked"`)
-		out, err = runPolicyCommand(t, "test", overlay)
+		out, err = runCommand(t, "policy", "test", overlay)
 		require.Error(t, err)
 		assert.Regexp(t, `refused: 1 of \d+ tests failed`, err.Error())
 		assert.Contains(t, out, "FAIL  data.restcomm.team_test.test_a_blocked_network_is_refused (team_test.rego:")
@@ -112,7 +113,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		dir := starterOverlay(t)
 		writeFile(t, filepath.Join(dir, "extra_test.rego"),
 			"package restcomm.extra_test\n\ntest_divides if {\n\tprint(\"dividing\")\n\t1 / count([]) == 1\n}\n")
-		out, err := runPolicyCommand(t, "test", dir)
+		out, err := runCommand(t, "policy", "test", dir)
 		require.Error(t, err)
 		assert.Contains(t, out, "ERROR data.restcomm.extra_test.test_divides")
 		assert.Contains(t, out, "      | dividing\n")
@@ -121,7 +122,7 @@ func TestPolicyTestCommand(t *testing.T) {
 	t.Run("a syntax error refuses the directory", func(t *testing.T) {
 		dir := starterOverlay(t)
 		editFile(t, filepath.Join(dir, "team.rego"), "deny contains {", "deny contains {{")
-		out, err := runPolicyCommand(t, "test", dir)
+		out, err := runCommand(t, "policy", "test", dir)
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "refused")
 		assert.Contains(t, err.Error(), "team.rego:")
@@ -129,16 +130,16 @@ func TestPolicyTestCommand(t *testing.T) {
 	})
 
 	t.Run("a directory that is not there", func(t *testing.T) {
-		_, err := runPolicyCommand(t, "test", filepath.Join(t.TempDir(), "missing"))
+		_, err := runCommand(t, "policy", "test", filepath.Join(t.TempDir(), "missing"))
 		assert.ErrorContains(t, err, "no such file or directory")
 	})
 
 	t.Run("usage", func(t *testing.T) {
-		_, err := runPolicyCommand(t, "test")
+		_, err := runCommand(t, "policy", "test")
 		assert.Error(t, err)
-		_, err = runPolicyCommand(t, "test", "--mode", "merge", starterOverlay(t))
+		_, err = runCommand(t, "policy", "test", "--mode", "merge", starterOverlay(t))
 		assert.ErrorContains(t, err, `policy mode "merge"`)
-		out, err := runPolicyCommand(t, "test", "--help")
+		out, err := runCommand(t, "policy", "test", "--help")
 		require.NoError(t, err)
 		assert.True(t, strings.Contains(out, "policy test <dir>"), out)
 	})
@@ -147,7 +148,7 @@ func TestPolicyTestCommand(t *testing.T) {
 func TestPolicyInitCommand(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "overlay")
-	out, err := runPolicyCommand(t, "init", dir)
+	out, err := runCommand(t, "policy", "init", dir)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "a starter overlay")
 	b, err := os.ReadFile(filepath.Join(dir, "team.rego"))
@@ -156,22 +157,22 @@ func TestPolicyInitCommand(t *testing.T) {
 	assert.NotContains(t, string(b), "package restcomm.authz", "not the whole built-in policy")
 	_, err = os.Stat(filepath.Join(dir, "restcomm", "authz.rego"))
 	assert.True(t, os.IsNotExist(err), "not the whole built-in policy")
-	out, err = runPolicyCommand(t, "test", dir)
+	out, err = runCommand(t, "policy", "test", dir)
 	require.NoError(t, err, out)
-	_, err = runPolicyCommand(t, "init", dir)
+	_, err = runCommand(t, "policy", "init", dir)
 	assert.ErrorContains(t, err, "exists", "never overwrites")
 
 	replacement := filepath.Join(t.TempDir(), "replacement")
-	out, err = runPolicyCommand(t, "init", "--mode", "replace", replacement)
+	out, err = runCommand(t, "policy", "init", "--mode", "replace", replacement)
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "policy_mode replace")
-	out, err = runPolicyCommand(t, "test", "--mode", "replace", replacement)
+	out, err = runCommand(t, "policy", "test", "--mode", "replace", replacement)
 	require.NoError(t, err, out)
 }
 
 func TestPolicyShowBuiltinCommand(t *testing.T) {
 	t.Parallel()
-	out, err := runPolicyCommand(t, "show-builtin")
+	out, err := runCommand(t, "policy", "show-builtin")
 	require.NoError(t, err)
 	var b strings.Builder
 	require.NoError(t, policy.ShowBuiltin(&b))

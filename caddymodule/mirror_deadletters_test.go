@@ -1,16 +1,13 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/redis/go-redis/v9"
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,22 +15,6 @@ import (
 	"github.com/restcomm/restcomm-gateway/store/mirror"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
-
-// runMirrorCommand runs `restcomm-gateway mirror <args>` as registered
-// with Caddy's command line.
-func runMirrorCommand(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	c, ok := caddycmd.Commands()["mirror"]
-	require.True(t, ok, "the mirror command is registered")
-	cmd := &cobra.Command{Use: c.Name, Short: c.Short}
-	c.CobraFunc(cmd)
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
-}
 
 // deadLetterSetup is a mirrored namespace in a real Redis with three
 // dead letters, oldest first, of three creates settled as the mirror
@@ -126,7 +107,7 @@ func TestMirrorStatusShowsConflictsAndSecurityFirst(t *testing.T) {
 	assert.Contains(t, out.String(), " rejected create "+s.accts[2].Sid)
 
 	// none of either: no such lines
-	_, err := runMirrorCommand(t, "dead-letters", "drop", "--redis", s.redis.URL(), s.dead[0].ID, s.dead[1].ID)
+	_, err := runCommand(t, "mirror", "dead-letters", "drop", "--redis", s.redis.URL(), s.dead[0].ID, s.dead[1].ID)
 	require.NoError(t, err)
 	out.Reset()
 	require.NoError(t, mirrorStatus(context.Background(), &out, s.opts, "", "", 5))
@@ -138,7 +119,7 @@ func TestMirrorStatusShowsConflictsAndSecurityFirst(t *testing.T) {
 // never a token or the sealed password; --kind and --count narrow it.
 func TestMirrorDeadLettersList(t *testing.T) {
 	s := newDeadLetters(t)
-	out, err := runMirrorCommand(t, "dead-letters", "list", "--redis", s.redis.URL())
+	out, err := runCommand(t, "mirror", "dead-letters", "list", "--redis", s.redis.URL())
 	require.NoError(t, err, out)
 	t.Log("\n" + out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -157,17 +138,17 @@ func TestMirrorDeadLettersList(t *testing.T) {
 		assert.NotContains(t, out, s.accts[i].AuthToken, "no token")
 	}
 
-	out, err = runMirrorCommand(t, "dead-letters", "list", "--redis", s.redis.URL(), "--kind", "degraded")
+	out, err = runCommand(t, "mirror", "dead-letters", "list", "--redis", s.redis.URL(), "--kind", "degraded")
 	require.NoError(t, err, out)
 	assert.Equal(t, 2, strings.Count(out, "\n"), out)
 	assert.Contains(t, out, s.dead[1].ID)
-	out, err = runMirrorCommand(t, "dead-letters", "list", "--redis", s.redis.URL(), "--count", "1")
+	out, err = runCommand(t, "mirror", "dead-letters", "list", "--redis", s.redis.URL(), "--count", "1")
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "the newest 1, newest first:\n"+s.dead[2].ID)
 	assert.Equal(t, 2, strings.Count(out, "\n"), out)
 
 	for _, bad := range [][]string{{"--count", "0"}, {"--count", "10001"}, {"--kind", "nonsense"}} {
-		_, err = runMirrorCommand(t, append([]string{"dead-letters", "list", "--redis", s.redis.URL()}, bad...)...)
+		_, err = runCommand(t, "mirror", append([]string{"dead-letters", "list", "--redis", s.redis.URL()}, bad...)...)
 		assert.Error(t, err, "%v", bad)
 	}
 }
@@ -180,13 +161,13 @@ func TestMirrorDeadLettersRetryAndDrop(t *testing.T) {
 	ctx := context.Background()
 	url := s.redis.URL()
 
-	out, err := runMirrorCommand(t, "dead-letters", "retry", "--redis", url, s.dead[0].ID, "1-0")
+	out, err := runCommand(t, "mirror", "dead-letters", "retry", "--redis", url, s.dead[0].ID, "1-0")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no dead letter 1-0 (nothing changed; see mirror dead-letters list)")
 	assert.Len(t, s.deadLetters(t), 3, out)
 	assert.Empty(t, s.outbox(t))
 
-	out, err = runMirrorCommand(t, "dead-letters", "retry", "--redis", url, s.dead[0].ID)
+	out, err = runCommand(t, "mirror", "dead-letters", "retry", "--redis", url, s.dead[0].ID)
 	require.NoError(t, err, out)
 	assert.Equal(t, "{restcomm}: 1 dead letters appended to the outbox again\n", out)
 	msgs := s.outbox(t)
@@ -201,14 +182,14 @@ func TestMirrorDeadLettersRetryAndDrop(t *testing.T) {
 	assert.Empty(t, held)
 	assert.Len(t, s.deadLetters(t), 2)
 
-	out, err = runMirrorCommand(t, "dead-letters", "drop", "--redis", url, "--all", "--kind", "rejected")
+	out, err = runCommand(t, "mirror", "dead-letters", "drop", "--redis", url, "--all", "--kind", "rejected")
 	require.NoError(t, err, out)
 	assert.Equal(t, "{restcomm}: 1 dead letters dropped\n", out)
 	left := s.deadLetters(t)
 	require.Len(t, left, 1)
 	assert.Equal(t, s.dead[1].ID, left[0].ID)
 
-	out, err = runMirrorCommand(t, "dead-letters", "retry", "--redis", url, "--all")
+	out, err = runCommand(t, "mirror", "dead-letters", "retry", "--redis", url, "--all")
 	require.NoError(t, err, out)
 	assert.Equal(t, "{restcomm}: 1 dead letters appended to the outbox again\n", out)
 	assert.Empty(t, s.deadLetters(t))
@@ -217,10 +198,10 @@ func TestMirrorDeadLettersRetryAndDrop(t *testing.T) {
 	assert.Equal(t, s.entries[1].Sid, msgs[1].Values["sid"])
 	assert.NotContains(t, msgs[1].Values, "secret", "none was kept")
 
-	out, err = runMirrorCommand(t, "dead-letters", "drop", "--redis", url, "--all")
+	out, err = runCommand(t, "mirror", "dead-letters", "drop", "--redis", url, "--all")
 	require.NoError(t, err, out)
 	assert.Equal(t, "{restcomm}: 0 dead letters dropped\n", out)
-	_, err = runMirrorCommand(t, "dead-letters", "drop", "--redis", url, s.dead[0].ID)
+	_, err = runCommand(t, "mirror", "dead-letters", "drop", "--redis", url, s.dead[0].ID)
 	assert.ErrorContains(t, err, "no dead letter "+s.dead[0].ID)
 }
 
@@ -243,16 +224,16 @@ func TestMirrorDeadLettersInputs(t *testing.T) {
 		{[]string{"dead-letters", "retry", "--redis", url, "12345"}, "not a dead letter's id"},
 		{many, "at most 100 ids at a time"},
 	} {
-		_, err := runMirrorCommand(t, c.args...)
+		_, err := runCommand(t, "mirror", c.args...)
 		assert.ErrorContains(t, err, c.says, "%v", c.args[:min(len(c.args), 6)])
 	}
 	assert.Len(t, s.deadLetters(t), 3, "nothing changed")
 
 	// a retry needs the outbox, a drop does not
 	require.NoError(t, s.rdb.Del(context.Background(), "{restcomm}:outbox").Err())
-	_, err := runMirrorCommand(t, "dead-letters", "retry", "--redis", url, "--all")
+	_, err := runCommand(t, "mirror", "dead-letters", "retry", "--redis", url, "--all")
 	assert.ErrorContains(t, err, "not mirrored")
-	out, err := runMirrorCommand(t, "dead-letters", "drop", "--redis", url, "--all")
+	out, err := runCommand(t, "mirror", "dead-letters", "drop", "--redis", url, "--all")
 	require.NoError(t, err, out)
 	assert.Equal(t, "{restcomm}: 3 dead letters dropped\n", out)
 }

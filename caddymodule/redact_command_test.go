@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,31 +8,12 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
-
-// runCommand runs `restcomm-gateway <name> <args>` as registered with
-// Caddy's command line, and returns everything it wrote, on standard
-// output and standard error, and its error.
-func runCommand(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
-	c, ok := caddycmd.Commands()[name]
-	require.True(t, ok, "the %s command is registered", name)
-	cmd := &cobra.Command{Use: c.Name, Short: c.Short}
-	c.CobraFunc(cmd)
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
-}
 
 // The password of these URLs, and the pieces of it a parser would quote,
 // must never be printed.
