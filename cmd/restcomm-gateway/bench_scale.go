@@ -244,7 +244,7 @@ end
 // point (RestComm's own rule reaches descendants only).
 const superAdminOverlay = `package restcomm.overlay.bench
 
-may_operate_on_target if {
+may_read_target if {
 	count(input.caller.ancestors) == 0
 	input.caller.role == "Administrator"
 }
