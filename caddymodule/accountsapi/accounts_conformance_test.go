@@ -18,7 +18,7 @@ import (
 
 // Spec §16 rows 37-114: list, create, update, DELETE, migrate and the body
 // limit, through the real handler and a real Redis. Rows marked REC in the
-// spec follow gateway.md §2.
+// spec follow the recommendation (ACCOUNTS.md, divergences).
 
 type row struct {
 	row    int
@@ -311,7 +311,7 @@ func TestConformanceUpdate(t *testing.T) {
 			all(wantJSONField("auth_token", fixture.Token), wantJSONField("email_address", "child@company.com"))},
 		{81, put("/Accounts.json/"+fixture.SidDev, "DEV", "Role=Administrator"), 403, wantPage("Only Administrator allowed")},
 		// RestComm stores any role text (200, role Anything); the gateway
-		// gives only roles its policy knows (gateway.md §2)
+		// gives only roles its policy knows (ACCOUNTS.md, divergences)
 		{82, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Role=Anything"), 403, all(wantPage("Role not allowed"), func(t *testing.T, _ *http.Response, _ string) {
 			assert.Equal(t, "Developer", account(t, h, fixture.SidDev).Role, "account unchanged")
 		})},

@@ -15,7 +15,7 @@ import (
 // RestCommDB is RestComm's own database, into which the mirror writes
 // every change (Config.RestCommDB). The service consults it before it
 // stores anything, so that the gateway never holds what RestComm's
-// database cannot (gateway.md §2: a value its columns cannot hold is a
+// database cannot (ACCOUNTS.md, divergences: a value its columns cannot hold is a
 // 400) or already has (a create of an account RestComm holds is a 409).
 type RestCommDB interface {
 	// Columns is what the columns that clients' values are written to
@@ -52,7 +52,7 @@ type Column struct {
 type Columns map[string]Column
 
 // RestCommColumns is RestComm's schema as its own MariaDB script makes it
-// (restcomm-dropin.md, "Storage": a latin1 database): what the service
+// (a latin1 database, as RestComm's init script makes it): what the service
 // checks against until the mirror could read the database's own.
 var RestCommColumns = Columns{
 	"restcomm_accounts.email_address":    {Charset: "latin1", Chars: 1<<24 - 1, Bytes: 1<<24 - 1}, // MEDIUMTEXT
@@ -129,7 +129,7 @@ func beyond(s string, max rune) (rune, bool) {
 }
 
 // Messages of a value the mirrored database cannot store, beside
-// msgTooLong (gateway.md §2: RestComm's database refuses it, 500).
+// msgTooLong (ACCOUNTS.md, divergences: RestComm's database refuses it, 500).
 const (
 	msgUnstorable   = "%s can not contain the character %U."
 	msgTooManyBytes = "%s can not be longer than %d bytes."

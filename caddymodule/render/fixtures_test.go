@@ -8,7 +8,7 @@ import (
 )
 
 // specAccountXML and specAccountJSON are copied verbatim from
-// restcomm-accounts-api.md §4.2 and §4.4 (the seeded default administrator).
+// RestComm's own answers for the seeded default administrator.
 const specAccountXML = `<RestcommResponse>
   <Account>
     <Sid>ACae6e420f425248d6a26948c17a9e2acf</Sid>

@@ -1,8 +1,8 @@
 // Package render writes the byte-exact RestComm Connect representations of
 // accounts, organizations and typed error messages: the XML that XStream
 // 1.4.2's PrettyPrintWriter produces from RestComm's converters and the JSON
-// that Gson 2.3.1 produces (pretty printed, HTML-safe escaping). See
-// restcomm-accounts-api.md §4 and §10.
+// that Gson 2.3.1 produces (pretty printed, HTML-safe escaping), as
+// RestComm prints them.
 //
 // Everything appends to a caller-supplied []byte with no reflection and no
 // encoding/json or encoding/xml, so a reused buffer renders an account

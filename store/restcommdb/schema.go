@@ -2,7 +2,7 @@ package restcommdb
 
 // The two tables as RestComm's MariaDB/MySQL schema has them (8.2 and
 // later), written for this project from the column list in
-// ../shared/research/restcomm-dropin.md: the same names, types, widths and
+// RestComm's own schema (its MariaDB init script): the same names, types, widths and
 // nullability, a primary key on sid, a unique domain name, and nothing else
 // (RestComm declares no foreign keys and no other index). RestComm's
 // database uses the latin1 character set; these statements take the
