@@ -86,11 +86,22 @@ func (s *Store) Collation() collation.Rule { return s.keys.load().rule }
 // looked up under.
 func (s *Store) EmailKey(e string) string { return s.keys.load().rule.Key(e) }
 
-// parseKeys reads P keys.
+// ErrNewerLayout: the namespace's indexes are in a layout this code does
+// not know (a newer gateway wrote them). Nothing is read under it, nor
+// re-keyed: guessing would file logins under keys the newer gateway does
+// not look for, or undo its layout.
+var ErrNewerLayout = errors.New("store: the namespace's index layout is newer than this gateway knows")
+
+// parseKeys reads P keys: layout 1 (as OpenKeys names the old layout) or
+// KeysLayout; any other layout is refused (ErrNewerLayout).
 func parseKeys(v string) (layout string, r collation.Rule, err error) {
 	layout, name, ok := strings.Cut(v, ":")
 	if !ok {
 		return "", r, fmt.Errorf("store: namespace marker: keys %q", v)
+	}
+	if layout != "1" && layout != KeysLayout {
+		return "", r, fmt.Errorf("%w: P keys is %q, this gateway reads layouts 1 and %s; run a gateway of the version "+
+			"that wrote it, or a newer one (refusing to guess its keys)", ErrNewerLayout, v, KeysLayout)
 	}
 	r, err = collation.Parse(name)
 	return layout, r, err

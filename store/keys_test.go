@@ -292,3 +292,34 @@ func TestEveryOperationLearnsTheRule(t *testing.T) {
 	fresh = store.New(srv.Client(t), "")
 	assert.Equal(t, a.Sid, resolveSid(t, fresh, store.ByLogin, "Learner@Acme.com"))
 }
+
+// A namespace whose index layout is newer than this code knows is refused,
+// never re-keyed nor read under a guessed layout: P keys and the indexes
+// stay as the newer gateway wrote them.
+func TestNewerLayoutIsRefused(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st := store.New(rdb, "")
+	_, err := st.Seed(ctx, "")
+	require.NoError(t, err)
+	require.NoError(t, rdb.Set(ctx, "{restcomm}:keys", "3:exact", 0).Err())
+	before, err := rdb.Keys(ctx, "{restcomm}:emails:*").Result()
+	require.NoError(t, err)
+
+	st = store.New(rdb, "")
+	_, err = st.OpenKeys(ctx, nil)
+	require.ErrorIs(t, err, store.ErrNewerLayout)
+	assert.ErrorContains(t, err, `P keys is "3:exact", this gateway reads layouts 1 and 2`)
+	_, err = st.OpenKeys(ctx, &collation.Latin1SwedishCI)
+	require.ErrorIs(t, err, store.ErrNewerLayout, "an imposed rule does not re-key it either")
+	_, err = st.SetCollation(ctx, collation.Exact)
+	require.ErrorIs(t, err, store.ErrNewerLayout)
+	_, err = st.NamespaceCollation(ctx)
+	require.ErrorIs(t, err, store.ErrNewerLayout)
+
+	assert.Equal(t, "3:exact", rdb.Get(ctx, "{restcomm}:keys").Val())
+	after, err := rdb.Keys(ctx, "{restcomm}:emails:*").Result()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, before, after, "nothing re-keyed")
+}
