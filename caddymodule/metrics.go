@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/restcomm/restcomm-gateway/internal/version"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store/mirror"
 )
@@ -63,6 +64,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.reloads, err = register(reg, m.reloads); err != nil {
 		return nil, err
 	}
+	buildInfo, err := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "restcomm_gateway",
+		Name:      "build_info",
+		Help: "1, labelled with the gateway's version and the commit it was built from " +
+			"(\"+modified\" with uncommitted changes, \"unknown\" when the build recorded none).",
+	}, []string{"version", "commit"}))
+	if err != nil {
+		return nil, err
+	}
+	v := version.Get()
+	buildInfo.WithLabelValues(v.Version, v.Revision()).Set(1)
 	m.allowed = m.decisions.WithLabelValues("allow", "")
 	// Both reload results exist from the start, at zero.
 	m.reloads.WithLabelValues("loaded")
