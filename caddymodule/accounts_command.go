@@ -19,7 +19,7 @@ func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "accounts",
 		Usage: "seed|import|export|unblock [--redis <url>]... [--redis-master-name <name>] [--key-prefix <prefix>] ...",
-		Short: "Seeds the RestComm gateway's account store, and lifts failed-login blocks",
+		Short: "Seeds, imports and exports the gateway's accounts in Redis, and lifts failed-login blocks",
 		Long: `
 Works with the account store of the restcomm handler in Redis.
 
@@ -29,15 +29,22 @@ password RestComm, status uninitialized), as a gateway with "seed auto"
 does on its first request. It is for gateways run with "seed off", and
 for starting over after Redis lost its data (gateways that had seen the
 namespace answer 503 "Account store lost its data" until it is restored
-from a backup or seeded again).
+from a backup or seeded again). It never overwrites: a namespace that is
+already seeded is left as it is, and one holding accounts from before
+namespaces were marked is only marked.
 
-It never overwrites: a namespace that is already seeded is left as it is,
-and one holding accounts from before namespaces were marked is only
-marked. The Redis options are those of the Caddyfile's restcomm block;
---redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with
-the password $RESTCOMM_REDIS_PASSWORD if set.
+"accounts import --from <source>" imports an existing RestComm's accounts
+and organizations (from its MariaDB/MySQL database, the restcomm.script
+of HSQLDB, or an export), and marks the namespace; "accounts export"
+writes the namespace's accounts and organizations as JSON lines, which an
+import reads back: a backup and restore path.
 
-"accounts unblock" lifts a failed-login block (see its --help).
+"accounts unblock <login | client>" lifts a failed-login block.
+
+Each subcommand's --help says more. The Redis options are those of the
+Caddyfile's restcomm block; --redis defaults to $RESTCOMM_REDIS, else
+redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD if
+set.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			seed := &cobra.Command{
@@ -63,6 +70,7 @@ the password $RESTCOMM_REDIS_PASSWORD if set.
 			}
 			cmd.AddCommand(seed, unblockCommand())
 			addImportCommands(cmd) // accounts_import_command.go
+			requireSubcommand(cmd) // command.go
 		},
 	})
 }

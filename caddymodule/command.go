@@ -75,8 +75,34 @@ only), is accepted with a WARN line for each, as the gateway logs them.
 					return policy.ShowBuiltin(cmd.OutOrStdout())
 				},
 			})
+			requireSubcommand(cmd)
 		},
 	})
+}
+
+// requireSubcommand makes cmd, a command that only groups subcommands,
+// refuse to run without one of them: left alone, cobra prints the help of
+// such a command and exits with status 0 for any word after it, so that a
+// script's typo ("accounts sede") would pass for success. It prints the
+// usage on standard error and fails, naming the unknown word, as the root
+// command does for an unknown command. --help still exits with status 0.
+func requireSubcommand(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only when it suggests itself
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cmd.SilenceUsage = true // printed here, once
+		fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
+		if len(args) == 0 {
+			return fmt.Errorf("%s: a subcommand is required", cmd.CommandPath())
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return errors.New(msg)
+	}
 }
 
 // interruptible is the context of a long-running subcommand (an import, an

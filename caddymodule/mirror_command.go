@@ -128,6 +128,7 @@ import" (a password with special characters percent-encoded).
 			}
 			flags(disable)
 			cmd.AddCommand(status, verify, disable, mirrorDeadLettersCommand(redisFlags, &opts, &prefix))
+			requireSubcommand(cmd) // command.go
 		},
 	})
 }

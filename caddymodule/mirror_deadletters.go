@@ -67,6 +67,7 @@ func mirrorDeadLettersCommand(redisFlags func(*cobra.Command), opts *store.Clien
 		return c
 	}
 	dl.AddCommand(list, settle(true), settle(false))
+	requireSubcommand(dl) // command.go
 	return dl
 }
 
