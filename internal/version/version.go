@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// Version is the gateway's semantic version (https://semver.org): the next
+// Version is the gateway's semantic version: the next
 // release with "-dev" between releases. A release build may set it:
 //
 //	go build -ldflags "-X github.com/restcomm/restcomm-gateway/internal/version.Version=0.2.0" ./cmd/restcomm-gateway
