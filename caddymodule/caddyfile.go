@@ -45,6 +45,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	    seed                    auto|off
+//	    health_path             <path>|off  (health.go; default /restcomm-gateway)
 //	    account_cache           off | {
 //	        max_entries 10000
 //	        max_memory  32MiB
@@ -143,6 +144,13 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if g.Seed != seedAuto && g.Seed != seedOff {
 				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
+			}
+		case "health_path":
+			if err := oneArg(d, &g.HealthPath); err != nil {
+				return err
+			}
+			if err := checkHealthPath(g.HealthPath); err != nil {
+				return d.Err(err.Error())
 			}
 		case "login_collation":
 			if err := oneArg(d, &g.LoginCollation); err != nil {

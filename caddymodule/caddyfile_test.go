@@ -49,6 +49,12 @@ func TestCaddyfileErrors(t *testing.T) {
 		"wait bad replicas":              "restcomm {\n\tredis_wait_replicas two\n}",
 		"wait bad timeout":               "restcomm {\n\tredis_wait_replicas 1 0s\n}",
 		"wait too many args":             "restcomm {\n\tredis_wait_replicas 1 1s 2\n}",
+		"health_path in RestComm":        "restcomm {\n\thealth_path /restcomm\n}",
+		"health_path below RestComm":     "restcomm {\n\thealth_path /ReStComm/health\n}",
+		"health_path relative":           "restcomm {\n\thealth_path health\n}",
+		"health_path trailing slash":     "restcomm {\n\thealth_path /gw/\n}",
+		"health_path dot segment":        "restcomm {\n\thealth_path /gw/..\n}",
+		"health_path two":                "restcomm {\n\thealth_path /a /b\n}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			g := new(Gateway)

@@ -9,7 +9,8 @@
 // reloads through Caddy's usage pools (the Redis client, the policy engine
 // and its watch, the mirror's worker), the Caddyfile (caddyfile.go), the
 // request's Caddy context handed to the service (handler.go), the
-// upstream's failures (proxy.go), metrics (metrics.go), and the
+// upstream's failures (proxy.go), the health and readiness probes
+// (health.go), metrics (metrics.go), and the
 // restcomm-gateway subcommands (command.go, accounts_command.go,
 // accounts_import_command.go, mirror_command.go).
 package caddymodule
@@ -94,6 +95,13 @@ type Gateway struct {
 	// (accountcache.go); nil: on, with its defaults.
 	AccountCache *AccountCacheConfig `json:"account_cache,omitempty"`
 
+	// HealthPath is where the site answers health probes without
+	// credentials: <HealthPath>/healthz and <HealthPath>/readyz (health.go).
+	// Empty: DefaultHealthPath, /restcomm-gateway; "off": none (the admin
+	// API's /restcomm/healthz and /restcomm/readyz stay). It may not lie
+	// in RestComm's /restcomm context.
+	HealthPath string `json:"health_path,omitempty"`
+
 	logger *zap.Logger
 	logs   *accountsapi.LogSampler // repeated errors, sampled
 	store  *store.Store
@@ -114,6 +122,7 @@ type Gateway struct {
 	cache          *cacheHandle           // nil when the cache is off
 	cacheKey       string                 // its key in cachePool
 	service        *accountsapi.Service
+	health         *healthState // the site's probes (health.go)
 }
 
 // RedisConfig says how to reach Redis: one node, Sentinel or Cluster.
@@ -159,6 +168,9 @@ func (Gateway) CaddyModule() caddy.ModuleInfo {
 // provisions to validate a config.
 func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
+	if err := g.provisionHealth(ctx); err != nil { // health.go
+		return err
+	}
 	repl := caddy.NewReplacer()
 	opts := store.ClientOptions{
 		MasterName:       repl.ReplaceAll(g.Redis.MasterName, ""),
@@ -219,6 +231,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	g.logger.Info("policy loaded",
 		zap.String("revision", p.Revision()),
 		zap.Int("tests_passed", p.Tests()))
+	listGateway(g) // for the admin API's probes (health.go)
 	return nil
 }
 
@@ -233,6 +246,7 @@ func (g *Gateway) Validate() error {
 // Cleanup releases this config's hold on the shared Redis client and
 // policy engine; the last config to let go closes them.
 func (g *Gateway) Cleanup() error {
+	unlistGateway(g) // health.go
 	var errs []error
 	errs = append(errs, g.cleanupAccountCache()) // before the client it uses
 	if g.pool != "" {

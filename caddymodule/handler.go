@@ -12,8 +12,12 @@ import (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler: the request goes to the
 // service, and what it passes on goes to next (reverse_proxy to RestComm),
-// whose shape, ServeHTTP(w, r) error, is the service's Upstream.
+// whose shape, ServeHTTP(w, r) error, is the service's Upstream. The
+// site's health probes are answered first, without credentials (health.go).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if g.serveHealth(w, r) {
+		return nil
+	}
 	return g.service.ServeHTTP(w, r, next)
 }
 
