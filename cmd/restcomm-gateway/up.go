@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/restcomm/restcomm-gateway/internal/redact"
+	"github.com/restcomm/restcomm-gateway/internal/redislog"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -586,20 +587,16 @@ func shippedPasswordNotice(site string, m *store.Marker, seededNow bool) string 
 	return b.String()
 }
 
-// quiet drops go-redis's own log lines: a refused PING is expected here.
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}
-
-// quietClient is a client of opt that tries each command once and logs
-// nothing, and the context of its commands, which ends after d; done
-// releases both.
+// quietClient is a client of opt that tries each command once, and the
+// context of its commands, which ends after d and keeps go-redis from
+// logging about them (a refused PING is expected here); done releases
+// both. go-redis's logger itself is the process's, left as it is
+// (redislog.Install): the gateway 'up' runs logs through it.
 func quietClient(opt *redis.Options, d time.Duration) (c *redis.Client, ctx context.Context, done func()) {
-	redis.SetLogger(quiet{})
 	o := *opt
 	o.MaxRetries = -1
 	c = redis.NewClient(&o)
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(redislog.Quiet(context.Background()), d)
 	return c, ctx, func() { cancel(); _ = c.Close() }
 }
 
