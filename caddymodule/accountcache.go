@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -35,10 +36,14 @@ var cachePool = caddy.NewUsagePool()
 // request that uses it, not at provisioning (Caddy provisions to validate
 // a config too), and ends when the last config lets go of it.
 type cacheHandle struct {
-	cache  *accountcache.Cache
-	once   sync.Once
-	cancel context.CancelFunc
-	done   chan struct{}
+	cache *accountcache.Cache
+	// metrics are those of the config provisioned last with the cache,
+	// the one in force once a reload is through: its losses of the change
+	// feed count there.
+	metrics atomic.Pointer[metrics]
+	once    sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // ResolveCounting is the service's Resolver: the cache, started by the
@@ -101,13 +106,20 @@ func (g *Gateway) provisionAccountCache(prefix string) error {
 	key := fmt.Sprintf("%s/%s/%s", g.pool, prefix, raw)
 	logger := g.logger.Named("account_cache")
 	v, _, err := cachePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		c := accountcache.New(g.store, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger})
-		return &cacheHandle{cache: c}, nil
+		h := &cacheHandle{}
+		h.cache = accountcache.New(g.store, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger,
+			FeedLost: func() {
+				if m := h.metrics.Load(); m != nil {
+					m.feedLost.Inc()
+				}
+			}})
+		return h, nil
 	})
 	if err != nil {
 		return err
 	}
 	g.cacheKey, g.cache = key, v.(*cacheHandle)
+	g.cache.metrics.Store(g.metrics)
 	g.resolver = g.cache
 	return nil
 }

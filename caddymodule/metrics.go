@@ -23,6 +23,7 @@ type metrics struct {
 	allowed         prometheus.Counter
 	decisionSeconds prometheus.Histogram
 	reloads         *prometheus.CounterVec
+	feedLost        prometheus.Counter // the account cache's (accountcache.go)
 	// mirror is the mirror worker's, for the read-your-writes waits; nil
 	// without a mirror (mirror.go).
 	mirror *mirror.Metrics
@@ -53,8 +54,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Edits of a policy directory by result: loaded, or refused (it did not compile " +
 				"or its tests failed; the last good policy stays in force).",
 		}, []string{"result"}),
+		feedLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "restcomm_gateway",
+			Subsystem: "account_cache",
+			Name:      "feed_lost_total",
+			Help: "Times the account cache lost its change feed (a broken or silent subscription); " +
+				"until subscribed again, moments later as a rule, requests read Redis.",
+		}),
 	}
 	var err error
+	if m.feedLost, err = register(reg, m.feedLost); err != nil {
+		return nil, err
+	}
 	if m.decisions, err = register(reg, m.decisions); err != nil {
 		return nil, err
 	}

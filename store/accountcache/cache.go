@@ -68,6 +68,15 @@ type Config struct {
 	HeartbeatEvery time.Duration
 	TrustFor       time.Duration
 	Logger         *zap.Logger
+	// FeedLost, if set, is called each time the change feed is lost (a
+	// metric counts them). A loss that heals within FeedLostWarnAfter is
+	// logged at debug level only: on a loaded machine the subscription
+	// can miss its silence deadline every few seconds and be back in tens
+	// of milliseconds, the cache off meanwhile (requests read Redis).
+	FeedLost func()
+	// FeedLostWarnAfter is how long the feed must stay lost before a
+	// warning says so (default 1s); its return is then logged too.
+	FeedLostWarnAfter time.Duration
 }
 
 // Defaults.
@@ -77,6 +86,8 @@ const (
 	DefaultNegativeFor    = 100 * time.Millisecond
 	DefaultHeartbeatEvery = 20 * time.Millisecond
 	DefaultTrustFor       = 80 * time.Millisecond
+	// DefaultFeedLostWarnAfter: Config.FeedLostWarnAfter.
+	DefaultFeedLostWarnAfter = time.Second
 
 	maxNegativeFor = 100 * time.Millisecond
 	// maxFailingIPs bounds the client networks with failed logins tracked;
@@ -111,6 +122,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	if c.FeedLostWarnAfter <= 0 {
+		c.FeedLostWarnAfter = DefaultFeedLostWarnAfter
+	}
 }
 
 // Resolver is what the cache stands in front of.
@@ -127,6 +141,10 @@ type Cache struct {
 
 	heard     atomic.Int64 // when the latest heartbeat heard was sent (ns since start; 0: none)
 	listening atomic.Bool
+
+	// the current outage of the change feed, if any: Run's alone
+	lostSince  time.Time
+	lostWarned bool
 
 	hits, misses atomic.Uint64
 
@@ -495,7 +513,7 @@ func (c *Cache) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		c.cfg.Logger.Warn("account cache: change feed lost; serving from Redis until subscribed again", zap.Error(err))
+		c.feedLost(subscribed, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -506,6 +524,41 @@ func (c *Cache) Run(ctx context.Context) {
 }
 
 var errFeedSilent = errors.New("no message on the change feed")
+
+// feedLost counts and logs a loss of the change feed: subscribed, it was
+// heard until now and an outage begins; otherwise the outage goes on. It
+// is logged at debug level until it has lasted FeedLostWarnAfter, then
+// once as a warning. Run's goroutine alone calls it, and feedBack.
+func (c *Cache) feedLost(subscribed bool, err error) {
+	if c.cfg.FeedLost != nil {
+		c.cfg.FeedLost()
+	}
+	now := time.Now()
+	if subscribed || c.lostSince.IsZero() {
+		c.lostSince, c.lostWarned = now, false
+	}
+	lost := now.Sub(c.lostSince)
+	if !c.lostWarned && lost >= c.cfg.FeedLostWarnAfter {
+		c.lostWarned = true
+		c.cfg.Logger.Warn("account cache: change feed lost; serving from Redis until subscribed again",
+			zap.Duration("lost_for", lost), zap.Error(err))
+		return
+	}
+	c.cfg.Logger.Debug("account cache: change feed lost; serving from Redis until subscribed again",
+		zap.Duration("lost_for", lost), zap.Error(err))
+}
+
+// feedBack ends an outage of the change feed: subscribed again, every
+// change is heard. One that was warned about is said to be over.
+func (c *Cache) feedBack() {
+	if c.lostSince.IsZero() {
+		return
+	}
+	if c.lostWarned {
+		c.cfg.Logger.Info("account cache: change feed back", zap.Duration("lost_for", time.Since(c.lostSince)))
+	}
+	c.lostSince, c.lostWarned = time.Time{}, false
+}
 
 // listen subscribes and applies messages until the subscription fails;
 // subscribed reports whether it got as far as listening.
@@ -544,6 +597,7 @@ func (c *Cache) listen(ctx context.Context) (subscribed bool, err error) {
 	}
 	c.mu.Unlock()
 	c.listening.Store(true)
+	c.feedBack()
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveTimeout(ctx, silentFeed)
 		if err != nil {
