@@ -78,7 +78,9 @@ func (o ClientOptions) NewClient() (redis.UniversalClient, error) {
 	if o.Password != "" {
 		u.Password = o.Password
 	}
-	return redis.NewUniversalClient(u), nil
+	rdb := redis.NewUniversalClient(u)
+	rdb.AddHook(&dialCause{}) // dialcause.go
+	return rdb, nil
 }
 
 // ParseRedisURL is redis.ParseURL with errors that never hold the URL's

@@ -131,6 +131,7 @@ func (s *LogSampler) report(l *zap.Logger, lvl zapcore.Level, key, cause, msg st
 func ErrorCause(err error) string {
 	var (
 		nr *store.NotReplicatedError
+		ue *store.UnreachableError
 		re redis.Error
 		oe *net.OpError
 		ne net.Error
@@ -146,6 +147,10 @@ func ErrorCause(err error) string {
 		return "not replicated"
 	case errors.Is(err, store.ErrStale):
 		return "stale"
+	case errors.As(err, &ue):
+		// out of time while Redis refused its connections: the refusal
+		// is the cause, not the deadline (store/dialcause.go)
+		return ErrorCause(ue.Dial)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):

@@ -1,6 +1,7 @@
 package accountsapi
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -154,7 +155,31 @@ func TestErrorCause(t *testing.T) {
 		"stale":                 store.ErrStale,
 		"dial failed":           dialErr,
 		"other":                 errors.New("x"),
+		"timeout":               context.DeadlineExceeded,
 	} {
 		assert.Equal(t, want, ErrorCause(err), "%v", err)
+	}
+	// out of time while Redis refused to connect: refused, not a timeout
+	assert.Equal(t, "dial failed", ErrorCause(&store.UnreachableError{Err: context.DeadlineExceeded, Dial: dialErr}))
+}
+
+// With Redis down (connections refused), the unavailable store is logged
+// with that cause, though each request ran out of time retrying.
+func TestRedisDownIsLoggedAsRefused(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.InfoLevel)
+	h := newHarness(t, true, withRedisTimeout(200*time.Millisecond), func(c *setup) { c.Logger = zap.New(core) })
+	h.redis.Stop()
+	for range 3 {
+		r := httptest.NewRequest(http.MethodGet, "https://gw.example.com"+fixture.APIRoot+"/Accounts.json/"+fixture.SidAdmin, nil)
+		r.Header.Set("Authorization", fixture.Basic(fixture.Users["ADMIN"], fixture.Token))
+		rec := httptest.NewRecorder()
+		_ = h.s.ServeHTTP(rec, r, nil)
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	}
+	entries := logs.FilterMessage("account store unavailable").All()
+	require.NotEmpty(t, entries)
+	for _, e := range entries {
+		assert.Equal(t, "dial failed", e.ContextMap()["cause"], "%v", e.ContextMap()["error"])
 	}
 }
