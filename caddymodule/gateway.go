@@ -228,7 +228,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		return err
 	}
 	p := g.engine.Policy()
-	g.logger.Info("policy loaded",
+	g.logger.Named(policyLogger).Info("policy loaded", // as the engine logs its reloads
 		zap.String("revision", p.Revision()),
 		zap.Int("tests_passed", p.Tests()))
 	listGateway(g) // for the admin API's probes (health.go)

@@ -22,6 +22,10 @@ import (
 // is shared between configs.
 var enginePool = caddy.NewUsagePool()
 
+// policyLogger names the logger, under the handler's, of every line about
+// the policy: loaded, reloaded, refused, its warnings.
+const policyLogger = "policy"
+
 // builtinPolicy is the pool key of the built-in policy's engine.
 const builtinPolicy = "builtin"
 
@@ -82,7 +86,7 @@ func loadEngine(ctx caddy.Context, dir, mode string, counts *metrics) (*pooledEn
 	} else if m == policy.Replace {
 		return nil, "", fmt.Errorf("policy_mode %s: no policy_dir to replace the built-in policy with", m)
 	}
-	logger := ctx.Logger().Named("policy")
+	logger := ctx.Logger().Named(policyLogger)
 	v, loaded, err := enginePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		p := &pooledEngine{stop: func() {}}
 		p.use(logger, counts)
@@ -115,7 +119,7 @@ func loadEngine(ctx caddy.Context, dir, mode string, counts *metrics) (*pooledEn
 		if err := e.Reload(ctx); err != nil && ctx.Err() == nil {
 			// Logged and counted by the engine; the config still loads,
 			// with the last good policy in force.
-			ctx.Logger().Warn("policy directory holds a refused edit; serving the last good policy",
+			logger.Warn("policy directory holds a refused edit; serving the last good policy",
 				zap.String("revision", e.Policy().Revision()), zap.Error(err))
 		}
 	}

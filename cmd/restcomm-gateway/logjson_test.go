@@ -19,7 +19,8 @@ import (
 
 // With Redis down, everything the gateway writes is JSON lines a log
 // shipper can read: go-redis's own complaints (a refused dial) included,
-// as warnings of the logger restcomm.redis, not plain text.
+// as warnings of the logger restcomm.redis, not plain text. The policy's
+// lines, loaded and reloaded, come from one logger.
 func TestLogIsJSONWithRedisDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary")
@@ -27,6 +28,9 @@ func TestLogIsJSONWithRedisDown(t *testing.T) {
 	t.Parallel()
 	bin := buildGateway(t)
 	site, closed := freeport.Addr(t), freeport.Addr(t) // nothing listens on closed
+	policyDir := filepath.Join(t.TempDir(), "policy")
+	initOut, err := exec.Command(bin, "policy", "init", policyDir).CombinedOutput()
+	require.NoError(t, err, "%s", initOut)
 	caddyfile := `{
 	admin off
 	auto_https off
@@ -39,6 +43,7 @@ func TestLogIsJSONWithRedisDown(t *testing.T) {
 http://` + site + ` {
 	restcomm {
 		redis redis://` + closed + `/0
+		policy_dir ` + policyDir + `
 	}
 	reverse_proxy 127.0.0.1:1
 }
@@ -86,16 +91,29 @@ http://` + site + ` {
 	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"logger":"restcomm.redis"`) },
 		10*time.Second, 50*time.Millisecond, "go-redis's lines reach the log\n%s", &logs)
+	team := filepath.Join(policyDir, "team.rego")
+	rego, err := os.ReadFile(team)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(team, append(rego, "\n# edited\n"...), 0o600))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"msg":"policy reloaded"`) },
+		20*time.Second, 50*time.Millisecond, "the edit is reloaded\n%s", &logs)
 	stop()
 
 	out := logs.String()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	require.NotEmpty(t, lines)
 	redisLines := 0
+	policyLoggers := map[string]map[any]bool{}
 	for _, line := range lines {
 		var entry map[string]any
 		if !assert.NoError(t, json.Unmarshal([]byte(line), &entry), "not JSON: %q", line) {
 			continue
+		}
+		if msg, _ := entry["msg"].(string); msg == "policy loaded" || msg == "policy reloaded" {
+			if policyLoggers[msg] == nil {
+				policyLoggers[msg] = map[any]bool{}
+			}
+			policyLoggers[msg][entry["logger"]] = true
 		}
 		if entry["logger"] == "restcomm.redis" {
 			redisLines++
@@ -104,5 +122,8 @@ http://` + site + ` {
 		}
 	}
 	assert.Positive(t, redisLines)
+	want := map[any]bool{"http.handlers.restcomm.policy": true}
+	assert.Equal(t, want, policyLoggers["policy loaded"])
+	assert.Equal(t, want, policyLoggers["policy reloaded"])
 	t.Logf("%d log lines, %d from go-redis", len(lines), redisLines)
 }
