@@ -71,8 +71,11 @@ type sampled struct {
 
 var current atomic.Pointer[sampled]
 
+// defaultLogger is Caddy's default logger (a test's stand-in).
+var defaultLogger = caddy.Log
+
 func logger() *zap.Logger {
-	base := caddy.Log()
+	base := defaultLogger()
 	if s := current.Load(); s != nil && s.base == base {
 		return s.l
 	}
