@@ -274,7 +274,7 @@ var redisPool = caddy.NewUsagePool()
 // destructs it, but a `caddy reload` cleans up the old config while its
 // requests may still be running, and for a moment new ones may still reach
 // its handler: the client is closed only after a grace period and once no
-// request holds it, so a reload never fails a request (issue 9 §5).
+// request holds it, so a reload never fails a request.
 type redisHandle struct {
 	client   redis.UniversalClient
 	inflight atomic.Int64

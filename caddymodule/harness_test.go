@@ -40,7 +40,7 @@ type harness struct {
 }
 
 // newHarness provisions the handler against a fresh redis-server. With
-// withFixture, the whole spec §16 fixture is loaded (ADMIN active).
+// withFixture, the whole conformance fixture is loaded (ADMIN active).
 func newHarness(t testing.TB, withFixture bool, configure ...func(*Gateway)) *harness {
 	t.Helper()
 	srv := redistest.Start(t)

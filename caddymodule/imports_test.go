@@ -21,7 +21,7 @@ func goCommand(t *testing.T) string {
 }
 
 // The Accounts and Organizations service, and everything it is built on,
-// import no Caddy: caddymodule alone adapts it to Caddy (issue 10 §3).
+// import no Caddy: caddymodule alone adapts it to Caddy.
 func TestServiceImportsNoCaddy(t *testing.T) {
 	t.Parallel()
 	for _, pkg := range []string{

@@ -111,7 +111,7 @@ func TestPassThroughToStandInRestComm(t *testing.T) {
 
 	t.Run("RestComm's own check stands behind the gateway's", func(t *testing.T) {
 		// the password changed in RestComm only: the gateway still passes
-		// the old one, RestComm refuses it (the next issue keeps them in step)
+		// the old one, RestComm refuses it (without the mirror nothing keeps them in step)
 		a := byStatus["active"]
 		db := openDB(t, d.URL)
 		_, err := db.Exec("UPDATE restcomm_accounts SET auth_token = ? WHERE sid = ?", restcommtest.MD5("Changed-pw1!"), a.Sid)

@@ -35,7 +35,7 @@ import (
 // liveGateway is a Caddy running the restcomm handler and reverse_proxy.
 type liveGateway struct {
 	addr string
-	h    *harness // its Redis, with the spec §16 fixture
+	h    *harness // its Redis, with the conformance fixture
 }
 
 // caddyMu serialises the tests that load a Caddy config: there is one
@@ -122,7 +122,7 @@ func TestAdversarialPathsThroughCaddy(t *testing.T) {
 	}
 }
 
-// Spec §16 rows 12 and 13, and the gate, through Caddy to a real upstream.
+// RestComm's checks of pass-through paths, and the gate, through Caddy to a real upstream.
 func TestGateOnProxiedPathsThroughCaddy(t *testing.T) {
 	h := newHarness(t, true)
 	up := upstreamtest.Start(t, 5*time.Second)

@@ -19,8 +19,8 @@ import (
 
 // A `caddy reload` that changes the restcomm handler's Redis settings
 // fails no request: the old config's Redis client is closed only once its
-// last request is done (issue 9 §5: 6 of 6 reloads failed requests with
-// "redis: client is closed" before).
+// last request is done (closing it at once failed requests with "redis: client
+// is closed" in 6 of 6 reloads).
 func TestReloadsChangingRedisSettingsFailNoRequest(t *testing.T) {
 	h := newHarness(t, true)
 	caddyMu.Lock()

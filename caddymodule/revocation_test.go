@@ -18,7 +18,7 @@ import (
 )
 
 // revocationBound is how soon every instance honours a change that revokes
-// access (issue 13): the account cache trusts its entries only while its
+// access: the account cache trusts its entries only while its
 // heartbeat came back less than accountcache.DefaultTrustFor ago.
 const revocationBound = 100 * time.Millisecond
 

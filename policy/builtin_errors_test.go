@@ -57,7 +57,7 @@ func write(t *testing.T, file, content string) {
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o644))
 }
 
-// A built-in's error fails closed (issue 8, §4): the evaluation is an
+// A built-in's error fails closed: the evaluation is an
 // error, which callers answer with policy.Deny, not an allowing decision.
 func TestBuiltinErrorInTheDecisionIsAnError(t *testing.T) {
 	e, err := policy.OpenDir(ctx, killSwitchPolicy(t), policy.EngineOptions{Mode: policy.Replace})

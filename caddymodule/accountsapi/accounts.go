@@ -420,7 +420,7 @@ func (s *Service) updateAccount(x *exchange) error {
 		return s.writeFailed(x, err)
 	}
 	// RestComm answers with the updated object rebuilt with "now" for both
-	// dates; a later GET shows the real creation date (spec §6 step 9).
+	// dates; a later GET shows the real creation date (RestComm's update builds its answer from the form, then re-reads nothing).
 	a.DateCreated = a.DateUpdated
 	return x.respondAccount(a)
 }

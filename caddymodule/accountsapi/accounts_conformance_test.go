@@ -16,9 +16,10 @@ import (
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
-// Spec §16 rows 37-114: list, create, update, DELETE, migrate and the body
-// limit, through the real handler and a real Redis. Rows marked REC in the
-// spec follow the recommendation (ACCOUNTS.md, divergences).
+// RestComm's request → response checks for list, create, update, DELETE,
+// migrate and the body limit, through the real handler and a real Redis.
+// Where the gateway answers differently on purpose, the row follows
+// ACCOUNTS.md's table of divergences.
 
 type row struct {
 	row    int
@@ -121,7 +122,7 @@ func noLink(t *testing.T, r *http.Response, _ string) {
 }
 
 // setStatusRaw changes one account's stored status without cascading, to
-// build fixture states (the UNINIT-state default admin of spec §16).
+// build fixture states (the default admin still uninitialized, as RestComm ships it).
 func setStatusRaw(t *testing.T, h *harness, sid, status string) {
 	t.Helper()
 	require.NoError(t, h.redis.Client(t).HSet(context.Background(), "{restcomm}:acct:"+sid, "status", status).Err())
@@ -487,7 +488,7 @@ func TestConformanceBodyLimit(t *testing.T) {
 	assert.Equal(t, 401, h.serve(r).Code, "authentication comes first")
 }
 
-// The admin UI's first login on a fresh Redis (spec §14): read the seeded,
+// The admin UI's first login on a fresh Redis (RestComm's Admin UI first-login flow): read the seeded,
 // uninitialized administrator by e-mail with email:md5(password), set a new
 // password with sid:auth_token, and from then on only the new one works.
 func TestFirstLoginFlow(t *testing.T) {

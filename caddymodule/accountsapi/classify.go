@@ -166,7 +166,7 @@ func allowFor(p *restpath.Path) string {
 }
 
 // allowHeader is what Jersey lists in Allow for each of the templates the
-// gateway serves (Java 8 HashMap order, spec §7).
+// gateway serves (Java 8 HashMap order, as RestComm's Allow header lists them).
 func allowHeader(route restpath.Route) string {
 	switch route {
 	case restpath.AccountList:

@@ -39,8 +39,8 @@ func timed(h *harness, n int, c func(i int) *http.Request) ([]int, time.Duration
 
 // redis_timeout bounds each request's Redis work however many commands
 // and retries it takes: with Redis paused or frozen, every request gets
-// 503 within 1.2 x redis_timeout (issue 9 §1: 3.09 s for a 1 s limit
-// before, as go-redis re-sent reads that timed out).
+// 503 within 1.2 x redis_timeout (go-redis would otherwise re-send
+// reads that timed out: 3.09 s for a 1 s limit was measured so).
 func TestRedisTimeoutBoundsEachRequest(t *testing.T) {
 	const limit = 400 * time.Millisecond
 	faults := map[string]func(h *harness) (undo func()){
@@ -79,9 +79,9 @@ func TestRedisTimeoutBoundsEachRequest(t *testing.T) {
 
 // A write whose reply is lost is never sent again: the gateway asks
 // whether it was applied (the request id it stored with the change) and
-// answers the success it was; when it was not applied, 503 (issue 9 §2:
-// before, the create answered 409 for the account it had created and a
-// close answered "Account is closed").
+// answers the success it was; when it was not applied, 503 (sent again, a create
+// would answer 409 for the account it had created, and a close "Account is
+// closed").
 func TestAWriteWhoseReplyIsLostRunsOnce(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -121,7 +121,7 @@ func TestAWriteWhoseReplyIsLostRunsOnce(t *testing.T) {
 
 // Reads are read-only scripts (EVALSHA_RO, flags=no-writes): a write pause
 // (CLIENT PAUSE WRITE, as FAILOVER uses) does not stop them, while writes
-// wait and get 503 within redis_timeout (issue 9 §3).
+// wait and get 503 within redis_timeout.
 func TestReadsGoOnDuringAWritePause(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, true, withRedisTimeout(300*time.Millisecond))

@@ -77,7 +77,7 @@ var builtinPolicy = sync.OnceValues(func() (*policy.Engine, error) {
 })
 
 // newHarness makes a Service on a fresh redis-server. With withFixture,
-// the whole spec §16 fixture is loaded (ADMIN active).
+// the whole conformance fixture is loaded (ADMIN active).
 func newHarness(t testing.TB, withFixture bool, configure ...func(*setup)) *harness {
 	t.Helper()
 	srv := redistest.Start(t)

@@ -172,7 +172,7 @@ func resetPeakRSS(tb testing.TB) float64 {
 	return now
 }
 
-// BenchmarkOrganizationList100k is issue 9 §4's measure: the Super Admin's
+// BenchmarkOrganizationList100k measures the largest list: the Super Admin's
 // GET /Accounts.json?OrganizationSid= over a 100,000-account organization,
 // read through a real HTTP client.
 //

@@ -22,7 +22,7 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 
 // WritePage answers with a small HTML error page, the gateway's stand-in
 // for the servlet container's pages that RestComm sends for entity-less
-// errors (spec §10): it contains "HTTP Status {code} - {reason}" (the
+// errors (JBoss's error page, as RestComm answers them): it contains "HTTP Status {code} - {reason}" (the
 // status text when reason is empty).
 func WritePage(w http.ResponseWriter, status int, reason string) {
 	if reason == "" {

@@ -19,7 +19,7 @@ import (
 
 const wwwAuth = `Basic realm="Restcomm realm"`
 
-// Spec §16 rows 1-11 and 14-36: authentication, the status gate and
+// RestComm's request → response checks of authentication, the status gate and
 // GET /Accounts/{id}, through the real handler and a real Redis.
 func TestConformanceAuthenticationAndRead(t *testing.T) {
 	t.Parallel()
@@ -97,7 +97,7 @@ func TestConformanceAuthenticationAndRead(t *testing.T) {
 }
 
 // On a fresh Redis the seeded administrator reads itself with the shipped
-// password and gets exactly spec §4.4 (status uninitialized) — the README's
+// password and gets exactly RestComm's document for it (status uninitialized) — the README's
 // first request.
 func TestSeededAdministratorIsSpecDocument(t *testing.T) {
 	t.Parallel()
@@ -197,8 +197,8 @@ func sameAs(h *harness, path string) func(*testing.T, *http.Response, string) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// readFile returns a test fixture; the seeded-admin documents are spec
-// §4.2 and §4.4 verbatim.
+// readFile returns a test fixture; the seeded-admin documents are
+// RestComm's own answers, byte for byte.
 func readFile(t *testing.T, name string) string {
 	b, err := os.ReadFile(name)
 	require.NoError(t, err)

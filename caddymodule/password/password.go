@@ -2,7 +2,7 @@
 // restcomm/restcomm.identity/src/main/java/org/restcomm/connect/identity/passwords/JavascriptPasswordValidator.java
 // (RestComm/Restcomm-Connect), which evaluates an embedded JavaScript function
 // through the JVM script engine. The port reproduces that script's score
-// exactly, quirks included (see the accounts API spec, §13): lengths and
+// exactly, quirks included (its own tests' scores are this package's table tests): lengths and
 // indices are UTF-16 code units, the letter/digit classes are ASCII only and
 // lower-casing follows JavaScript's String.prototype.toLowerCase.
 package password

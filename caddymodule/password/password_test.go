@@ -16,7 +16,7 @@ import (
 const regexSyntax = `()[*+?\`
 
 func TestScoreSpecExamples(t *testing.T) {
-	// Spec §13, RestComm's JavascriptPasswordValidationTest and AccountsEndpointTest.
+	// RestComm's JavascriptPasswordValidationTest and AccountsEndpointTest.
 	tests := []struct {
 		password string
 		score    int

@@ -82,7 +82,7 @@ func defaultAdmin() store.Account {
 }
 
 // childAccount and childReplacer describe a second account as a textual
-// edit of the spec documents, so list expectations never come from the code
+// edit of RestComm's documents above, so list expectations never come from the code
 // under test.
 func childAccount() store.Account {
 	a := defaultAdmin()

@@ -60,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("spec rows 12 and 13", func(t *testing.T) {
+	t.Run("pass-through checks of RestComm", func(t *testing.T) {
 		res, body := gw.raw(t, "GET", fixture.APIRoot+"/Accounts.json/"+fixture.SidUninit+"/Calls.json", fixture.As("UNINIT"))
 		assert.Equal(t, 200, res.StatusCode, "row 12: uninitialized passes the gate on Accounts paths")
 		assert.Equal(t, "upstream", body)

@@ -1,4 +1,4 @@
-# Tests of the shipped policy against RestComm's behaviour (spec §16 rows).
+# Tests of the shipped policy against RestComm's behaviour (its request → response checks).
 package restcomm.authz_test
 
 import data.restcomm.authz.decision
@@ -445,7 +445,7 @@ test_migrate_checks_no_permission if {
 	d.body == "page"
 }
 
-# A stored role literally "SuperAdmin" passes @RolesAllowed (spec §3.2).
+# A stored role literally "SuperAdmin" passes @RolesAllowed, as in RestComm.
 test_migrate_stored_super_admin_role if {
 	stored_role := object.union(cadm, {"role": "SuperAdmin"})
 	child := object.union(grand, {"ancestors": [cadm.sid, admin.sid]})
