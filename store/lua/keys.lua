@@ -1,8 +1,8 @@
 -- Part of the prelude of every script that reads or writes the e-mail and
 -- friendly-name indexes (keys.go). Their keys are made by the gateway
 -- under the namespace's comparison rule, so a script runs only when it was
--- given keys made under the rule the namespace holds: the marker's 'keys'
--- field, '<layout>:<rule>' (absent: layout 1, exact, from before rules were
+-- given keys made under the rule the namespace holds: P keys,
+-- '<layout>:<rule>' (absent: layout 1, exact, from before rules were
 -- recorded). In a namespace that holds nothing yet, a writer records its
 -- own. A mismatch fails with 'KEYS <what the namespace holds>' and touches
 -- nothing: the gateway reloads the rule and makes its keys again.
@@ -18,7 +18,7 @@ end
 
 -- index_account files an account under e-mail key ek and friendly-name
 -- key nk, and keeps each key in the hash when it differs from the value,
--- so that a later change finds the entry to remove (unindex_account).
+-- so that a later change finds the entry to remove (account_keys).
 local function index_account(p, sid, email, fname, ek, nk)
   local acct = p .. 'acct:' .. sid
   redis.call('ZADD', p .. 'emails:' .. ek, 0, sid)
