@@ -77,6 +77,10 @@ type Config struct {
 	// FeedLostWarnAfter is how long the feed must stay lost before a
 	// warning says so (default 1s); its return is then logged too.
 	FeedLostWarnAfter time.Duration
+	// Looked, if set, is called as Stats counts: hit for lookups
+	// answered from memory, not for those that read Redis (a metric
+	// counts them).
+	Looked func(hit bool)
 }
 
 // Defaults.
@@ -300,6 +304,9 @@ func (c *Cache) ResolveCounting(ctx context.Context, fl *store.FailedLogins, loo
 		return res, counts, nil
 	}
 	c.misses.Add(1)
+	if c.cfg.Looked != nil {
+		c.cfg.Looked(false)
+	}
 	c.mu.RLock()
 	gen, epoch := c.gen, c.epoch
 	c.mu.RUnlock()
@@ -320,6 +327,9 @@ func (c *Cache) Cached(fl *store.FailedLogins, lookups ...store.Lookup) (res []s
 	res, counts, ok = c.lookup(now, fl, lookups)
 	if ok {
 		c.hits.Add(1)
+		if c.cfg.Looked != nil {
+			c.cfg.Looked(true)
+		}
 	}
 	return res, counts, ok
 }
