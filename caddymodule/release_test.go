@@ -63,24 +63,31 @@ func TestBinaryReplacingCommandsRefuse(t *testing.T) {
 	assert.ErrorContains(t, err, "./xcaddy.sh --with <package>[@<version>]")
 }
 
-// caddycmd.Main builds its command tree from the registrations, Caddy's
-// commands as Caddy registered them: the gateway's take their place there
-// too, once the command line runs. The tree here is built as Main builds
-// it, with stand-ins for Caddy's own commands.
+// caddycmd.Main builds its command tree from the registrations, in their
+// order, Caddy's commands first as Caddy registered them: the gateway's
+// texts and commands take their place there while the tree is built, so
+// that --help and --version answer with them too. The tree here is built
+// as Main builds it, with stand-ins for Caddy's own commands and root.
 func TestCommandTreeTakesTheGatewaysCommands(t *testing.T) {
-	// not parallel: cobra.OnInitialize is global
-	root := &cobra.Command{Use: "restcomm-gateway"}
+	t.Parallel()
+	root := &cobra.Command{Use: "restcomm-gateway", Long: caddy.CustomLongDescription, Version: "v2 stock Caddy",
+		Example: "  $ caddy run"}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetHelpTemplate(root.HelpTemplate() + "\n" + caddyFooter)
 	for _, name := range []string{"version", "build-info", "upgrade", "add-package", "remove-package", "list-modules"} {
-		root.AddCommand(&cobra.Command{Use: name, Short: "Caddy's " + name, RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write([]byte("stock Caddy's " + cmd.Name() + "\n"))
-			return err
-		}})
+		root.AddCommand(&cobra.Command{Use: name, Short: "Caddy's " + name, Long: "Caddy's long " + name,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				_, err := cmd.OutOrStdout().Write([]byte("stock Caddy's " + cmd.Name() + "\n"))
+				return err
+			}})
 	}
-	c := caddycmd.Commands()["gateway-version"]
-	hook := &cobra.Command{Use: c.Name, Short: c.Short}
-	c.CobraFunc(hook)
-	root.AddCommand(hook)
-	assert.True(t, hook.Hidden)
+	for _, name := range []string{"gateway-version", "gateway-docs"} { // as registered, one after the other
+		c := caddycmd.Commands()[name]
+		hook := &cobra.Command{Use: c.Name, Short: c.Short}
+		c.CobraFunc(hook)
+		root.AddCommand(hook)
+		assert.True(t, hook.Hidden, name)
+	}
 
 	run := func(args ...string) (string, error) {
 		var out strings.Builder
@@ -90,12 +97,17 @@ func TestCommandTreeTakesTheGatewaysCommands(t *testing.T) {
 		err := root.ExecuteContext(context.Background())
 		return out.String(), err
 	}
+	gateway := "restcomm-gateway " + version.Version + " (commit "
+	_, caddyFull := caddy.Version()
 	out, err := run("version")
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(out, "restcomm-gateway "+version.Version+" (commit "), out)
+	assert.True(t, strings.HasPrefix(out, gateway), out)
+	out, err = run("--version")
+	require.NoError(t, err)
+	assert.Equal(t, version.Get().String()+"\n"+caddyFull+"\n", out)
 	out, err = run("build-info")
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(out, "restcomm-gateway "+version.Version+" (commit "), out)
+	assert.True(t, strings.HasPrefix(out, gateway), out)
 	_, err = run("upgrade")
 	assert.ErrorContains(t, err, "upgrade is not available in restcomm-gateway")
 	_, err = run("add-package", "x")
@@ -105,13 +117,34 @@ func TestCommandTreeTakesTheGatewaysCommands(t *testing.T) {
 	out, err = run("list-modules")
 	require.NoError(t, err)
 	assert.Equal(t, "stock Caddy's list-modules\n", out, "the others stay Caddy's")
+
+	// Every way of asking for help gives the gateway's texts.
 	out, err = run("help", "upgrade")
 	require.NoError(t, err)
 	assert.Contains(t, out, "Rebuild it instead")
-	out, err = run("help")
+	assert.NotContains(t, out, "Caddy's long")
+	_, err = run("upgrade", "--help") // its arguments, --help too, are refused with it, saying why
+	assert.ErrorContains(t, err, "Rebuild it instead")
+	for _, args := range [][]string{{"version", "--help"}, {"build-info", "-h"}} {
+		out, err = run(args...)
+		require.NoError(t, err, "%v", args)
+		assert.Contains(t, out, "Prints the version of restcomm-gateway", "%v", args)
+		assert.NotContains(t, out, "Caddy's long", "%v", args)
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}} {
+		out, err = run(args...)
+		require.NoError(t, err, "%v", args)
+		assert.True(t, strings.HasPrefix(out, "restcomm-gateway is Caddy with the restcomm handler"), "%v: %s", args, out)
+		assert.Contains(t, out, "Refused: would upgrade by replacing the gateway with stock Caddy")
+		assert.Contains(t, out, "Prints the gateway's version, then Caddy's")
+		assert.Contains(t, out, "$ restcomm-gateway up")
+		assert.NotContains(t, out, "$ caddy")
+		assert.True(t, strings.HasSuffix(out, docsFooter+"\n"), "%v: %s", args, out)
+		assert.NotContains(t, out, "Full documentation is available at")
+	}
+	out, err = run("gateway-docs")
 	require.NoError(t, err)
-	assert.Contains(t, out, "Refused: would upgrade by replacing the gateway with stock Caddy")
-	assert.Contains(t, out, "Prints the gateway's version, then Caddy's")
+	assert.Equal(t, docsFooter+"\n", out)
 }
 
 // restcomm_gateway_build_info{version,commit} is 1, in the config's

@@ -11,8 +11,9 @@ import (
 )
 
 // The built binary: a group command given an unknown subcommand exits
-// with status 1 and its usage, and every usage line names this program,
-// not caddy.
+// with status 1 and its usage, every usage line names this program, not
+// caddy, and the root's and the replaced commands' help and version are
+// the gateway's, however they are asked for.
 func TestCommandLine(t *testing.T) {
 	t.Parallel()
 	bin := buildGateway(t)
@@ -43,5 +44,24 @@ func TestCommandLine(t *testing.T) {
 		assert.Equal(t, 0, code, "%v: %s", args, out)
 		assert.Contains(t, out, "Usage:\n  restcomm-gateway "+args[0], "%v", args)
 		assert.NotContains(t, out, "\n  caddy ", "%v", args)
+	}
+
+	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}} {
+		out, code := run(args...)
+		assert.Equal(t, 0, code, "%v: %s", args, out)
+		assert.True(t, strings.HasPrefix(out, "restcomm-gateway is Caddy with the restcomm handler"), "%v: %s", args, out)
+		assert.Contains(t, out, "  up ", "%v: the gateway's own commands are listed", args)
+		assert.NotContains(t, out, "Caddy is an extensible server platform", "%v", args)
+		assert.NotContains(t, out, "$ caddy ", "%v", args)
+	}
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		out, code := run(args...)
+		assert.Equal(t, 0, code, "%v: %s", args, out)
+		assert.Regexp(t, `^restcomm-gateway \S+ \(commit \S+\)\nv2\.`, out, "%v", args)
+	}
+	for _, args := range [][]string{{"version", "--help"}, {"build-info", "--help"}} {
+		out, code := run(args...)
+		assert.Equal(t, 0, code, "%v: %s", args, out)
+		assert.Contains(t, out, "Prints the version of restcomm-gateway", "%v", args)
 	}
 }
