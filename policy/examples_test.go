@@ -2,7 +2,6 @@ package policy_test
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,25 +77,4 @@ func TestExamplesAreSmallOverlays(t *testing.T) {
 			t.Logf("%s: %d lines of Rego", name, lines)
 		})
 	}
-}
-
-// The built-in policy and the starter overlay are formatted as `opa fmt`
-// does, as the examples are: what a team copies reads as its own would.
-func TestShippedRegoIsFormatted(t *testing.T) {
-	n := 0
-	for _, root := range []string{"default", "starter"} {
-		require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
-				return err
-			}
-			b, err := os.ReadFile(p)
-			require.NoError(t, err)
-			formatted, err := format.SourceWithOpts(p, b, format.Opts{RegoVersion: ast.RegoV1})
-			require.NoError(t, err)
-			assert.Equal(t, string(formatted), string(b), "%s is formatted as opa fmt does", p)
-			n++
-			return nil
-		}))
-	}
-	assert.GreaterOrEqual(t, n, 7)
 }

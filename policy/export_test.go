@@ -20,3 +20,6 @@ func CacheKey(in *Input) string { return string(in.appendKey(nil)) }
 
 // InputDocument is the input document the policy is given for in.
 func InputDocument(in *Input) ast.Value { return in.value() }
+
+// Capabilities are the gateway's: OPA's, less the unsafe built-ins.
+func Capabilities() *ast.Capabilities { return capabilities() }
