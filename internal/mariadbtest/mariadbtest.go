@@ -68,16 +68,27 @@ var serverOptions = []string{
 // Start runs a mariadbd for the duration of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := Launch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Launch runs a mariadbd in a new temporary directory until Close: what
+// Start does for a test, for a program that is not one (the stand-in
+// RestComm command).
+func Launch() (*Server, error) {
 	server, install := find(serverPaths), find(installPaths)
 	if server == "" || install == "" {
-		t.Fatalf("MariaDB is not installed (apt-get install mariadb-server): mariadbd %q, mariadb-install-db %q", server, install)
+		return nil, fmt.Errorf("MariaDB is not installed (apt-get install mariadb-server): mariadbd %q, mariadb-install-db %q", server, install)
 	}
 	// a short directory: a Unix socket path is at most 107 bytes
 	dir, err := os.MkdirTemp("", "mariadbtest")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	data := filepath.Join(dir, "data")
 	userArgs := []string{}
 	if os.Geteuid() == 0 {
@@ -85,30 +96,37 @@ func Start(t testing.TB) *Server {
 	} else if u, err := user.Current(); err == nil {
 		userArgs = append(userArgs, "--user="+u.Username)
 	}
-	// --tmpdir: the bootstrap server's temporary tables stay in this test's
-	// directory, not in /tmp beside other tests' (a shared /tmp once made
-	// one fail: "Error on delete of '/tmp/#sql-temptable-…'")
+	// --tmpdir: the bootstrap server's temporary tables stay in this
+	// server's directory, not in /tmp beside other tests' (a shared /tmp
+	// once made one fail: "Error on delete of '/tmp/#sql-temptable-…'")
 	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--tmpdir=" + dir}, userArgs...)
 	args = append(args, serverOptions...)
 	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
-		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freeport.Port()
 		if err != nil {
-			t.Fatal(err)
+			_ = os.RemoveAll(dir)
+			return nil, err
 		}
 		s, err := launch(server, dir, data, port, userArgs)
 		if err == nil {
-			t.Cleanup(s.Stop)
-			return s
+			return s, nil
 		}
 		lastErr = err // most likely the free port was taken meanwhile
 	}
-	t.Fatalf("mariadbd did not start: %v", lastErr)
-	return nil
+	_ = os.RemoveAll(dir)
+	return nil, fmt.Errorf("mariadbd did not start: %v", lastErr)
+}
+
+// Close stops the server and removes its directory, data included.
+func (s *Server) Close() {
+	s.Stop()
+	_ = os.RemoveAll(s.dir)
 }
 
 func launch(bin, dir, data string, port int, userArgs []string) (*Server, error) {
@@ -210,7 +228,19 @@ func (s *Server) Stop() {
 // every login (case and trailing spaces ignored).
 func (s *Server) Database(t testing.TB, name string) string {
 	t.Helper()
-	root := s.root(t)
+	url, err := s.CreateDatabase(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// CreateDatabase is Database for a program that is not a test.
+func (s *Server) CreateDatabase(name string) (string, error) {
+	root, err := sql.Open("mysql", "root@unix("+s.Socket+")/")
+	if err != nil {
+		return "", err
+	}
 	defer root.Close()
 	user, password := name+"_user", "pw'"+name+"@:/x"
 	for _, stmt := range []string{
@@ -219,33 +249,33 @@ func (s *Server) Database(t testing.TB, name string) string {
 		"GRANT ALL ON `" + name + "`.* TO '" + user + "'@'127.0.0.1'",
 	} {
 		if _, err := root.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
+			return "", fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
-	return "mysql://" + user + ":" + urlEscape(password) + "@" + s.Addr + "/" + name
+	return "mysql://" + user + ":" + urlEscape(password) + "@" + s.Addr + "/" + name, nil
 }
 
 // DB opens a database as root through the socket, closed when the test
 // ends.
 func (s *Server) DB(t testing.TB, name string) *sql.DB {
 	t.Helper()
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, name
-	conn, err := mysql.NewConnector(cfg)
+	db, err := s.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sql.OpenDB(conn)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
 
-func (s *Server) root(t testing.TB) *sql.DB {
-	db, err := sql.Open("mysql", "root@unix("+s.Socket+")/")
+// Open opens a database as root through the socket; the caller closes it.
+func (s *Server) Open(name string) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", s.Socket, name
+	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return db
+	return sql.OpenDB(conn), nil
 }
 
 // urlEscape escapes a URL's password.

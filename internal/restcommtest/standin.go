@@ -59,6 +59,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -88,6 +89,9 @@ type StandIn struct {
 	db   *sql.DB
 	mu   sync.Mutex
 	seen []Received
+	// record keeps every request for Take: a test's stand-in does, a
+	// long-running one does not (it would grow without bound).
+	record bool
 }
 
 // ClientsSchema is the stand-in's clients table: the columns of RestComm's
@@ -111,17 +115,41 @@ const ClientsSchema = `CREATE TABLE IF NOT EXISTS restcomm_clients (
 )`
 
 // Start serves the stand-in on db (which holds RestComm's tables) until
-// the test ends.
+// the test ends, recording every request it receives (Take).
 func Start(t testing.TB, db *sql.DB) *StandIn {
 	t.Helper()
-	if _, err := db.Exec(ClientsSchema); err != nil {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatalf("restcommtest: %v", err)
 	}
-	s := &StandIn{db: db}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s, err := serve(db, l, true)
+	if err != nil {
+		t.Fatalf("restcommtest: %v", err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
+
+// Serve serves the stand-in on db (which holds RestComm's tables) at l
+// until Close, recording nothing: for a program that runs it for as long
+// as someone uses it (cmd/restcomm-standin).
+func Serve(db *sql.DB, l net.Listener) (*StandIn, error) { return serve(db, l, false) }
+
+func serve(db *sql.DB, l net.Listener, record bool) (*StandIn, error) {
+	if _, err := db.Exec(ClientsSchema); err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	s := &StandIn{db: db, record: record}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	_ = s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
+	return s, nil
+}
+
+// Close stops serving.
+func (s *StandIn) Close() { s.srv.Close() }
 
 // Addr is the stand-in's host:port.
 func (s *StandIn) Addr() string { return s.srv.Listener.Addr().String() }
@@ -164,9 +192,11 @@ func (s *StandIn) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	status, body := s.answer(r, &rec)
 	rec.Status = status
-	s.mu.Lock()
-	s.seen = append(s.seen, rec)
-	s.mu.Unlock()
+	if s.record {
+		s.mu.Lock()
+		s.seen = append(s.seen, rec)
+		s.mu.Unlock()
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Restcomm realm"`)
 	}
