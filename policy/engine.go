@@ -86,7 +86,7 @@ func NewEngine(ctx context.Context, fsys fs.FS, opts EngineOptions) (*Engine, er
 	if err != nil {
 		return nil, err
 	}
-	p, err := compileSnapshot(ctx, mode, snap, revision)
+	p, err := compileSnapshot(ctx, mode, snap, revision, TestOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 	case revision == e.current.Load().Revision():
 		p = e.current.Load() // back to the content in force
 	default:
-		p, err = compileSnapshot(ctx, e.opts.Mode, snap, revision)
+		p, err = compileSnapshot(ctx, e.opts.Mode, snap, revision, TestOptions{})
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && err != nil {
 		return false, ctxErr // interrupted, not refused: tried again next time

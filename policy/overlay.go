@@ -186,22 +186,31 @@ func Stage(name string) int {
 	return n
 }
 
-// testResults are the built-in policy's own tests, run once on the
-// built-in policy alone: they prove the rules an overlay plugs into. An
-// overlay's tests prove the two together.
-func (b *builtinPolicy) testResults() ([]TestResult, error) {
+// testResults are the built-in policy's own tests, run on the built-in
+// policy alone: they prove the rules an overlay plugs into. An overlay's
+// tests prove the two together. They are run once, unless opts select or
+// observe them.
+func (b *builtinPolicy) testResults(ctx context.Context, opts TestOptions) ([]TestResult, error) {
+	if !opts.isZero() {
+		return builtinTestResults(ctx, b.files, opts)
+	}
 	b.testsOnce.Do(func() {
-		results, err := runTests(context.Background(), b.files)
-		if err == nil {
-			for _, r := range results {
-				if !r.Passed && !r.Skipped {
-					err = &TestsFailedError{Results: results}
-				}
-			}
-		}
-		b.tests, b.testsErr = results, err
+		b.tests, b.testsErr = builtinTestResults(context.Background(), b.files, opts)
 	})
 	return b.tests, b.testsErr
+}
+
+func builtinTestResults(ctx context.Context, files *loader.Result, opts TestOptions) ([]TestResult, error) {
+	results, err := runTests(ctx, files, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		if !r.Passed && !r.Skipped {
+			return results, &TestsFailedError{Results: results}
+		}
+	}
+	return results, nil
 }
 
 // revision is the revision of a directory of the given digest in mode:

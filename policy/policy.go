@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -81,6 +83,7 @@ type Policy struct {
 	cache    *decisionCache // nil when the policy is not deterministic
 	throttle ThrottleSettings
 	warnings []string
+	modules  map[string]*ast.Module // its rule modules, tests excluded
 }
 
 // Revision identifies the policy's content: a hash of its files.
@@ -99,6 +102,12 @@ func (p *Policy) TestResults() []TestResult { return p.results }
 // logs them whenever it puts the policy in force.
 func (p *Policy) Warnings() []string { return p.warnings }
 
+// Modules are the policy's rule modules as compiled, tests excluded: an
+// overlay's with the built-in policy's (named builtin:<path>). They are
+// what a coverage report (TestOptions.Coverage) covers. The caller may
+// not change them.
+func (p *Policy) Modules() map[string]*ast.Module { return p.modules }
+
 // TestResult is the outcome of one *_test.rego test.
 type TestResult struct {
 	Name     string // package.rule, e.g. data.restcomm.authz_test.test_create
@@ -109,7 +118,27 @@ type TestResult struct {
 	// Output is what the test printed with print().
 	Output   string
 	Duration time.Duration
+	// OPA is OPA's own result, for its reporters (tester.PrettyReporter,
+	// tester.JSONReporter). The caller may not change it.
+	OPA *tester.Result
 }
+
+// TestOptions choose and observe the tests that a compilation runs
+// (CompileWith); the zero value runs them all, as the gateway does.
+type TestOptions struct {
+	// Run selects the tests to run, as `opa test --run` does: a regular
+	// expression that a test's name (data.package.rule) matches. The
+	// others are not run, and do not decide whether the policy passes.
+	Run string
+	// Coverage, when set, records what the tests evaluate, for a report
+	// of OPA's cover package on Policy.Modules.
+	Coverage *cover.Cover
+	// Trace records each test's evaluation, which tester.PrettyReporter
+	// prints for a failing test when it is Verbose.
+	Trace bool
+}
+
+func (o TestOptions) isZero() bool { return o == TestOptions{} }
 
 // TestsFailedError is Compile's error when the directory's own tests fail:
 // the policy compiled, but its authors' expectations do not hold.
@@ -156,6 +185,16 @@ func CompileOverlay(ctx context.Context, fsys fs.FS) (*Policy, error) {
 
 // CompileMode is Compile or CompileOverlay, as mode says.
 func CompileMode(ctx context.Context, fsys fs.FS, mode Mode) (*Policy, error) {
+	return CompileWith(ctx, fsys, mode, TestOptions{})
+}
+
+// CompileWith is CompileMode, running the tests as opts says: those it
+// selects decide whether the policy passes, and it may record their
+// coverage. An invalid opts.Run is an error.
+func CompileWith(ctx context.Context, fsys fs.FS, mode Mode, opts TestOptions) (*Policy, error) {
+	if _, err := regexp.Compile(opts.Run); err != nil {
+		return nil, fmt.Errorf("policy: tests to run: %w", err)
+	}
 	snap, digest, err := snapshot(fsys)
 	if err != nil {
 		return nil, err
@@ -164,10 +203,10 @@ func CompileMode(ctx context.Context, fsys fs.FS, mode Mode) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return compileSnapshot(ctx, mode, snap, rev)
+	return compileSnapshot(ctx, mode, snap, rev, opts)
 }
 
-func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string) (*Policy, error) {
+func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string, opts TestOptions) (*Policy, error) {
 	files, err := load(snap)
 	if err != nil {
 		return nil, err
@@ -184,7 +223,7 @@ func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string
 		if files, err = b.compose(files); err != nil {
 			return nil, err
 		}
-		if builtinResults, err = b.testResults(); err != nil {
+		if builtinResults, err = b.testResults(ctx, opts); err != nil {
 			return nil, fmt.Errorf("policy: the built-in policy: %w", err)
 		}
 	default:
@@ -196,7 +235,7 @@ func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string
 	if err != nil {
 		return nil, err
 	}
-	results, err := runTests(ctx, files)
+	results, err := runTests(ctx, files, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +252,13 @@ func compileSnapshot(ctx context.Context, mode Mode, snap fs.FS, revision string
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{query: query, revision: revision, results: results, throttle: throttle, warnings: warnings}
+	modules := map[string]*ast.Module{}
+	for name, f := range files.Modules {
+		if !isTest(name) {
+			modules[name] = f.Parsed
+		}
+	}
+	p := &Policy{query: query, revision: revision, results: results, throttle: throttle, warnings: warnings, modules: modules}
 	if cacheable(files) {
 		p.cache = newDecisionCache()
 	}
@@ -264,7 +309,7 @@ func Test(ctx context.Context, fsys fs.FS) ([]TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runTests(ctx, files)
+	return runTests(ctx, files, TestOptions{})
 }
 
 func isTest(name string) bool { return strings.HasSuffix(name, "_test.rego") }
@@ -370,7 +415,7 @@ func sortedModules(files *loader.Result) []string {
 	return names
 }
 
-func runTests(ctx context.Context, files *loader.Result) ([]TestResult, error) {
+func runTests(ctx context.Context, files *loader.Result, opts TestOptions) ([]TestResult, error) {
 	store := inmem.NewFromObjectWithOpts(files.Documents, inmem.OptRoundTripOnWrite(false))
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
@@ -384,14 +429,19 @@ func runTests(ctx context.Context, files *loader.Result) ([]TestResult, error) {
 	// RaiseBuiltinErrors is the tester's strict built-in errors: a test
 	// whose evaluation meets a built-in error fails with that error, as the
 	// decision would (prepare), even when the test's expectation holds.
-	ch, err := tester.NewRunner().
+	runner := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(files.ParsedModules()).
 		SetTimeout(testTimeout).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
-		RunTests(ctx, txn)
+		Filter(opts.Run).
+		EnableTracing(opts.Trace)
+	if opts.Coverage != nil {
+		runner = runner.SetCoverageQueryTracer(opts.Coverage)
+	}
+	ch, err := runner.RunTests(ctx, txn)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -410,6 +460,7 @@ func testResult(r *tester.Result) TestResult {
 		Skipped:  r.Skip,
 		Output:   string(r.Output),
 		Duration: r.Duration,
+		OPA:      r,
 	}
 	if r.Location != nil {
 		tr.Location = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
