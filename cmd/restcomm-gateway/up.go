@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9/logging"
 	"github.com/spf13/cobra"
 
+	"github.com/restcomm/restcomm-gateway/internal/localredis"
 	"github.com/restcomm/restcomm-gateway/internal/redact"
 	"github.com/restcomm/restcomm-gateway/internal/redislog"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -198,7 +199,7 @@ func ensureRedis(w io.Writer, url string, own, install bool) (*foundRedis, error
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("redis: %s is not a loopback address", opt.Addr)
 	}
-	dir, err := stateDir()
+	dir, err := localredis.Dir()
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +212,7 @@ func ensureRedis(w io.Writer, url string, own, install bool) (*foundRedis, error
 		r.how = redisRunning
 		return r, nil
 	case isAuthError(err):
-		if r.password, err = readPassword(r.passwordFile); errors.Is(err, fs.ErrNotExist) {
+		if r.password, err = localredis.ReadPassword(r.passwordFile); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("redis: the Redis at %s requires a password, and up keeps none for it (no %s): "+
 				"give it in %s", opt.Addr, r.passwordFile, envRedisPassword)
 		} else if err != nil {
@@ -373,7 +374,7 @@ func isDown(err error) bool {
 // random bytes, hex) when there is none. The file is created readable by
 // its owner only and exclusively, so that two up's at once agree.
 func makePassword(file string) (string, error) {
-	pw, err := readPassword(file)
+	pw, err := localredis.ReadPassword(file)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return pw, err
 	}
@@ -384,7 +385,7 @@ func makePassword(file string) (string, error) {
 	pw = hex.EncodeToString(b)
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return readPassword(file) // another up made it meanwhile
+		return localredis.ReadPassword(file) // another up made it meanwhile
 	} else if err != nil {
 		return "", err
 	}
@@ -398,32 +399,6 @@ func makePassword(file string) (string, error) {
 	if err != nil {
 		_ = os.Remove(file)
 		return "", err
-	}
-	return pw, nil
-}
-
-// readPassword reads the Redis password kept in file, refusing a file
-// that others could read or that is not a plain file of its own.
-func readPassword(file string) (string, error) {
-	fi, err := os.Lstat(file)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("redis password file %s is not a regular file", file)
-	case fi.Mode().Perm()&0o077 != 0:
-		return "", fmt.Errorf("redis password file %s is readable by other users (mode %04o): chmod 600 %s, "+
-			"and change the password if they could have read it (delete the file and restart the redis-server up started)",
-			file, fi.Mode().Perm(), file)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	pw := strings.TrimSpace(string(b))
-	if pw == "" || strings.ContainsAny(pw, " \t\r\n\"'") {
-		return "", fmt.Errorf("redis password file %s does not hold one password", file)
 	}
 	return pw, nil
 }
@@ -620,19 +595,4 @@ func aptInstall(pkg string) error {
 		}
 	}
 	return nil
-}
-
-// stateDir is where the redis-server up starts keeps its data, and where
-// up keeps its password: readable by the user only.
-func stateDir() (string, error) {
-	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(home, ".local", "state")
-	}
-	dir := filepath.Join(base, "restcomm-gateway", "redis")
-	return dir, os.MkdirAll(dir, 0o700)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/localredis"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
@@ -344,10 +345,10 @@ func TestRedisPasswordFile(t *testing.T) {
 	require.NoError(t, os.Chmod(file, 0o600))
 	link := filepath.Join(dir, "link")
 	require.NoError(t, os.Symlink(file, link))
-	_, err = readPassword(link)
+	_, err = localredis.ReadPassword(link)
 	assert.ErrorContains(t, err, "is not a regular file")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
-	_, err = readPassword(filepath.Join(dir, "empty"))
+	_, err = localredis.ReadPassword(filepath.Join(dir, "empty"))
 	assert.ErrorContains(t, err, "does not hold one password")
 }
 
