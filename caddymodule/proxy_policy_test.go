@@ -42,7 +42,7 @@ func TestOwnSubtreePolicyAtTheEdge(t *testing.T) {
 		{"sibling", call{path: calls(fixture.SidDev), as: "CADM"}, 403},
 		{"stranger", call{path: calls(fixture.SidTopDev), as: "ADMIN"}, 403},
 		{"unknown account", call{path: calls("AC0000000000000000000000000000dead"), as: "ADMIN"}, 403},
-		// A SID-shaped id names an account by SID only (ACCOUNTS.md, divergences): the
+		// A SID-shaped id names an account by SID only (docs/restcomm-contract.md, divergences): the
 		// squatter does not reach CADM's resources by naming itself so, and
 		// CADM still reaches its own (RestComm upstream reads the path by
 		// friendly name first, and refuses CADM GUEST's resources itself).

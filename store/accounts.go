@@ -38,7 +38,7 @@ const (
 	// friendly name, e-mail address, then SID. RestComm tries the friendly
 	// name first whatever the identifier's shape, so that an account could
 	// squat another's SID or e-mail address as its friendly name; the
-	// gateway does not (ACCOUNTS.md, divergences).
+	// gateway does not (docs/restcomm-contract.md, divergences).
 	ByID LookupMode = "id"
 )
 

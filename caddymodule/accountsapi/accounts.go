@@ -141,7 +141,7 @@ func (s *Service) listAccounts(x *exchange) error {
 	orgSid, domain := javacompat.Trim(q["OrganizationSid"]), javacompat.Trim(q["DomainName"])
 	rawSid := q["OrganizationSid"]
 	if orgSid != "" && !validSid(rawSid) && v.open(stageListFilter) {
-		// RestComm: new Sid(value) throws, 500 (ACCOUNTS.md, divergences: 400)
+		// RestComm: new Sid(value) throws, 500 (docs/restcomm-contract.md, divergences: 400)
 		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadSid, rawSid), stageListFilter))
 	}
 	var org string
@@ -370,7 +370,7 @@ func (s *Service) updateAccount(x *exchange) error {
 		status = password.ToLower(status)
 		if v.open(stageUpdateStatus) && !store.ValidStatus(status) {
 			// RestComm: an unmapped IllegalArgumentException, 500
-			// (ACCOUNTS.md, divergences: 400 with the message create uses)
+			// (docs/restcomm-contract.md, divergences: 400 with the message create uses)
 			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageUpdateStatus))
 		}
 		if v.open(stageUpdateStatus) {

@@ -19,7 +19,7 @@ import (
 // RestComm's request → response checks for list, create, update, DELETE,
 // migrate and the body limit, through the real handler and a real Redis.
 // Where the gateway answers differently on purpose, the row follows
-// ACCOUNTS.md's table of divergences.
+// docs/restcomm-contract.md's table of divergences.
 
 type row struct {
 	row    int
@@ -312,7 +312,7 @@ func TestConformanceUpdate(t *testing.T) {
 			all(wantJSONField("auth_token", fixture.Token), wantJSONField("email_address", "child@company.com"))},
 		{81, put("/Accounts.json/"+fixture.SidDev, "DEV", "Role=Administrator"), 403, wantPage("Only Administrator allowed")},
 		// RestComm stores any role text (200, role Anything); the gateway
-		// gives only roles its policy knows (ACCOUNTS.md, divergences)
+		// gives only roles its policy knows (docs/restcomm-contract.md, divergences)
 		{82, put("/Accounts.json/"+fixture.SidDev, "ADMIN", "Role=Anything"), 403, all(wantPage("Role not allowed"), func(t *testing.T, _ *http.Response, _ string) {
 			assert.Equal(t, "Developer", account(t, h, fixture.SidDev).Role, "account unchanged")
 		})},

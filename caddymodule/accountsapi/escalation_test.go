@@ -15,7 +15,7 @@ import (
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
-// The gateway's divergence from RestComm on roles (ACCOUNTS.md, divergences): a role
+// The gateway's divergence from RestComm on roles (docs/restcomm-contract.md, divergences): a role
 // is given only when the policy knows it and it carries nothing the giver
 // lacks, SuperAdmin only by a structural Super Admin, and no account
 // changes its own. In RestComm any Administrator stores any role text, and

@@ -102,7 +102,7 @@ func TestImportedAccountsServedAsRestCommServedThem(t *testing.T) {
 						assert.Equal(t, http.StatusTeapot, got.Code, "%s (%s) as %s: RestComm accepts it, the gateway must pass it on", a.Sid, a.Status, cred[0])
 					case a.Bad == restcommtest.SharedEmail && cred[0] == a.Email:
 						// RestComm fails on an e-mail two rows share (500);
-						// the gateway refuses it as ambiguous (ACCOUNTS.md, divergences)
+						// the gateway refuses it as ambiguous (docs/restcomm-contract.md, divergences)
 						assert.Equal(t, http.StatusInternalServerError, want)
 						assert.Equal(t, http.StatusUnauthorized, got.Code, "%s as %s", a.Sid, cred[0])
 					default:

@@ -21,7 +21,7 @@ const (
 // domain_name VARCHAR(255)), 254 for an e-mail address (the longest SMTP
 // allows; RestComm's column is MEDIUMTEXT) and 255 for a password (only its
 // md5 is stored). A longer value is refused with 400 before anything is
-// looked up or stored (ACCOUNTS.md, divergences).
+// looked up or stored (docs/restcomm-contract.md, divergences).
 var fieldLimits = map[string]int{
 	"EmailAddress":    254,
 	"Password":        255,

@@ -15,7 +15,7 @@ import (
 // RestCommDB is RestComm's own database, into which the mirror writes
 // every change (Config.RestCommDB). The service consults it before it
 // stores anything, so that the gateway never holds what RestComm's
-// database cannot (ACCOUNTS.md, divergences: a value its columns cannot hold is a
+// database cannot (docs/restcomm-contract.md, divergences: a value its columns cannot hold is a
 // 400) or already has (a create of an account RestComm holds is a 409).
 type RestCommDB interface {
 	// Columns is what the columns that clients' values are written to
@@ -129,7 +129,7 @@ func beyond(s string, max rune) (rune, bool) {
 }
 
 // Messages of a value the mirrored database cannot store, beside
-// msgTooLong (ACCOUNTS.md, divergences: RestComm's database refuses it, 500).
+// msgTooLong (docs/restcomm-contract.md, divergences: RestComm's database refuses it, 500).
 const (
 	msgUnstorable   = "%s can not contain the character %U."
 	msgTooManyBytes = "%s can not be longer than %d bytes."

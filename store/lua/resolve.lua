@@ -12,7 +12,7 @@
 --          SID; anything else by friendly name, e-mail address, then SID.
 --          RestComm tries friendly names first whatever the shape, so an
 --          account could squat another's SID or e-mail address as its name
---          (ACCOUNTS.md, divergences).
+--          (docs/restcomm-contract.md, divergences).
 -- Then, optionally, the failed-login counters to read (throttle.lua):
 -- the login as sent, its key under the namespace's rule, its SID form, the
 -- client network, the window in ms, the limit of each counter.
