@@ -26,7 +26,7 @@ type ClientOptions struct {
 	// replica of the master; with Cluster, to a replica of the slot's
 	// master. Writes always go to the master. A single node has no
 	// replicas to use: the option changes nothing there. Reads may then be
-	// as old as the replication lag (README, "Reading from replicas").
+	// as old as the replication lag (docs/caddyfile.md, redis_read_replicas).
 	ReadFromReplicas bool
 	// Timeouts; zero values get short defaults fit for a request path.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
