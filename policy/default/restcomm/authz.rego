@@ -178,7 +178,7 @@ create_account := forbidden_at(stages.permission) if {
 	# the uninitialized default admin passes the gate but may not create
 	input.caller.status != "active"
 } else := deny(403, "Role not allowed", "page", stages.create_role_grant) if {
-	# the gateway's own check (ACCOUNTS.md, divergences): see may_give_role
+	# the gateway's own check (docs/restcomm-contract.md, divergences): see may_give_role
 	not new_role_given
 } else := allowed
 
@@ -204,7 +204,7 @@ update_account := forbidden_at(stages.permission) if {
 	# Accounts paths) and then active again would reopen every account
 	# below it that an ancestor had closed, none of which it may modify.
 	# No flow needs it: the first-login flow goes from uninitialized, by a
-	# new password (ACCOUNTS.md, divergences).
+	# new password (docs/restcomm-contract.md, divergences).
 	input.request.status == "uninitialized"
 	input.target.sid == input.caller.sid
 } else := allowed
@@ -218,7 +218,7 @@ migrate_account := forbidden_at(stages.roles_allowed) if {
 	not has_target
 } else := deny(400, "", "page", stages.migrate_not_direct_child) if {
 	# only a direct child of the caller moves; RestComm fails with 500 on a
-	# top-level target, the gateway refuses it like any other (ACCOUNTS.md, divergences)
+	# top-level target, the gateway refuses it like any other (docs/restcomm-contract.md, divergences)
 	not direct_child
 } else := allowed
 
@@ -275,7 +275,7 @@ super_admin if {
 # @RolesAllowed("SuperAdmin") also admits a stored role literally "SuperAdmin"
 # (AccountPrincipal: the stored role text is a JAX-RS role). RestComm lets any
 # Administrator store that text, on itself or a child: an escalation the
-# gateway does not copy (ACCOUNTS.md, divergences). It keeps admitting the stored role,
+# gateway does not copy (docs/restcomm-contract.md, divergences). It keeps admitting the stored role,
 # as RestComm's operators may rely on it, because through the gateway only a
 # structural Super Admin can give it now (may_give_role); an account that
 # holds it from before (a drop-in of RestComm's data) keeps it, and is worth
@@ -349,7 +349,7 @@ sees_auth_token if {
 # so that an Administrator sub-account made itself or its child a Super
 # Admin with the role text "SuperAdmin". The gateway gives a role only when
 # it is one the policy knows, and carries nothing the caller lacks
-# (ACCOUNTS.md, divergences):
+# (docs/restcomm-contract.md, divergences):
 #
 # - Administrator holds every permission: only an Administrator gives it;
 # - SuperAdmin passes @RolesAllowed("SuperAdmin"): only a structural Super

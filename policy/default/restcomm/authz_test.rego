@@ -305,7 +305,7 @@ test_only_administrators_change_roles if {
 	allows(decision) with input as role_update(cadm, cadm, "Administrator")
 }
 
-# --- roles given by an update or a create (ACCOUNTS.md, divergences) -------------------
+# --- roles given by an update or a create (docs/restcomm-contract.md, divergences) -------------------
 #
 # RestComm stores any role text an Administrator sends, and a stored
 # "SuperAdmin" passes @RolesAllowed("SuperAdmin"): an Administrator
