@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -24,6 +25,7 @@ import (
 type Engine struct {
 	fsys    fs.FS
 	dir     string // the watched directory; "" for a fixed file system
+	label   string // names the content's revision before its digest (Swap); "" for none
 	opts    EngineOptions
 	current atomic.Pointer[Policy]
 
@@ -114,8 +116,51 @@ func OpenDir(ctx context.Context, dir string, opts EngineOptions) (*Engine, erro
 	return e, nil
 }
 
-// Policy is the policy in force.
+// NewPendingEngine is an engine without content yet, whose content Swap
+// gives it: until then its policy in force is initial, nil for none
+// (Policy is then nil, and the caller must refuse to decide).
+func NewPendingEngine(initial *Policy, opts EngineOptions) (*Engine, error) {
+	mode, err := ParseMode(string(opts.Mode))
+	if err != nil {
+		return nil, err
+	}
+	opts.Mode = mode
+	e := &Engine{opts: opts}
+	if initial != nil {
+		e.current.Store(initial)
+		e.tried = initial.Revision()
+	}
+	return e, nil
+}
+
+// Swap makes fsys the engine's content and reloads it (Reload): it is put
+// in force only when it compiles, passes the overlay's checks and its own
+// tests; otherwise it is refused, logged and reported, and the last good
+// policy stays in force. Its revision is label, when set, then "@" and
+// the revision of its digest. changed says whether the content (and label)
+// was new; a refused content given again is not compiled, logged or
+// reported again. Swap is for an engine that is not of a directory.
+func (e *Engine) Swap(ctx context.Context, fsys fs.FS, label string) (changed bool, err error) {
+	if e.dir != "" {
+		return false, errors.New("policy: the content of a directory's engine is its directory")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.fsys, e.label = fsys, label
+	return e.reloadLocked(ctx)
+}
+
+// Policy is the policy in force; nil for a pending engine
+// (NewPendingEngine) that has none yet.
 func (e *Engine) Policy() *Policy { return e.current.Load() }
+
+// revisionOf names p's revision in logs: "none" for no policy.
+func revisionOf(p *Policy) string {
+	if p == nil {
+		return "none"
+	}
+	return p.Revision()
+}
 
 // Refused is why the content last found is not in force, or nil when the
 // policy in force is that content.
@@ -138,10 +183,20 @@ func (e *Engine) Reload(ctx context.Context) error {
 func (e *Engine) reload(ctx context.Context) (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.reloadLocked(ctx)
+}
+
+func (e *Engine) reloadLocked(ctx context.Context) (bool, error) {
+	if e.fsys == nil { // a pending engine given no content yet
+		return false, e.refused
+	}
 	snap, digest, err := snapshot(e.fsys)
 	var revision string
 	if err == nil {
 		revision, err = policyRevision(e.opts.Mode, digest)
+	}
+	if err == nil && e.label != "" {
+		revision = e.label + "@" + revision
 	}
 	key := revision
 	if err != nil {
@@ -153,7 +208,7 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 	var p *Policy
 	switch {
 	case err != nil:
-	case revision == e.current.Load().Revision():
+	case revision == revisionOf(e.current.Load()):
 		p = e.current.Load() // back to the content in force
 	default:
 		p, err = compileSnapshot(ctx, e.opts.Mode, snap, revision, TestOptions{})
@@ -164,9 +219,9 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 	e.tried = key
 	old := e.current.Load()
 	if err != nil {
-		e.refused = fmt.Errorf("policy edit refused, revision %s stays in force: %w", old.Revision(), err)
+		e.refused = fmt.Errorf("policy edit refused, revision %s stays in force: %w", revisionOf(old), err)
 		e.log().Error("policy edit refused; the last good policy stays in force",
-			zap.String("revision", old.Revision()),
+			zap.String("revision", revisionOf(old)),
 			zap.String("refused_revision", revision),
 			zap.Error(err))
 		if e.opts.OnReload != nil {
@@ -181,7 +236,7 @@ func (e *Engine) reload(ctx context.Context) (bool, error) {
 	e.current.Store(p)
 	e.log().Info("policy reloaded",
 		zap.String("revision", p.Revision()),
-		zap.String("previous_revision", old.Revision()),
+		zap.String("previous_revision", revisionOf(old)),
 		zap.Int("tests_passed", p.Tests()))
 	e.warn(p)
 	if e.opts.OnReload != nil {
