@@ -1,4 +1,4 @@
-# An account reaches only its own subtree through RestComm (README.md).
+# An account reaches only its own subtree through RestComm (docs/restcomm-contract.md, "Pass-through to RestComm").
 # A request passed to RestComm for /Accounts/{accountSid}/... passes only
 # when {accountSid} names the caller or one of its descendants.
 # input.path_account is that account as RestComm's sub-resource endpoints
