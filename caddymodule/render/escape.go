@@ -197,7 +197,7 @@ func appendJSONChars(dst []byte, s string) []byte {
 
 // FormatDate renders t as RestComm does, new SimpleDateFormat("EEE, d MMM
 // yyyy HH:mm:ss Z", Locale.US), e.g. "Tue, 24 Apr 2012 00:00:00 +0000".
-// The JVM zone is assumed to be UTC (§4.6), so t is always converted to UTC.
+// The JVM zone is assumed to be UTC (RestComm writes its dates in its JVM's zone; the gateway assumes UTC), so t is always converted to UTC.
 func FormatDate(t time.Time) string {
 	var b [40]byte
 	return string(appendDate(b[:0], t))

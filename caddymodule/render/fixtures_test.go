@@ -113,7 +113,7 @@ func indentLines(s string, n int) string {
 	return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", n))
 }
 
-// specAccountElement is the <Account> element of §4.2 without the root.
+// specAccountElement is the <Account> element of RestComm's XML representation, without the root.
 func specAccountElement(doc string) string {
 	doc = strings.TrimPrefix(doc, "<RestcommResponse>\n  ")
 	return strings.TrimSuffix(doc, "\n</RestcommResponse>")

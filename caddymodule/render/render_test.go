@@ -18,8 +18,8 @@ func TestAccountSpecDocuments(t *testing.T) {
 		fn   func([]byte, *store.Account) []byte
 		want string
 	}{
-		{"xml §4.2 / §16 row 14", AppendAccountXML, specAccountXML},
-		{"json §4.4 / §16 row 15", AppendAccountJSON, specAccountJSON},
+		{"xml representation", AppendAccountXML, specAccountXML},
+		{"json representation", AppendAccountJSON, specAccountJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestAccountList(t *testing.T) {
 		wantJSON string
 	}{
 		{
-			name:     "empty (§16 rows 39-40)",
+			name:     "empty list",
 			accounts: nil,
 			wantXML:  "<RestcommResponse>\n  <Accounts/>\n</RestcommResponse>",
 			wantJSON: "[]",
@@ -73,7 +73,7 @@ func TestAccountList(t *testing.T) {
 			wantJSON: "[\n  " + indentLines(specAccountJSON, 2) + "\n]",
 		},
 		{
-			name:     "two (§16 row 38)",
+			name:     "two accounts",
 			accounts: []store.Account{admin, child},
 			wantXML: "<RestcommResponse>\n  <Accounts>\n    " + indentLines(adminXML, 2) +
 				"\n    " + indentLines(childXML, 2) + "\n  </Accounts>\n</RestcommResponse>",
@@ -293,12 +293,12 @@ func TestMessage(t *testing.T) {
 	tests := []struct {
 		msg, wantXML, wantJSON string
 	}{
-		{ // §16 rows 58-59
+		{ // a plain message
 			"Password too weak",
 			"<RestcommResponse><Message>Password too weak</Message></RestcommResponse>",
 			`{"message":"Password too weak"}`,
 		},
-		{ // §16 row 66
+		{ // another
 			"This account is not allowed to have sub-accounts",
 			"<RestcommResponse><Message>This account is not allowed to have sub-accounts</Message></RestcommResponse>",
 			`{"message":"This account is not allowed to have sub-accounts"}`,

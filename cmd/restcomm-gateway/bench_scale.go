@@ -28,7 +28,7 @@ import (
 // an operator imports them, then the gateway's account GETs measured
 // against that Redis, with the CPU time each process spent per request.
 //
-// Nothing here is asserted: it prints figures for the README's "Capacity
+// Nothing here is asserted: it prints figures for docs/capacity.md, "Capacity
 // and scaling out".
 
 // scaleTree is a generated RestComm account tree: a few top-level

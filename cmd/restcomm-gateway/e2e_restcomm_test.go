@@ -19,8 +19,8 @@ import (
 	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
-// TestEndToEndInFrontOfRestComm is "Putting it in front of RestComm" of
-// the README, with the built binary: a RestComm (the stand-in, on its own
+// TestEndToEndInFrontOfRestComm is docs/dropin.md ("Putting it in front of
+// RestComm"), with the built binary: a RestComm (the stand-in, on its own
 // MariaDB) with existing accounts; `restcomm-gateway accounts import`
 // from its database, run twice (the second changes nothing), and
 // `accounts export`; then the gateway in front of it. An imported

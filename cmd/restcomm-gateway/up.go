@@ -546,7 +546,7 @@ func shippedPasswordNotice(site string, m *store.Marker, seededNow bool) string 
 		"    " + site + "/restcomm/2012-04-24/Accounts.json/" + store.DefaultAdminSid,
 		"",
 		"In production, import RestComm's own accounts first (restcomm-gateway accounts import)",
-		"or run with 'seed off' (README, Operations, \"Seeding\").",
+		"or run with 'seed off' (docs/operating.md, \"Seeding, and a Redis that lost its data\").",
 	}
 	width := 0
 	for _, l := range lines {
