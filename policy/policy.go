@@ -36,6 +36,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // DecisionQuery is the one document the gateway evaluates.
@@ -130,8 +131,11 @@ type TestOptions struct {
 	// expression that a test's name (data.package.rule) matches. The
 	// others are not run, and do not decide whether the policy passes.
 	Run string
-	// Coverage, when set, records what the tests evaluate, for a report
-	// of OPA's cover package on Policy.Modules.
+	// Coverage, when set, records what the tests evaluate of the rule
+	// files, for a report of OPA's cover package on Policy.Modules. The
+	// tests themselves are not counted, as they would be by `opa test
+	// --coverage`, which also evaluates each test twice more to annotate
+	// what is not covered.
 	Coverage *cover.Cover
 	// Trace records each test's evaluation, which tester.PrettyReporter
 	// prints for a failing test when it is Verbose.
@@ -439,7 +443,7 @@ func runTests(ctx context.Context, files *loader.Result, opts TestOptions) ([]Te
 		Filter(opts.Run).
 		EnableTracing(opts.Trace)
 	if opts.Coverage != nil {
-		runner = runner.SetCoverageQueryTracer(opts.Coverage)
+		runner = runner.SetCoverageQueryTracer(ruleFilesCoverage{opts.Coverage})
 	}
 	ch, err := runner.RunTests(ctx, txn)
 	if err != nil {
@@ -451,6 +455,20 @@ func runTests(ctx context.Context, files *loader.Result, opts TestOptions) ([]Te
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// ruleFilesCoverage records the coverage of the rule files only: what the
+// tests evaluate of themselves says nothing of the policy.
+type ruleFilesCoverage struct{ c *cover.Cover }
+
+func (t ruleFilesCoverage) Enabled() bool               { return true }
+func (t ruleFilesCoverage) Config() topdown.TraceConfig { return t.c.Config() }
+
+func (t ruleFilesCoverage) TraceEvent(e topdown.Event) {
+	if e.Location != nil && isTest(e.Location.File) {
+		return
+	}
+	t.c.TraceEvent(e)
 }
 
 func testResult(r *tester.Result) TestResult {

@@ -80,6 +80,7 @@ func TestCompileWithCoverage(t *testing.T) {
 		assert.Positive(t, report.Files[name].Coverage, name)
 	}
 	assert.Greater(t, report.Coverage, 50.0)
+	assert.Len(t, report.Files, len(names), "the tests are not counted")
 
 	// Only the overlay's tests: less of the built-in policy is covered.
 	few := cover.New()
