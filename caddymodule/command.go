@@ -5,20 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/cover"
+	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/spf13/cobra"
 
+	"github.com/restcomm/restcomm-gateway/internal/version"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "policy",
-		Usage: "init|test <dir> | show-builtin",
+		Usage: "init <dir> | test <dir> | show-builtin [--bundle <dir>]",
 		Short: "Checks a RestComm gateway policy directory",
 		Long: `
 Works with the policy directories of the restcomm handler (policy_dir).
@@ -33,17 +40,27 @@ point of a replacement. It never overwrites a file.
 
 "policy test <dir>" compiles the directory exactly as the gateway would
 load it (as an overlay, or with --mode replace as a complete policy) and
-runs the tests: an overlay's with the built-in policy's own. It prints
-each result and exits with status 0 when the gateway would accept the
-directory, and 1 (with the reason) when it would refuse it and keep its
-last good policy. An accepted overlay that grants modify reach above the
+runs the tests: an overlay's with the built-in policy's own, reported by
+OPA's test reporters (-v: every test with its result and time; --format
+json: OPA's JSON, for CI). --run selects tests by a regular expression,
+as opa test --run; --coverage reports what the tests cover, and
+--threshold fails below a percentage. It exits with status 0 when the
+gateway would accept the directory (and the coverage is enough), 2 when a
+test fails or the coverage is below the threshold, and 1 (with the reason)
+when the directory does not load or compile, is refused as an overlay, or
+the command is misused; the gateway keeps its last good policy for either
+of the last two. An accepted overlay that grants modify reach above the
 caller (may_modify_above), or uses may_operate_on_target (read reach
 only), is accepted with a WARN line for each, as the gateway logs them.
 
-"policy show-builtin" prints the built-in policy, every file of it.
+"policy show-builtin" prints the built-in policy, every file of it. With
+--bundle <dir> it writes it into the directory as an OPA bundle (its files
+and a .manifest with a revision and its roots), for OPA's own tools:
+opa test <dir> <overlay>, opa eval -b <dir>, opa check --strict, opa fmt.
+It refuses a directory that is not empty unless --force.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
-			var initMode, testMode string
+			var initMode string
 			initCmd := &cobra.Command{
 				Use:   "init <dir>",
 				Short: "Writes a starter overlay (or the built-in policy) into a directory",
@@ -54,31 +71,73 @@ only), is accepted with a WARN line for each, as the gateway logs them.
 				},
 			}
 			initCmd.Flags().StringVar(&initMode, "mode", string(policy.Overlay), "overlay or replace, as the Caddyfile's policy_mode")
+			var topts policyTestOptions
 			testCmd := &cobra.Command{
 				Use:   "test <dir>",
 				Short: "Compiles a policy directory and runs its tests",
 				Args:  cobra.ExactArgs(1),
 				RunE: func(cmd *cobra.Command, args []string) error {
-					if err := policyTest(cmd.Context(), cmd.OutOrStdout(), args[0], testMode); err != nil {
-						cmd.SilenceUsage = true
-						return err
+					cmd.SilenceUsage = true
+					topts.thresholdSet = cmd.Flags().Changed("threshold")
+					status, err := policyTest(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], topts)
+					if status > 1 {
+						return withExitStatus(cmd, status, err)
 					}
-					return nil
+					return err
 				},
 			}
-			testCmd.Flags().StringVar(&testMode, "mode", string(policy.Overlay), "overlay or replace, as the Caddyfile's policy_mode")
-			cmd.AddCommand(initCmd, testCmd, &cobra.Command{
+			testCmd.Flags().StringVar(&topts.mode, "mode", string(policy.Overlay), "overlay or replace, as the Caddyfile's policy_mode")
+			testCmd.Flags().StringVarP(&topts.run, "run", "r", "", "run only the tests whose name (data.package.rule) matches this regular expression, as opa test --run")
+			testCmd.Flags().BoolVarP(&topts.verbose, "verbose", "v", false, "print every test with its result and time, and the evaluation trace of a failing one")
+			testCmd.Flags().StringVarP(&topts.format, "format", "f", "pretty", "pretty, or json: OPA's JSON report (with --coverage, OPA's JSON coverage report)")
+			testCmd.Flags().BoolVarP(&topts.coverage, "coverage", "c", false, "report what the tests cover of the policy's rule files (OPA's cover package)")
+			testCmd.Flags().Float64Var(&topts.threshold, "threshold", 0, "with --coverage (which it implies), fail with status 2 below this percentage, 0 to 100")
+			var bundleDir string
+			var force bool
+			showCmd := &cobra.Command{
 				Use:   "show-builtin",
-				Short: "Prints the built-in policy",
+				Short: "Prints the built-in policy, or writes it as an OPA bundle",
 				Args:  cobra.NoArgs,
 				RunE: func(cmd *cobra.Command, _ []string) error {
-					return policy.ShowBuiltin(cmd.OutOrStdout())
+					if bundleDir == "" {
+						if force {
+							return errors.New("--force is for --bundle <dir>")
+						}
+						return policy.ShowBuiltin(cmd.OutOrStdout())
+					}
+					cmd.SilenceUsage = true
+					return policyBundle(cmd.OutOrStdout(), bundleDir, force)
 				},
-			})
+			}
+			showCmd.Flags().StringVar(&bundleDir, "bundle", "", "write the built-in policy into this directory as an OPA bundle, instead of printing it")
+			showCmd.Flags().BoolVar(&force, "force", false, "with --bundle, write into a directory that is not empty, over the bundle's files")
+			cmd.AddCommand(initCmd, testCmd, showCmd)
 			requireSubcommand(cmd)
 		},
 	})
 }
+
+// exitStatusError is an error with the status the program exits with.
+// Caddy's Main exits with the status of the error that
+// caddycmd.WrapCommandFuncForCobra makes, which it finds in the chain.
+type exitStatusError struct {
+	err    error
+	status int
+	caddy  error
+}
+
+// withExitStatus is err, which the program reports, with the exit status
+// status (2 or more).
+func withExitStatus(cmd *cobra.Command, status int, err error) error {
+	caddyErr := caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return status, nil })(cmd, nil)
+	if err == nil {
+		err = fmt.Errorf("exit status %d", status)
+	}
+	return &exitStatusError{err: err, status: status, caddy: caddyErr}
+}
+
+func (e *exitStatusError) Error() string   { return e.err.Error() }
+func (e *exitStatusError) Unwrap() []error { return []error{e.err, e.caddy} }
 
 // requireSubcommand makes cmd, a command that only groups subcommands,
 // refuse to run without one of them: left alone, cobra prints the help of
@@ -131,69 +190,190 @@ func policyInit(w io.Writer, dir, mode string) error {
 	return nil
 }
 
-// policyTest compiles dir in mode and runs its tests as the gateway does
-// before it puts a policy in force, writing one line per test and a
-// summary. The error says why the gateway would refuse the directory.
-func policyTest(ctx context.Context, w io.Writer, dir, mode string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("policy %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("policy %s: not a directory", dir)
-	}
-	m, err := policy.ParseMode(mode)
+// policyBundle writes the built-in policy into dir as an OPA bundle.
+func policyBundle(w io.Writer, dir string, force bool) error {
+	rev, err := policy.BuiltinRevision()
 	if err != nil {
 		return err
 	}
-	p, err := policy.CompileMode(ctx, os.DirFS(dir), m)
+	rev = version.Get().Version + "+" + rev
+	files, err := policy.WriteBundle(dir, policy.BundleOptions{Revision: rev, Force: force})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "policy bundle %s: the built-in policy as an OPA bundle, revision %s, %d files\n", dir, rev, len(files))
+	return nil
+}
+
+// policyTestOptions are the flags of `policy test`.
+type policyTestOptions struct {
+	mode         string
+	run          string
+	verbose      bool
+	format       string
+	coverage     bool
+	threshold    float64
+	thresholdSet bool
+}
+
+// Exit statuses of `policy test`, as opa test's.
+const (
+	testsPassed = 0
+	testsError  = 1 // usage, or a directory that does not load or compile, or is refused
+	testsFailed = 2 // a test failed, or the coverage is below the threshold
+)
+
+// policyTest compiles dir and runs its tests as the gateway does before
+// it puts a policy in force, and reports the results with OPA's
+// reporters on w: in the pretty format, then the gateway's warnings and
+// a summary line (on errw with --format json, so that w holds JSON only).
+// It returns the exit status and, unless 0, the reason.
+func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTestOptions) (int, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m, err := policy.ParseMode(o.mode)
+	if err != nil {
+		return testsError, err
+	}
+	if o.format != "pretty" && o.format != "json" {
+		return testsError, fmt.Errorf("--format %q: want pretty or json", o.format)
+	}
+	if o.threshold < 0 || o.threshold > 100 {
+		return testsError, fmt.Errorf("--threshold %v: want a percentage from 0 to 100", o.threshold)
+	}
+	if o.thresholdSet {
+		o.coverage = true // as opa test
+	}
+	if _, err := regexp.Compile(o.run); err != nil {
+		return testsError, fmt.Errorf("--run: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return testsError, fmt.Errorf("policy %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return testsError, fmt.Errorf("policy %s: not a directory", dir)
+	}
+
+	opts := policy.TestOptions{Run: o.run}
+	if o.coverage {
+		opts.Coverage = cover.New()
+	}
+	p, err := policy.CompileWith(ctx, os.DirFS(dir), m, opts)
 	var failed *policy.TestsFailedError
+	var results []policy.TestResult
 	switch {
 	case errors.As(err, &failed):
-		printTests(w, failed.Results)
+		results = failed.Results
+		if o.verbose {
+			results = withTraces(ctx, dir, m, results)
+		}
+	case err != nil:
+		return testsError, fmt.Errorf("policy %s refused: %w", dir, err)
+	default:
+		results = p.TestResults()
+	}
+
+	var reporter tester.Reporter
+	switch {
+	case o.format == "json" && o.coverage:
+		var modules map[string]*ast.Module
+		if p != nil {
+			modules = p.Modules()
+		}
+		reporter = tester.JSONCoverageReporter{Cover: opts.Coverage, Modules: modules, Output: w,
+			Threshold: o.threshold, Verbose: o.verbose}
+	case o.format == "json":
+		reporter = tester.JSONReporter{Output: w}
+	default:
+		reporter = tester.PrettyReporter{Output: w, Verbose: o.verbose}
+	}
+	ch := make(chan *tester.Result, len(results))
+	for _, r := range results {
+		ch <- r.OPA
+	}
+	close(ch)
+	reportErr := reporter.Report(ch)
+
+	if failed != nil {
 		n := 0
 		for _, r := range failed.Results {
 			if !r.Passed && !r.Skipped {
 				n++
 			}
 		}
-		return fmt.Errorf("policy %s refused: %d of %d tests failed", dir, n, len(failed.Results))
-	case err != nil:
-		return fmt.Errorf("policy %s refused: %w", dir, err)
+		return testsFailed, fmt.Errorf("policy %s refused: %d of %d tests failed", dir, n, len(failed.Results))
 	}
-	printTests(w, p.TestResults())
+	var below *cover.CoverageThresholdError
+	if errors.As(reportErr, &below) {
+		return testsFailed, fmt.Errorf("policy %s: coverage %.2f%% is below the threshold %v%%", dir, below.Coverage, below.Threshold)
+	}
+	if reportErr != nil {
+		return testsError, fmt.Errorf("policy %s: %w", dir, reportErr)
+	}
+
+	summary := w
+	if o.format == "json" {
+		summary = errw
+	}
+	coverage := ""
+	if o.coverage {
+		report := opts.Coverage.Report(p.Modules())
+		if o.format != "json" {
+			printCoverage(w, report)
+		}
+		coverage = fmt.Sprintf(", coverage %.2f%%", report.Coverage)
+		if report.Coverage < o.threshold {
+			return testsFailed, fmt.Errorf("policy %s: coverage %.2f%% is below the threshold %v%%", dir, report.Coverage, o.threshold)
+		}
+	}
 	for _, warning := range p.Warnings() {
-		fmt.Fprintf(w, "WARN  %s\n", warning)
+		fmt.Fprintf(summary, "WARN  %s\n", warning)
 	}
-	fmt.Fprintf(w, "policy %s: OK, revision %s, %d tests passed\n", dir, p.Revision(), p.Tests())
-	return nil
+	selected := ""
+	if o.run != "" {
+		selected = fmt.Sprintf(" (those matching %q)", o.run)
+	}
+	fmt.Fprintf(summary, "policy %s: OK, revision %s, %d tests passed%s%s\n", dir, p.Revision(), p.Tests(), selected, coverage)
+	return testsPassed, nil
 }
 
-func printTests(w io.Writer, results []policy.TestResult) {
+// withTraces are results with the evaluation traces of the failing tests,
+// which tester.PrettyReporter prints when it is verbose: those tests are
+// run again, alone, with tracing, which would slow every test down.
+func withTraces(ctx context.Context, dir string, mode policy.Mode, results []policy.TestResult) []policy.TestResult {
+	var names []string
 	for _, r := range results {
-		outcome := "PASS"
-		switch {
-		case r.Skipped:
-			outcome = "SKIP"
-		case r.Err != "":
-			outcome = "ERROR"
-		case !r.Passed:
-			outcome = "FAIL"
-		}
-		fmt.Fprintf(w, "%-5s %s (%s)\n", outcome, r.Name, r.Location)
-		if r.Err != "" {
-			fmt.Fprintf(w, "      %s\n", r.Err)
-		}
-		if !r.Passed && r.Output != "" {
-			for line := range strings.Lines(r.Output) {
-				fmt.Fprintf(w, "      | %s", line)
-			}
-			if !strings.HasSuffix(r.Output, "\n") {
-				fmt.Fprintln(w)
-			}
+		if !r.Passed && !r.Skipped {
+			names = append(names, regexp.QuoteMeta(r.Name))
 		}
 	}
+	_, err := policy.CompileWith(ctx, os.DirFS(dir), mode, policy.TestOptions{Run: "^(" + strings.Join(names, "|") + ")$", Trace: true})
+	var again *policy.TestsFailedError
+	if !errors.As(err, &again) {
+		return results // changed meanwhile: without traces
+	}
+	traced := map[string]policy.TestResult{}
+	for _, r := range again.Results {
+		traced[r.Name] = r
+	}
+	out := slices.Clone(results)
+	for i, r := range out {
+		if t, ok := traced[r.Name]; ok && !t.Passed && !t.Skipped {
+			out[i] = t
+		}
+	}
+	return out
+}
+
+// printCoverage writes a coverage report of OPA's cover package: each
+// file's figure, then the whole's.
+func printCoverage(w io.Writer, r cover.Report) {
+	names := slices.Sorted(maps.Keys(r.Files))
+	for _, name := range names {
+		f := r.Files[name]
+		fmt.Fprintf(w, "COVERAGE %6.2f%%  %s (%d of %d lines)\n", f.Coverage, name, f.CoveredLines, f.CoveredLines+f.NotCoveredLines)
+	}
+	fmt.Fprintf(w, "COVERAGE %6.2f%%  (%d of %d lines)\n", r.Coverage, r.CoveredLines, r.CoveredLines+r.NotCoveredLines)
 }
