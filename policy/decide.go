@@ -132,8 +132,18 @@ func (p *Policy) Decide(ctx context.Context, in *Input) (Decision, error) {
 }
 
 func (p *Policy) eval(ctx context.Context, input ast.Value) (Decision, error) {
+	v, err := p.evalValue(ctx, input, noMetrics)
+	if err != nil {
+		return Deny, err
+	}
+	return parseDecision(v)
+}
+
+// evalValue evaluates the decision document for input, with OPA's
+// metrics in m.
+func (p *Policy) evalValue(ctx context.Context, input ast.Value, m metrics.Metrics) (ast.Value, error) {
 	if err := ctx.Err(); err != nil {
-		return Deny, fmt.Errorf("policy evaluation: %w", err)
+		return nil, fmt.Errorf("policy evaluation: %w", err)
 	}
 	// Cancellation without OPA's goroutine per evaluation: the callback
 	// runs only if ctx ends while the policy is being evaluated.
@@ -142,19 +152,19 @@ func (p *Policy) eval(ctx context.Context, input ast.Value) (Decision, error) {
 	rs, err := p.query.Eval(ctx,
 		rego.EvalParsedInput(input),
 		rego.EvalExternalCancel(cancel),
-		rego.EvalMetrics(noMetrics))
+		rego.EvalMetrics(m))
 	stop()
 	if err != nil {
-		return Deny, fmt.Errorf("policy evaluation: %w", err)
+		return nil, fmt.Errorf("policy evaluation: %w", err)
 	}
 	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return Deny, fmt.Errorf("policy: %s gave %d results, want exactly one", DecisionQuery, len(rs))
+		return nil, fmt.Errorf("policy: %s gave %d results, want exactly one", DecisionQuery, len(rs))
 	}
 	v, ok := rs[0].Expressions[0].Value.(ast.Value)
 	if !ok {
-		return Deny, fmt.Errorf("policy: unexpected result %T", rs[0].Expressions[0].Value)
+		return nil, fmt.Errorf("policy: unexpected result %T", rs[0].Expressions[0].Value)
 	}
-	return parseDecision(v)
+	return v, nil
 }
 
 // The decision's keys, built once.

@@ -1,0 +1,102 @@
+package policy_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/restcomm/restcomm-gateway/policy"
+)
+
+func decisionLogInputs() []policy.Input {
+	a := admin()
+	dev := &policy.Subject{Sid: "ACdev", Role: "Developer", Status: "active", OrganizationSid: "ORG0", Ancestors: []string{a.Sid}}
+	return []policy.Input{
+		{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/ACdev", ClientIP: "192.0.2.1", Caller: a, Target: dev},
+		{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/" + a.Sid, Caller: dev, Target: a},
+		{Operation: "accounts:read", Method: "GET", Path: "Accounts.json/x", Throttle: &policy.Throttle{LoginIPFailures: 1, IPFailures: 2, RetryAfter: 3}},
+		{Operation: "accounts:update", Method: "POST", Path: "Accounts/ACdev", Caller: dev, Target: dev, Request: policy.Request{RoleChange: true, Role: role("Administrator"), Status: "active"}},
+		{Operation: "proxy", Method: "GET", Path: "Accounts/ACdev/Calls.json", Caller: dev, PathAccountSid: "ACdev", PathAccount: dev},
+		{Operation: "organizations:read", Method: "GET", Path: "Organizations/ORG1", Caller: a, OrganizationExists: true, Request: policy.Request{OrganizationSid: "ORG1"}},
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// DecideLogged decides as Decide does and records the input the policy
+// evaluated, the decision it returned and OPA's evaluation timer; that
+// input, evaluated again on the same revision, gives that result.
+func TestDecideLogged(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	for _, in := range decisionLogInputs() {
+		want, err := p.Decide(ctx, &in)
+		require.NoError(t, err)
+		got, ev, err := p.DecideLogged(ctx, &in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%+v", in)
+
+		assert.JSONEq(t, policy.InputDocument(&in).String(), jsonOf(t, ev.Input), "the input document evaluated")
+		assert.Contains(t, ev.Metrics, "timer_rego_query_eval_ns")
+		result, err := p.Evaluate(ctx, ev.Input)
+		require.NoError(t, err)
+		assert.JSONEq(t, jsonOf(t, result), jsonOf(t, ev.Result))
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal([]byte(jsonOf(t, ev.Result)), &doc))
+		assert.Equal(t, got.Allow, doc["allow"], "the decision document the policy returned")
+	}
+	assert.Equal(t, map[string]string{"restcomm": p.Revision()}, p.BundleRevisions())
+	assert.Equal(t, strings.ReplaceAll(strings.TrimPrefix(policy.DecisionQuery, "data."), ".", "/"), policy.DecisionPath)
+}
+
+// A logged input is evaluated by OPA itself, as `opa eval -d policy/default
+// -i input.json data.restcomm.authz.decision` would, to the logged result.
+func TestLoggedInputEvaluatedByOPA(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	files, err := loader.NewFileLoader().Filtered([]string{"default"}, func(_ string, info os.FileInfo, _ int) bool {
+		return !info.IsDir() && strings.HasSuffix(info.Name(), "_test.rego")
+	})
+	require.NoError(t, err)
+	for _, in := range decisionLogInputs() {
+		_, ev, err := p.DecideLogged(ctx, &in)
+		require.NoError(t, err)
+		var input any
+		require.NoError(t, json.Unmarshal([]byte(jsonOf(t, ev.Input)), &input), "the input as a log holds it")
+		opts := []func(*rego.Rego){rego.Query(policy.DecisionQuery), rego.Input(input), rego.Store(inmem.NewFromObject(files.Documents))}
+		for _, m := range files.ParsedModules() {
+			opts = append(opts, rego.ParsedModule(m))
+		}
+		rs, err := rego.New(opts...).Eval(ctx)
+		require.NoError(t, err)
+		require.Len(t, rs, 1)
+		assert.JSONEq(t, jsonOf(t, rs[0].Expressions[0].Value), jsonOf(t, ev.Result), "%+v", in)
+	}
+}
+
+// An evaluation that fails records no result, and denies.
+func TestDecideLoggedFails(t *testing.T) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	in := decisionLogInputs()[0]
+	d, ev, err := p.DecideLogged(cancelled, &in)
+	require.Error(t, err)
+	assert.Equal(t, policy.Deny, d)
+	assert.Nil(t, ev.Result)
+	assert.NotNil(t, ev.Input)
+}
