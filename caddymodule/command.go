@@ -44,12 +44,13 @@ runs the tests: an overlay's with the built-in policy's own, reported by
 OPA's test reporters (-v: every test with its result and time; --format
 json: OPA's JSON, for CI). --run selects tests by a regular expression,
 as opa test --run; --coverage reports what the tests cover, and
---threshold fails below a percentage. It exits with status 0 when the
-gateway would accept the directory (and the coverage is enough), 2 when a
-test fails or the coverage is below the threshold, and 1 (with the reason)
-when the directory does not load or compile, is refused as an overlay, or
-the command is misused; the gateway keeps its last good policy for either
-of the last two. An accepted overlay that grants modify reach above the
+--threshold fails below a percentage. As opa test, it exits with status
+0 when the gateway would accept the directory (and the coverage is
+enough); 2 when a test fails or the coverage is below the threshold; and
+1, with the reason, when the directory does not load or compile or is
+refused as an overlay, or the command is misused. A directory refused with
+2 for a failing test or with 1 is one the gateway would refuse, keeping its
+last good policy. An accepted overlay that grants modify reach above the
 caller (may_modify_above), or uses may_operate_on_target (read reach
 only), is accepted with a WARN line for each, as the gateway logs them.
 
