@@ -36,11 +36,8 @@ var cachePool = caddy.NewUsagePool()
 // request that uses it, not at provisioning (Caddy provisions to validate
 // a config too), and ends when the last config lets go of it.
 type cacheHandle struct {
-	cache *accountcache.Cache
-	// metrics are those of the config provisioned last with the cache,
-	// the one in force once a reload is through: its losses of the change
-	// feed count there.
-	metrics atomic.Pointer[metrics]
+	cache   *accountcache.Cache
+	started atomic.Bool // its subscription was started: trusted or not, it counts (metrics.go)
 	once    sync.Once
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -67,6 +64,7 @@ func (h *cacheHandle) Failing(network string) bool { return h.cache.Failing(netw
 
 func (h *cacheHandle) start() {
 	h.once.Do(func() {
+		h.started.Store(true)
 		ctx, cancel := context.WithCancel(context.Background())
 		h.cancel, h.done = cancel, make(chan struct{})
 		go func() {
@@ -77,6 +75,7 @@ func (h *cacheHandle) start() {
 }
 
 func (h *cacheHandle) Destruct() error {
+	liveCaches.remove(h) // metrics.go
 	h.once.Do(func() {}) // never starts after this
 	if h.cancel != nil {
 		h.cancel()
@@ -105,21 +104,18 @@ func (g *Gateway) provisionAccountCache(prefix string) error {
 	raw, _ := json.Marshal(cfg)
 	key := fmt.Sprintf("%s/%s/%s", g.pool, prefix, raw)
 	logger := g.logger.Named("account_cache")
+	m := g.metrics // the process's: they outlive the config as the cache does
 	v, _, err := cachePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		h := &cacheHandle{}
 		h.cache = accountcache.New(g.store, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger,
-			FeedLost: func() {
-				if m := h.metrics.Load(); m != nil {
-					m.feedLost.Inc()
-				}
-			}})
+			FeedLost: m.feedLost.Inc, Looked: m.looked})
+		liveCaches.add(h) // metrics.go
 		return h, nil
 	})
 	if err != nil {
 		return err
 	}
 	g.cacheKey, g.cache = key, v.(*cacheHandle)
-	g.cache.metrics.Store(g.metrics)
 	g.resolver = g.cache
 	return nil
 }

@@ -200,15 +200,42 @@ func accountsImport(ctx context.Context, w, errw io.Writer, opts store.ClientOpt
 	fmt.Fprintf(errw, "reading %s\n", redact.URL(from))
 	src, err := restcommdb.Read(ctx, from)
 	if err != nil {
+		if !iopts.DryRun {
+			recordImportRun(st, nil, err, errw)
+		}
 		return nil, fmt.Errorf("accounts import: %w", err)
 	}
 	iopts.Progress = newProgress(errw)
 	rep, err := importer.Run(ctx, st, src, iopts)
+	if !iopts.DryRun {
+		recordImportRun(st, rep, err, errw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("accounts import: %w", err)
 	}
 	rep.Write(w)
 	return rep, nil
+}
+
+// recordImportRun records the run's end in the namespace, where the
+// gateways' metrics show it (restcomm_gateway_import_last_run_*): the
+// import runs in a process no Prometheus scrapes. A run that read and
+// imported is a success, rows skipped or not (--strict's exit status
+// aside); one stopped by an error, the source's or Redis's, a failure. A
+// failure to record is reported, and changes nothing else.
+func recordImportRun(st *store.Store, rep *importer.Report, err error, errw io.Writer) {
+	run := store.ImportRun{Result: store.ImportSucceeded, At: time.Now()}
+	if err != nil {
+		run.Result = store.ImportFailed
+	} else if rep != nil {
+		run.Accounts = rep.Accounts.Imported + rep.Accounts.Updated
+	}
+	// its own time: an interrupted import is recorded too
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rerr := st.RecordImportRun(ctx, run); rerr != nil {
+		fmt.Fprintf(errw, "accounts import: the run was not recorded for the gateways' metrics: %v\n", rerr)
+	}
 }
 
 func accountsExport(ctx context.Context, w io.Writer, opts store.ClientOptions, prefix string) (importer.ExportCounts, error) {

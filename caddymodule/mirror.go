@@ -62,9 +62,9 @@ type MirrorConfig struct {
 // workers in one process (a usage pool: see enginePool).
 var mirrorPool = caddy.NewUsagePool()
 
-// mirrorHandle is a running worker, with its metrics: they count what the
-// worker does, across the reloads it outlives, and each config registers
-// them in its registry.
+// mirrorHandle is a running worker, with its metrics: the process's
+// (metrics.go), which every config with a mirror registers in its
+// registry.
 type mirrorHandle struct {
 	worker   *mirror.Worker
 	metrics  *mirror.Metrics
@@ -129,6 +129,7 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 		if err != nil {
 			return nil, err
 		}
+		rdb.AddHook(g.metrics.redisHook(redisClientMirror)) // metrics.go
 		db, err := mirror.OpenDatabase(database)
 		if err != nil {
 			_ = rdb.Close()
@@ -142,7 +143,7 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 			_ = rdb.Close()
 			return nil, err
 		}
-		counts := mirror.NewMetrics()
+		counts := g.metrics.mirror // the process's: a new worker counts on
 		w, err := mirror.New(mirror.Config{Store: store.New(rdb, prefix), DB: db, Upstream: upstream,
 			TimeZone: loc, Sealer: sealer, Holder: instanceName(), Logger: logger, Metrics: counts})
 		if err != nil {
@@ -175,7 +176,6 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 	}
 	g.mirrorKey = key
 	h := v.(*mirrorHandle)
-	g.metrics.mirror = h.metrics
 	g.restcommDB = h.restcomm
 	return registerAll(ctx.GetMetricsRegistry(), h.metrics.Collectors()...)
 }

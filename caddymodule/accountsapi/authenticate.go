@@ -204,6 +204,38 @@ func (s *Service) countFailedLogin(x *exchange) error {
 	return nil
 }
 
+// Why the failed-login throttle refused a request (Metrics.Throttled):
+// one login from one client network reached login_ip_max_failures; the
+// client network reached ip_max_failures; the policy answered 429 on the
+// counts for a reason of its own (an overlay); a failed login could not
+// be counted and was answered 503 (errNotCounted).
+const (
+	ThrottleLoginIP    = "login_ip"
+	ThrottleIP         = "ip"
+	ThrottlePolicy     = "policy"
+	ThrottleNotCounted = "store_unavailable"
+)
+
+// ThrottleReasons are every reason Metrics.Throttled is given.
+var ThrottleReasons = []string{ThrottleLoginIP, ThrottleIP, ThrottlePolicy, ThrottleNotCounted}
+
+// countThrottled tells the metrics of a request the policy refused with
+// 429 on its failed-login counts.
+func (s *Service) countThrottled(x *exchange) {
+	if s.cfg.Metrics == nil || x.failed == nil || x.failures == nil ||
+		x.decision.Allow || x.decision.Status != http.StatusTooManyRequests {
+		return
+	}
+	reason := ThrottlePolicy
+	switch f := x.failures; {
+	case x.failed.LoginIPLimit > 0 && f.LoginIP >= x.failed.LoginIPLimit:
+		reason = ThrottleLoginIP
+	case x.failed.IPLimit > 0 && f.IP >= x.failed.IPLimit:
+		reason = ThrottleIP
+	}
+	s.cfg.Metrics.Throttled(reason)
+}
+
 // credentials are the user and secret of an Authorization header.
 type credentials struct {
 	user, secret string

@@ -114,6 +114,43 @@ func (s *seeder) verify(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
+// Why a request was answered 503 for the account store
+// (Metrics.StoreUnavailable): Redis failed or did not answer in time
+// (a failed login not counted among them); fewer replicas than
+// wait_replicas acknowledged a change; the caller changed under every
+// decision (stale); the namespace lost its data, or was never seeded with
+// seeding off; the mirror's RestComm database could not check a create.
+const (
+	UnavailableRedis          = "redis"
+	UnavailableNotReplicated  = "not_replicated"
+	UnavailableStale          = "stale"
+	UnavailableLostData       = "lost_data"
+	UnavailableNotInitialized = "not_initialized"
+	UnavailableRestCommDB     = "restcomm_database"
+)
+
+// UnavailableReasons are every reason Metrics.StoreUnavailable is given.
+var UnavailableReasons = []string{UnavailableRedis, UnavailableNotReplicated, UnavailableStale,
+	UnavailableLostData, UnavailableNotInitialized, UnavailableRestCommDB}
+
+// unavailableReason is err's reason among UnavailableReasons.
+func unavailableReason(err error) string {
+	var nr *store.NotReplicatedError
+	switch {
+	case errors.Is(err, errStoreLost):
+		return UnavailableLostData
+	case errors.Is(err, errStoreEmpty):
+		return UnavailableNotInitialized
+	case errors.Is(err, errRestCommDB):
+		return UnavailableRestCommDB
+	case errors.As(err, &nr):
+		return UnavailableNotReplicated
+	case errors.Is(err, store.ErrStale):
+		return UnavailableStale
+	}
+	return UnavailableRedis
+}
+
 // storeFailure is what the log and the client are told when the account
 // store fails: the log message (sampled per cause) and the 503's body.
 func storeFailure(err error) (msg, body string) {

@@ -165,6 +165,12 @@ type Metrics interface {
 	// ReadYourWrites: a proxied request waited for its account's pending
 	// change, which was delivered in time or not.
 	ReadYourWrites(delivered bool)
+	// StoreUnavailable: a request was answered 503 because the account
+	// store failed, for reason, one of UnavailableReasons.
+	StoreUnavailable(reason string)
+	// Throttled: a request was refused by the failed-login throttle, for
+	// reason, one of ThrottleReasons.
+	Throttled(reason string)
 }
 
 // Upstream is where the requests the service does not answer go: the next
@@ -310,6 +316,7 @@ func (s *Service) serve(x *exchange, next Upstream) error {
 	if err := s.countFailedLogin(x); err != nil {
 		return s.unavailable(x, err)
 	}
+	s.countThrottled(x) // authenticate.go
 
 	// SecurityFilter: credentials and the status gate precede everything.
 	if !x.decision.Allow && x.decision.Stage == 0 {
@@ -387,6 +394,12 @@ func (s *Service) requestID(r *http.Request) string {
 // leaking details, and logs it, sampled per cause (logsample.go).
 func (s *Service) unavailable(x *exchange, err error) error {
 	msg, body := storeFailure(err) // seed.go
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.StoreUnavailable(unavailableReason(err))
+		if errors.Is(err, errNotCounted) {
+			s.cfg.Metrics.Throttled(ThrottleNotCounted)
+		}
+	}
 	s.cfg.Logs.Error(s.logger, ErrorCause(err), msg, zap.String("path", x.r.URL.Path), zap.Error(err))
 	x.w.Header().Set("Retry-After", "1")
 	WritePage(x.w, http.StatusServiceUnavailable, body)
