@@ -225,6 +225,19 @@ func TestPolicyTestRun(t *testing.T) {
 	assert.Contains(t, out, "0 tests passed")
 }
 
+// A todo_ test is skipped, as opa test skips it, and fails nothing: the
+// gateway accepts the directory (opa test would exit 2 without
+// --exit-zero-on-skipped).
+func TestPolicyTestSkipped(t *testing.T) {
+	t.Parallel()
+	dir := starterOverlay(t)
+	writeFile(t, filepath.Join(dir, "later_test.rego"), "package restcomm.later_test\n\ntodo_test_later if {\n\tfalse\n}\n")
+	out, err := runCommand(t, "policy", "test", dir)
+	require.NoError(t, err, out)
+	assert.Regexp(t, `\nSKIPPED: 1/\d+\n`, out)
+	assert.Contains(t, out, "data.restcomm.later_test.todo_test_later: SKIPPED")
+}
+
 // --format json is OPA's JSON report of the results, alone on standard
 // output; the gateway's summary goes to standard error.
 func TestPolicyTestJSON(t *testing.T) {
