@@ -1,13 +1,15 @@
 package mirror
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the mirror's Prometheus collectors. A nil *Metrics records
-// nothing.
+// Metrics are the mirror's Prometheus collectors, which several workers
+// may share (one after the other, across a gateway's reloads). A nil
+// *Metrics records nothing.
 type Metrics struct {
 	Backlog      prometheus.Gauge
 	OldestAge    prometheus.Gauge
@@ -20,6 +22,10 @@ type Metrics struct {
 	Retries          prometheus.Counter
 	Leader           prometheus.Gauge
 	RYWWaits         *prometheus.CounterVec
+	// leading counts the workers that hold the lease: a gateway keeps its
+	// metrics across reloads, and a reload that changes the mirror starts
+	// a new worker while the old one stops.
+	leading atomic.Int64
 }
 
 // NewMetrics makes the collectors, named restcomm_gateway_mirror_*.
@@ -98,7 +104,11 @@ func (m *Metrics) leader(on bool) {
 	if m == nil {
 		return
 	}
+	d := int64(-1)
 	if on {
+		d = 1
+	}
+	if m.leading.Add(d) > 0 {
 		m.Leader.Set(1)
 	} else {
 		m.Leader.Set(0)

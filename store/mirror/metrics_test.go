@@ -49,3 +49,21 @@ func TestMetricsNameEveryKind(t *testing.T) {
 		"restcomm_gateway_mirror_security_degraded_total":              1,
 	}, got)
 }
+
+// Workers that share the metrics, an old one stopping while a new one
+// leads (a reload that changes the mirror), leave the worker gauge at 1
+// while any of them leads.
+func TestWorkerGaugeWhileAnyLeads(t *testing.T) {
+	m := NewMetrics()
+	gauge := func() float64 {
+		var out dto.Metric
+		require.NoError(t, m.Leader.Write(&out))
+		return out.GetGauge().GetValue()
+	}
+	m.leader(true) // the old worker
+	m.leader(true) // the new one
+	m.leader(false)
+	assert.Equal(t, 1.0, gauge(), "the new worker still leads")
+	m.leader(false)
+	assert.Equal(t, 0.0, gauge())
+}
