@@ -100,3 +100,44 @@ func TestDecideLoggedFails(t *testing.T) {
 	assert.Nil(t, ev.Result)
 	assert.NotNil(t, ev.Input)
 }
+
+// The policy's input document holds no credential: every field of
+// policy.Input is named here, as what it is, so that a new one is looked
+// at before it reaches the decision log (which also erases any member
+// named like a credential: decisionlog.SecretNames).
+func TestPolicyInputHoldsNoCredential(t *testing.T) {
+	t.Parallel()
+	in := policy.Input{
+		Operation: "o", Method: "m", Path: "p", ClientIP: "i", PathAccountSid: "a", OrganizationExists: true,
+		Caller:      &policy.Subject{Sid: "s", Role: "r", Status: "t", OrganizationSid: "o", Ancestors: []string{"x"}},
+		Target:      &policy.Subject{Sid: "s"},
+		PathAccount: &policy.Subject{Sid: "s"},
+		Request:     policy.Request{RoleChange: true, Role: new(string), Status: "s", OrganizationSid: "o", OrganizationFilter: true},
+		Throttle:    &policy.Throttle{LoginIPFailures: 1, IPFailures: 1, RetryAfter: 1},
+	}
+	var doc any
+	require.NoError(t, json.Unmarshal([]byte(policy.InputDocument(&in).String()), &doc))
+	var names []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			for k, c := range m {
+				walk(prefix+"/"+k, c)
+			}
+			return
+		}
+		names = append(names, prefix)
+	}
+	walk("/input", doc)
+	subject := func(p string) []string {
+		return []string{p + "/sid", p + "/role", p + "/status", p + "/organization_sid", p + "/ancestors"}
+	}
+	want := []string{"/input/operation", "/input/method", "/input/path", "/input/client_ip", "/input/path_account_sid",
+		"/input/organization", "/input/request/role_change", "/input/request/role", "/input/request/status",
+		"/input/request/organization_sid", "/input/request/organization_filter",
+		"/input/throttle/login_ip_failures", "/input/throttle/ip_failures", "/input/throttle/retry_after"}
+	want = append(want, subject("/input/caller")...)
+	want = append(want, subject("/input/target")...)
+	want = append(want, subject("/input/path_account")...)
+	assert.ElementsMatch(t, want, names, "a new input field: is it a credential? If so, never put it in the input")
+}

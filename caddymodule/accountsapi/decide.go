@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/caddymodule/password"
+	"github.com/restcomm/restcomm-gateway/internal/decisionlog"
 	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
@@ -44,9 +44,16 @@ func (s *Service) decide(ctx context.Context, x *exchange) policy.Decision {
 	}
 	x.op.facts(s, x, &in)
 	p := s.cfg.Policy()
+	if s.cfg.DecisionLogger != nil {
+		return s.decideLogged(ctx, x, &in, p)
+	}
 	start := time.Now()
 	d, err := p.Decide(ctx, &in)
-	took := time.Since(start)
+	return s.decided(&in, p, d, err, time.Since(start))
+}
+
+// decided denies on a policy error, logging it, and counts the decision.
+func (s *Service) decided(in *policy.Input, p *policy.Policy, d policy.Decision, err error, took time.Duration) policy.Decision {
 	if err != nil {
 		d = policy.Deny
 		s.logger.Error("policy failed; denying",
@@ -54,9 +61,6 @@ func (s *Service) decide(ctx context.Context, x *exchange) policy.Decision {
 	}
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.Decision(d, err, took)
-	}
-	if s.cfg.DecisionLogger != nil {
-		s.logDecision(x, &in, p, d, err, took)
 	}
 	return d
 }
@@ -86,41 +90,37 @@ func (x *exchange) denial() *problem {
 	return x.deny()
 }
 
-// logDecision writes one line per decision on Config.DecisionLogger. It
-// never holds a secret: the input carries no credentials, only account
-// SIDs, roles and the request's path.
-func (s *Service) logDecision(x *exchange, in *policy.Input, p *policy.Policy, d policy.Decision, err error, took time.Duration) {
-	ce := s.cfg.DecisionLogger.Check(zapcore.InfoLevel, "decision")
-	if ce == nil {
-		return
+// decideLogged is decide with a decision logger: the policy is evaluated
+// (never answered from its decision cache) and the decision logged as an
+// entry of OPA's decision log (internal/decisionlog), masked: the input
+// the policy evaluated, the decision it returned, its revision and the
+// evaluation's time.
+func (s *Service) decideLogged(ctx context.Context, x *exchange, in *policy.Input, p *policy.Policy) policy.Decision {
+	start := time.Now()
+	d, ev, err := p.DecideLogged(ctx, in)
+	d = s.decided(in, p, d, err, time.Since(start))
+	e := &decisionlog.Event{
+		Labels:     decisionlog.Labels(s.cfg.Version),
+		DecisionID: x.requestID(),
+		Path:       policy.DecisionPath,
+		Bundles:    map[string]decisionlog.BundleInfoV1{},
+		Timestamp:  start.UTC(),
+		Metrics:    ev.Metrics,
 	}
-	fields := make([]zap.Field, 0, 14)
-	fields = append(fields,
-		zap.String("decision_id", x.requestID()),
-		zap.String("operation", in.Operation),
-		zap.String("method", in.Method),
-		zap.String("path", in.Path),
-	)
-	if in.Caller != nil {
-		fields = append(fields, zap.String("caller_sid", in.Caller.Sid), zap.String("caller_role", in.Caller.Role))
+	for name, rev := range p.BundleRevisions() {
+		e.Bundles[name] = decisionlog.BundleInfoV1{Revision: rev}
 	}
-	if in.Target != nil {
-		fields = append(fields, zap.String("target_sid", in.Target.Sid))
+	if ev.Input != nil {
+		e.Input = &ev.Input
 	}
-	fields = append(fields, zap.Bool("allow", d.Allow))
-	if !d.Allow {
-		fields = append(fields, zap.Int("status", d.Status), zap.Int("stage", d.Stage))
-		if d.Message != "" {
-			fields = append(fields, zap.String("message", d.Message))
-		}
+	if ev.Result != nil {
+		e.Result = &ev.Result
 	}
 	if err != nil {
-		fields = append(fields, zap.NamedError("policy_error", err))
+		e.Error = &decisionlog.Error{Code: "internal_error", Message: err.Error()}
 	}
-	fields = append(fields,
-		zap.String("revision", p.Revision()),
-		zap.Duration("eval_duration", took))
-	ce.Write(fields...)
+	decisionlog.Write(s.cfg.DecisionLogger, e, nil)
+	return d
 }
 
 // The facts an operation gathers for the policy, besides the caller and

@@ -19,6 +19,8 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/restcomm/restcomm-gateway/internal/version"
 )
 
 // Event is one decision, field for field OPA's EventV1 (its JSON
@@ -78,9 +80,13 @@ type Error struct {
 // decisions with a random id made at start, and so does the gateway.
 var InstanceID = sync.OnceValue(uuid.NewString)
 
-// Labels are OPA's labels of this gateway: its instance id and version.
-func Labels(version string) map[string]string {
-	return map[string]string{"id": InstanceID(), "version": version}
+// Labels are OPA's labels of this gateway: its instance id and version
+// (this build's when "").
+func Labels(v string) map[string]string {
+	if v == "" {
+		v = version.Get().Version
+	}
+	return map[string]string{"id": InstanceID(), "version": v}
 }
 
 // MarshalLogObject writes the event's fields as its JSON has them, so
@@ -110,11 +116,11 @@ func (e *Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		set   bool
 	}{
 		{"bundles", e.Bundles, len(e.Bundles) > 0},
-		{"input", e.Input, e.Input != nil},
-		{"result", e.Result, e.Result != nil},
+		{"input", deref(e.Input), e.Input != nil},
+		{"result", deref(e.Result), e.Result != nil},
 		{"intermediate_results", e.IntermediateResults, len(e.IntermediateResults) > 0},
-		{"mapped_result", e.MappedResult, e.MappedResult != nil},
-		{"nd_builtin_cache", e.NDBuiltinCache, e.NDBuiltinCache != nil},
+		{"mapped_result", deref(e.MappedResult), e.MappedResult != nil},
+		{"nd_builtin_cache", deref(e.NDBuiltinCache), e.NDBuiltinCache != nil},
 		{"erased", e.Erased, len(e.Erased) > 0},
 		{"masked", e.Masked, len(e.Masked) > 0},
 		{"error", e.Error, e.Error != nil},
@@ -134,6 +140,13 @@ func (e *Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		enc.AddUint64("req_id", e.RequestID)
 	}
 	return nil
+}
+
+func deref(v *any) any {
+	if v == nil {
+		return nil
+	}
+	return *v
 }
 
 // Write logs e, masked by rules, on logger as one "decision" entry at
