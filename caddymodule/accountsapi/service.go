@@ -55,9 +55,12 @@ type Config struct {
 
 	// Logger gets the service's failures; none when nil.
 	Logger *zap.Logger
-	// DecisionLogger, when set, gets one line per policy decision:
-	// decision id, operation, caller and target SIDs, result, policy
-	// revision and evaluation time; never a credential.
+	// DecisionLogger, when set, gets one entry per policy decision in
+	// OPA's decision log format (internal/decisionlog,
+	// docs/decision-logs.md): the input the policy evaluated, the
+	// decision it returned, the policy's revision and the evaluation's
+	// time; never a credential. Each decision is then evaluated, never
+	// answered from the policy's decision cache.
 	DecisionLogger *zap.Logger
 	// Logs samples repeated failures (the store or the upstream down);
 	// nil logs every line.
