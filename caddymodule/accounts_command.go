@@ -44,7 +44,8 @@ import reads back: a backup and restore path.
 Each subcommand's --help says more. The Redis options are those of the
 Caddyfile's restcomm block; --redis defaults to $RESTCOMM_REDIS, else
 redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD if
-set.
+set, else, at that default address, the password 'up' keeps for the
+redis-server it starts.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			seed := &cobra.Command{
@@ -59,7 +60,10 @@ set.
 			seed.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 			seed.Flags().StringVar(&domain, "organization-domain", "", "the default organization's domain (default default.restcomm.com)")
 			seed.RunE = func(cmd *cobra.Command, _ []string) error {
-				defaultRedis(&opts) // accounts_import_command.go
+				if err := defaultRedis(&opts); err != nil { // accounts_import_command.go
+					cmd.SilenceUsage = true
+					return err
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				if err := accountsSeed(ctx, cmd.OutOrStdout(), opts, prefix, domain); err != nil {
@@ -146,11 +150,14 @@ minutes, saying how many it removed, and can be run again.
 	}
 	var opts store.ClientOptions
 	var prefix string
-	c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD")
+	c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD, else the one up keeps for its redis-server")
 	c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
 	c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
-		defaultRedis(&opts) // accounts_import_command.go
+		if err := defaultRedis(&opts); err != nil { // accounts_import_command.go
+			cmd.SilenceUsage = true
+			return err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), unblockTimeout)
 		defer cancel()
 		if err := accountsUnblock(ctx, cmd.OutOrStdout(), opts, prefix, args[0]); err != nil {

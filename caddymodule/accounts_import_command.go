@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/localredis"
 	"github.com/restcomm/restcomm-gateway/internal/redact"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
@@ -70,7 +73,7 @@ that counts. Gateways sharing the Redis keep answering while it runs.
 	var prefix, from, zone, domain, coll string
 	var dry, overwrite, strict bool
 	redisFlags := func(c *cobra.Command) {
-		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD")
+		c.Flags().StringArrayVar(&opts.URLs, "redis", nil, "Redis URL (repeat for Cluster seed nodes or Sentinels); default $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0, with the password $RESTCOMM_REDIS_PASSWORD, else the one up keeps for its redis-server")
 		c.Flags().StringVar(&opts.MasterName, "redis-master-name", "", "Sentinel: the monitored master's name")
 		c.Flags().StringVar(&prefix, "key-prefix", "", "the gateways' key_prefix (default restcomm)")
 	}
@@ -166,17 +169,42 @@ never writes through a symbolic link.
 // defaultRedis fills in the Redis of opts when no --redis was given: the
 // gateway's, as the top-level Caddyfile reads it: RESTCOMM_REDIS (else
 // redis://127.0.0.1:6379/0), with the password of RESTCOMM_REDIS_PASSWORD
-// when set (`up` sets it for the redis-server it starts).
-func defaultRedis(opts *store.ClientOptions) {
+// when set. At the default address without a password given, that is the
+// redis-server `up` starts, whose password `up` keeps in a file: it is
+// read from there, as up reads it, so that the commands reach the Redis
+// of the gateway up runs.
+func defaultRedis(opts *store.ClientOptions) error {
 	if len(opts.URLs) > 0 {
-		return
+		return nil
 	}
-	opts.URLs = []string{cmp.Or(os.Getenv("RESTCOMM_REDIS"), "redis://127.0.0.1:6379/0")}
+	url := os.Getenv("RESTCOMM_REDIS")
+	opts.URLs = []string{cmp.Or(url, defaultRedisURL)}
 	opts.Password = cmp.Or(opts.Password, os.Getenv("RESTCOMM_REDIS_PASSWORD"))
+	if opts.Password != "" || cmp.Or(url, defaultRedisURL) != defaultRedisURL {
+		return nil
+	}
+	file, err := localredis.PasswordFile()
+	if err != nil {
+		return nil // no home directory: no up either
+	}
+	pw, err := localredis.ReadPassword(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	}
+	opts.Password = pw
+	return nil
 }
 
+// defaultRedisURL is the top-level Caddyfile's Redis, and up's.
+const defaultRedisURL = "redis://127.0.0.1:6379/0"
+
 func openStore(opts store.ClientOptions, prefix string) (*store.Store, func(), error) {
-	defaultRedis(&opts)
+	if err := defaultRedis(&opts); err != nil {
+		return nil, nil, err
+	}
 	// an import's batches take longer than a request's commands
 	opts.ReadTimeout, opts.WriteTimeout = 30*time.Second, 30*time.Second
 	rdb, err := opts.NewClient()

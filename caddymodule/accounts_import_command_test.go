@@ -174,3 +174,48 @@ func TestCommandsUseTheGatewaysRedisPassword(t *testing.T) {
 	_, err = runCommand(t, "accounts", "export", "--redis", rd.URL())
 	require.ErrorContains(t, err, "NOAUTH", "a --redis URL carries its own password")
 }
+
+// Without --redis the commands reach the gateway's Redis as the top-level
+// Caddyfile names it, and at the default address, with no password given,
+// the redis-server up started, with the password up keeps for it.
+func TestDefaultRedis(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	file := filepath.Join(state, "restcomm-gateway", "redis", "password")
+	for _, c := range []struct {
+		note, env, envPassword, file string
+		fileMode                     os.FileMode
+		flags                        []string
+		wantURL, wantPassword, err   string
+	}{
+		{note: "nothing: the default, no password", wantURL: defaultRedisURL},
+		{note: "up's password", file: "upsecret", fileMode: 0o600, wantURL: defaultRedisURL, wantPassword: "upsecret"},
+		{note: "a given password wins", envPassword: "given", file: "upsecret", fileMode: 0o600,
+			wantURL: defaultRedisURL, wantPassword: "given"},
+		{note: "another Redis never gets up's password", env: "redis://10.0.0.5:6379/0", file: "upsecret", fileMode: 0o600,
+			wantURL: "redis://10.0.0.5:6379/0"},
+		{note: "the default spelt out is up's", env: defaultRedisURL, file: "upsecret", fileMode: 0o600,
+			wantURL: defaultRedisURL, wantPassword: "upsecret"},
+		{note: "--redis is used as given", flags: []string{"redis://h:1/0"}, file: "upsecret", fileMode: 0o600,
+			wantURL: "redis://h:1/0"},
+		{note: "a file others can read is refused", file: "upsecret", fileMode: 0o644, err: "readable by other users"},
+	} {
+		t.Setenv("RESTCOMM_REDIS", c.env)
+		t.Setenv("RESTCOMM_REDIS_PASSWORD", c.envPassword)
+		require.NoError(t, os.RemoveAll(filepath.Dir(file)))
+		if c.file != "" {
+			require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o700))
+			require.NoError(t, os.WriteFile(file, []byte(c.file+"\n"), c.fileMode))
+			require.NoError(t, os.Chmod(file, c.fileMode))
+		}
+		opts := store.ClientOptions{URLs: c.flags}
+		err := defaultRedis(&opts)
+		if c.err != "" {
+			assert.ErrorContains(t, err, c.err, c.note)
+			continue
+		}
+		require.NoError(t, err, c.note)
+		assert.Equal(t, []string{c.wantURL}, opts.URLs, c.note)
+		assert.Equal(t, c.wantPassword, opts.Password, c.note)
+	}
+}

@@ -60,7 +60,8 @@ mirror block any more: it deletes the outbox (changes not yet delivered
 are dropped, and counted) so that changes append nothing more. It refuses
 while a gateway holds the delivery lease.
 
---redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0;
+--redis defaults to $RESTCOMM_REDIS, else redis://127.0.0.1:6379/0 (with
+the password of $RESTCOMM_REDIS_PASSWORD, else the one 'up' keeps);
 --database to $RESTCOMM_DATABASE. They take the URL forms of "accounts
 import" (a password with special characters percent-encoded).
 `,
