@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -93,6 +95,7 @@ It refuses a directory that is not empty unless --force.
 			testCmd.Flags().StringVarP(&topts.format, "format", "f", "pretty", "pretty, or json: OPA's JSON report (with --coverage, OPA's JSON coverage report)")
 			testCmd.Flags().BoolVarP(&topts.coverage, "coverage", "c", false, "report what the tests cover of the policy's rule files (OPA's cover package)")
 			testCmd.Flags().Float64Var(&topts.threshold, "threshold", 0, "with --coverage (which it implies), fail with status 2 below this percentage, 0 to 100")
+			testCmd.Flags().DurationVarP(&topts.timeout, "timeout", "t", 0, "bound each test (default 5s, the gateway's; 1m with --coverage)")
 			var bundleDir string
 			var force bool
 			showCmd := &cobra.Command{
@@ -215,7 +218,13 @@ type policyTestOptions struct {
 	coverage     bool
 	threshold    float64
 	thresholdSet bool
+	timeout      time.Duration
 }
+
+// slowTestTimeout bounds each test when its evaluation is traced, for its
+// coverage or its trace, which slows it down several times: the gateway's
+// bound of 5 s would fail a slow test on a busy machine.
+const slowTestTimeout = time.Minute
 
 // Exit statuses of `policy test`, as opa test's.
 const (
@@ -240,6 +249,9 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 	if o.format != "pretty" && o.format != "json" {
 		return testsError, fmt.Errorf("--format %q: want pretty or json", o.format)
 	}
+	if o.timeout < 0 {
+		return testsError, fmt.Errorf("--timeout %v: want a positive duration", o.timeout)
+	}
 	if o.threshold < 0 || o.threshold > 100 {
 		return testsError, fmt.Errorf("--threshold %v: want a percentage from 0 to 100", o.threshold)
 	}
@@ -257,9 +269,10 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 		return testsError, fmt.Errorf("policy %s: not a directory", dir)
 	}
 
-	opts := policy.TestOptions{Run: o.run}
+	opts := policy.TestOptions{Run: o.run, Timeout: o.timeout}
 	if o.coverage {
 		opts.Coverage = cover.New()
+		opts.Timeout = cmp.Or(o.timeout, slowTestTimeout)
 	}
 	p, err := policy.CompileWith(ctx, os.DirFS(dir), m, opts)
 	var failed *policy.TestsFailedError
@@ -268,7 +281,7 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 	case errors.As(err, &failed):
 		results = failed.Results
 		if o.verbose {
-			results = withTraces(ctx, dir, m, results)
+			results = withTraces(ctx, dir, m, results, cmp.Or(o.timeout, slowTestTimeout))
 		}
 	case err != nil:
 		return testsError, fmt.Errorf("policy %s refused: %w", dir, err)
@@ -343,14 +356,15 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 // withTraces are results with the evaluation traces of the failing tests,
 // which tester.PrettyReporter prints when it is verbose: those tests are
 // run again, alone, with tracing, which would slow every test down.
-func withTraces(ctx context.Context, dir string, mode policy.Mode, results []policy.TestResult) []policy.TestResult {
+func withTraces(ctx context.Context, dir string, mode policy.Mode, results []policy.TestResult, timeout time.Duration) []policy.TestResult {
 	var names []string
 	for _, r := range results {
 		if !r.Passed && !r.Skipped {
 			names = append(names, regexp.QuoteMeta(r.Name))
 		}
 	}
-	_, err := policy.CompileWith(ctx, os.DirFS(dir), mode, policy.TestOptions{Run: "^(" + strings.Join(names, "|") + ")$", Trace: true})
+	_, err := policy.CompileWith(ctx, os.DirFS(dir), mode, policy.TestOptions{
+		Run: "^(" + strings.Join(names, "|") + ")$", Trace: true, Timeout: timeout})
 	var again *policy.TestsFailedError
 	if !errors.As(err, &again) {
 		return results // changed meanwhile: without traces

@@ -196,13 +196,16 @@ func TestPolicyTestCommand(t *testing.T) {
 		_, err = runCommand(t, "policy", "test", "--threshold", "101", starterOverlay(t))
 		assert.ErrorContains(t, err, "--threshold 101")
 		assert.Equal(t, 1, exitStatus(err))
+		_, err = runCommand(t, "policy", "test", "--timeout", "-1s", starterOverlay(t))
+		assert.ErrorContains(t, err, "--timeout -1s")
+		assert.Equal(t, 1, exitStatus(err))
 		_, err = runCommand(t, "policy", "test", "--bogus", starterOverlay(t))
 		assert.Error(t, err)
 		assert.Equal(t, 1, exitStatus(err))
 		out, err := runCommand(t, "policy", "test", "--help")
 		require.NoError(t, err)
 		assert.True(t, strings.Contains(out, "policy test <dir>"), out)
-		for _, flag := range []string{"--run", "--verbose", "--format", "--coverage", "--threshold", "--mode"} {
+		for _, flag := range []string{"--run", "--verbose", "--format", "--coverage", "--threshold", "--timeout", "--mode"} {
 			assert.Contains(t, out, flag)
 		}
 	})

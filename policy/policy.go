@@ -15,6 +15,7 @@
 package policy
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -140,6 +141,9 @@ type TestOptions struct {
 	// Trace records each test's evaluation, which tester.PrettyReporter
 	// prints for a failing test when it is Verbose.
 	Trace bool
+	// Timeout bounds each test: by default 5 s, the gateway's bound.
+	// Coverage and Trace slow the tests down several times.
+	Timeout time.Duration
 }
 
 func (o TestOptions) isZero() bool { return o == TestOptions{} }
@@ -437,7 +441,7 @@ func runTests(ctx context.Context, files *loader.Result, opts TestOptions) ([]Te
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(files.ParsedModules()).
-		SetTimeout(testTimeout).
+		SetTimeout(cmp.Or(opts.Timeout, testTimeout)).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
 		Filter(opts.Run).
