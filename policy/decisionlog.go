@@ -3,9 +3,12 @@ package policy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
+
+	"github.com/restcomm/restcomm-gateway/internal/version"
 )
 
 // DecisionPath is the decision's path as OPA's decision logs name the
@@ -66,12 +69,33 @@ func (p *Policy) Evaluate(ctx context.Context, input any) (any, error) {
 	return ast.JSON(v)
 }
 
-// BundleRevisions name what the policy in force is made of, for a
-// decision log's "bundles": "restcomm", the policy's revision as the
-// gateway reports it everywhere (policy loaded, reloaded, refused): the
-// hash of the built-in policy's files when it runs alone, and otherwise a
-// hash over the policy directory's files (and, for an overlay, the
-// built-in policy's it is composed with).
+// BundleRevisions name what the policy in force is made of, as a
+// decision log's "bundles" (name: revision):
+//
+//   - the built-in policy alone: "builtin", with the revision that
+//     `policy show-builtin --bundle` writes in its manifest (the gateway's
+//     version, "+", the hash of the built-in policy's files);
+//   - an overlay: "builtin" as above and "overlay", with the policy's
+//     revision as the gateway reports it everywhere (policy loaded,
+//     reloaded, refused; `policy test`): a hash over the overlay's files
+//     and the built-in policy's;
+//   - a replacement policy: "policy", with the policy's revision (the hash
+//     of its files).
+//
+// A policy bundle's revision begins with its manifest's (Engine.Swap).
 func (p *Policy) BundleRevisions() map[string]string {
-	return map[string]string{"restcomm": p.revision}
+	b, err := loadBuiltin()
+	if err != nil { // the built-in policy always loads: it is part of the binary
+		return map[string]string{"policy": p.revision}
+	}
+	builtin := version.Get().Version + "+" + b.digest[:12]
+	for name := range p.modules {
+		if strings.HasPrefix(name, builtinModulePrefix) {
+			return map[string]string{"builtin": builtin, "overlay": p.revision}
+		}
+	}
+	if p.revision == b.digest[:12] {
+		return map[string]string{"builtin": builtin}
+	}
+	return map[string]string{"policy": p.revision}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/open-policy-agent/opa/v1/loader"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/version"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
@@ -58,8 +60,28 @@ func TestDecideLogged(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(jsonOf(t, ev.Result)), &doc))
 		assert.Equal(t, got.Allow, doc["allow"], "the decision document the policy returned")
 	}
-	assert.Equal(t, map[string]string{"restcomm": p.Revision()}, p.BundleRevisions())
 	assert.Equal(t, strings.ReplaceAll(strings.TrimPrefix(policy.DecisionQuery, "data."), ".", "/"), policy.DecisionPath)
+}
+
+// The bundles a decision log names: the built-in policy with the revision
+// of its OPA bundle's manifest, and the overlay or the replacement policy
+// with the revision the gateway reports.
+func TestBundleRevisions(t *testing.T) {
+	builtin, err := policy.Compile(ctx, policy.Default())
+	require.NoError(t, err)
+	rev, err := policy.BuiltinRevision()
+	require.NoError(t, err)
+	want := version.Get().Version + "+" + rev
+	assert.Equal(t, rev, builtin.Revision())
+	assert.Equal(t, map[string]string{"builtin": want}, builtin.BundleRevisions())
+
+	overlay, err := policy.CompileOverlay(ctx, os.DirFS("examples/networks"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"builtin": want, "overlay": overlay.Revision()}, overlay.BundleRevisions())
+
+	replacement, err := policy.Compile(ctx, fstest.MapFS{"authz.rego": {Data: []byte(minimalAuthz)}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"policy": replacement.Revision()}, replacement.BundleRevisions())
 }
 
 // A logged input is evaluated by OPA itself, as `opa eval -d policy/default

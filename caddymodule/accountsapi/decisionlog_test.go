@@ -17,6 +17,8 @@ import (
 
 	"github.com/restcomm/restcomm-gateway/internal/decisionlog"
 	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/version"
+	"github.com/restcomm/restcomm-gateway/policy"
 )
 
 // jsonLog is a decision logger writing JSON lines, as Caddy's default
@@ -53,7 +55,7 @@ func (l *jsonLog) lines(t *testing.T) []string {
 
 // events reads every line back into the event type (OPA's EventV1, field
 // for field), and checks what every entry holds.
-func (l *jsonLog) events(t *testing.T, revision string) []decisionlog.Event {
+func (l *jsonLog) events(t *testing.T, p *policy.Policy) []decisionlog.Event {
 	t.Helper()
 	var events []decisionlog.Event
 	for _, line := range l.lines(t) {
@@ -69,7 +71,11 @@ func (l *jsonLog) events(t *testing.T, revision string) []decisionlog.Event {
 		require.NoError(t, dec.Decode(&e), line)
 		assert.NotEmpty(t, e.DecisionID)
 		assert.Equal(t, "restcomm/authz/decision", e.Path)
-		assert.Equal(t, map[string]decisionlog.BundleInfoV1{"restcomm": {Revision: revision}}, e.Bundles)
+		bundles := map[string]decisionlog.BundleInfoV1{}
+		for name, rev := range p.BundleRevisions() {
+			bundles[name] = decisionlog.BundleInfoV1{Revision: rev}
+		}
+		assert.Equal(t, bundles, e.Bundles)
 		assert.Equal(t, "1.2.3-test", e.Labels["version"])
 		assert.Len(t, e.Labels["id"], 36)
 		assert.False(t, e.Timestamp.IsZero())
@@ -104,7 +110,12 @@ func TestDecisionLog(t *testing.T) {
 	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, user: fixture.Users["ADMIN"], secret: "RestComm-wrong"})
 	h.do(call{method: "POST", path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "DEV", form: "Password=Secret-Passw0rd!&Role=Administrator"})
 
-	events := l.events(t, p.Revision())
+	events := l.events(t, p)
+	require.NotEmpty(t, events)
+	builtin, err := policy.BuiltinRevision()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]decisionlog.BundleInfoV1{"builtin": {Revision: version.Get().Version + "+" + builtin}}, events[0].Bundles,
+		"the built-in policy, as its OPA bundle's manifest names it")
 	require.Len(t, events, 4)
 	ids := map[string]bool{}
 	for _, e := range events {
@@ -213,7 +224,7 @@ func TestDecisionLogHoldsNoSecret(t *testing.T) {
 			assert.NotContains(t, line, s)
 		}
 	}
-	events := l.events(t, h.s.cfg.Policy().Revision())
+	events := l.events(t, h.s.cfg.Policy())
 	role := func(e decisionlog.Event) any {
 		req, _ := (*e.Input).(map[string]any)["request"].(map[string]any)
 		return req["role"]
@@ -221,4 +232,28 @@ func TestDecisionLogHoldsNoSecret(t *testing.T) {
 	assert.Equal(t, "Developer", role(events[0]), "the create's form was read")
 	assert.Equal(t, "Developer", role(events[1]), "the update's form was read")
 	assert.Equal(t, fixture.SidAdmin, (*events[0].Input).(map[string]any)["caller"].(map[string]any)["sid"])
+}
+
+// With an overlay, the entries name the built-in policy and the overlay,
+// and the logged input replays to the logged result on the two together.
+func TestDecisionLogOverlay(t *testing.T) {
+	t.Parallel()
+	var l jsonLog
+	h := newHarness(t, true, withDecisionLog(&l), withPolicyDir(t, "../../policy/examples/networks", "overlay"))
+	p := h.s.cfg.Policy()
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN"})
+	h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidDev, as: "ADMIN", remote: "203.0.113.7:1234"})
+	events := l.events(t, p)
+	require.Len(t, events, 2)
+	assert.Equal(t, p.Revision(), events[0].Bundles["overlay"].Revision)
+	assert.Contains(t, events[0].Bundles, "builtin")
+	for _, e := range events {
+		again, err := p.Evaluate(context.Background(), *e.Input)
+		require.NoError(t, err)
+		want, err := json.Marshal(again)
+		require.NoError(t, err)
+		got, err := json.Marshal(*e.Result)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got))
+	}
 }
