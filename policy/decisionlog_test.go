@@ -163,3 +163,22 @@ func TestPolicyInputHoldsNoCredential(t *testing.T) {
 	want = append(want, subject("/input/path_account")...)
 	assert.ElementsMatch(t, want, names, "a new input field: is it a credential? If so, never put it in the input")
 }
+
+// BenchmarkDecideLogged is a decision with decision_log on: a full
+// evaluation with OPA's metrics, and the input and the result as JSON
+// documents (compare BenchmarkDecide and BenchmarkDecideUncached).
+func BenchmarkDecideLogged(b *testing.B) {
+	p, err := policy.Compile(ctx, policy.Default())
+	require.NoError(b, err)
+	for _, bc := range benchCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d, _, err := p.DecideLogged(ctx, &bc.in)
+				if err != nil || !d.Allow {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}
