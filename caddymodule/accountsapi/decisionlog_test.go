@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -255,5 +257,46 @@ func TestDecisionLogOverlay(t *testing.T) {
 		got, err := json.Marshal(*e.Result)
 		require.NoError(t, err)
 		assert.JSONEq(t, string(want), string(got))
+	}
+}
+
+// A policy that gives no valid decision: the entry has OPA's error
+// document, and the result only when the policy returned one (which the
+// gateway refused); the request is denied.
+func TestDecisionLogOfAPolicyThatCannotDecide(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		rules  string
+		result string // "" for none
+	}{
+		"error":   {rules: "package restcomm.authz\n\ndecision := {\"allow\": count(input.caller.ancestors) / count(input.caller.ancestors) > 0}\n"},
+		"not 4xx": {rules: "package restcomm.authz\n\ndecision := {\"allow\": false, \"status\": 302}\n", result: `{"allow": false, "status": 302}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "authz.rego"), []byte(c.rules), 0o644))
+			var l jsonLog
+			h := newHarness(t, true, withPolicyDir(t, dir, "replace"), withDecisionLog(&l))
+			w := h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"})
+			assert.Equal(t, http.StatusForbidden, w.Code)
+			lines := l.lines(t)
+			require.Len(t, lines, 1)
+			var e decisionlog.Event
+			require.NoError(t, json.Unmarshal([]byte(lines[0]), &e))
+			require.NotNil(t, e.Error)
+			assert.Equal(t, "internal_error", e.Error.Code)
+			assert.NotEmpty(t, e.Error.Message)
+			require.NotNil(t, e.Input)
+			assert.Equal(t, map[string]decisionlog.BundleInfoV1{"policy": {Revision: h.s.cfg.Policy().Revision()}}, e.Bundles)
+			if c.result == "" {
+				assert.Nil(t, e.Result)
+			} else {
+				require.NotNil(t, e.Result)
+				got, err := json.Marshal(*e.Result)
+				require.NoError(t, err)
+				assert.JSONEq(t, c.result, string(got))
+			}
+		})
 	}
 }
