@@ -195,6 +195,11 @@ func TestPackage(t *testing.T) {
 				assert.Contains(t, out, strings.TrimPrefix(value, "https://"), "%s=%s is in the configuration", name, value)
 			}
 		}
+
+		// The admin API on the socket in the unit's RuntimeDirectory, as
+		// the environment file suggests.
+		out = adapt(t, bin, caddyfile, map[string]string{"RESTCOMM_ADMIN": "unix//run/restcomm-gateway/admin.sock"})
+		assert.Contains(t, out, `"admin":{"listen":"unix//run/restcomm-gateway/admin.sock"}`)
 	})
 
 	t.Run("systemd-analyze verify", func(t *testing.T) {
