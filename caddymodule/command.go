@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -221,11 +220,6 @@ type policyTestOptions struct {
 	timeout      time.Duration
 }
 
-// slowTestTimeout bounds each test when its evaluation is traced, for its
-// coverage or its trace, which slows it down several times: the gateway's
-// bound of 5 s would fail a slow test on a busy machine.
-const slowTestTimeout = time.Minute
-
 // Exit statuses of `policy test`, as opa test's.
 const (
 	testsPassed = 0
@@ -272,7 +266,6 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 	opts := policy.TestOptions{Run: o.run, Timeout: o.timeout}
 	if o.coverage {
 		opts.Coverage = cover.New()
-		opts.Timeout = cmp.Or(o.timeout, slowTestTimeout)
 	}
 	p, err := policy.CompileWith(ctx, os.DirFS(dir), m, opts)
 	var failed *policy.TestsFailedError
@@ -281,7 +274,7 @@ func policyTest(ctx context.Context, w, errw io.Writer, dir string, o policyTest
 	case errors.As(err, &failed):
 		results = failed.Results
 		if o.verbose {
-			results = withTraces(ctx, dir, m, results, cmp.Or(o.timeout, slowTestTimeout))
+			results = withTraces(ctx, dir, m, results, o.timeout)
 		}
 	case err != nil:
 		return testsError, fmt.Errorf("policy %s refused: %w", dir, err)

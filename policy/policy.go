@@ -141,12 +141,24 @@ type TestOptions struct {
 	// Trace records each test's evaluation, which tester.PrettyReporter
 	// prints for a failing test when it is Verbose.
 	Trace bool
-	// Timeout bounds each test: by default 5 s, the gateway's bound.
-	// Coverage and Trace slow the tests down several times.
+	// Timeout bounds each test: by default 5 s, the gateway's bound, or
+	// a minute with Coverage or Trace, which slow the tests down several
+	// times (a slow test would fail on a busy machine).
 	Timeout time.Duration
 }
 
 func (o TestOptions) isZero() bool { return o == TestOptions{} }
+
+// tracedTestTimeout bounds each test by default when its evaluation is
+// traced, for its coverage or its trace.
+const tracedTestTimeout = time.Minute
+
+func (o TestOptions) timeout() time.Duration {
+	if o.Coverage != nil || o.Trace {
+		return cmp.Or(o.Timeout, tracedTestTimeout)
+	}
+	return cmp.Or(o.Timeout, testTimeout)
+}
 
 // TestsFailedError is Compile's error when the directory's own tests fail:
 // the policy compiled, but its authors' expectations do not hold.
@@ -441,7 +453,7 @@ func runTests(ctx context.Context, files *loader.Result, opts TestOptions) ([]Te
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(files.ParsedModules()).
-		SetTimeout(cmp.Or(opts.Timeout, testTimeout)).
+		SetTimeout(opts.timeout()).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
 		Filter(opts.Run).
