@@ -60,7 +60,7 @@ func BundleFS(b *bundle.Bundle) (fsys fs.FS, label string, err error) {
 		}
 		files["data.json"] = &fstest.MapFile{Data: data, Mode: 0o444}
 	}
-	return files, bundleLabel(b.Manifest.Revision), nil
+	return files, BundleLabel(b.Manifest.Revision), nil
 }
 
 // bundlePath is a module's path in the bundle as a path of an fs.FS, or an
@@ -78,9 +78,9 @@ func bundlePath(p string) (string, error) {
 	return name, nil
 }
 
-// bundleLabel keeps the printable characters of a manifest's revision, at
+// BundleLabel keeps the printable characters of a manifest's revision, at
 // most MaxBundleLabel of them.
-func bundleLabel(rev string) string {
+func BundleLabel(rev string) string {
 	rev = strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) && r != '@' && !unicode.IsSpace(r) {
 			return r
