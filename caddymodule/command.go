@@ -26,7 +26,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "policy",
-		Usage: "init <dir> | test <dir> | show-builtin [--bundle <dir>]",
+		Usage: "init <dir> | test <dir> | show-builtin [--bundle <dir>] | replay --decisions <log> [--overlay <dir>]",
 		Short: "Checks a RestComm gateway policy directory",
 		Long: `
 Works with the policy directories of the restcomm handler (policy_dir).
@@ -60,6 +60,14 @@ only), is accepted with a WARN line for each, as the gateway logs them.
 and a .manifest with a revision and its roots), for OPA's own tools:
 opa test <dir> <overlay>, opa eval -b <dir>, opa check --strict, opa fmt.
 It refuses a directory that is not empty unless --force.
+
+"policy replay --decisions <log> --overlay <dir>" tells what a candidate
+policy would change before it is enforced: it decides the inputs of logged
+decisions (decision_log on) again with the candidate, compiled as the
+gateway would load it, and reports the decisions that would change, by kind
+and operation, with examples. It exits with status 2 when any would change,
+unless --allow-changes; 1 when the log cannot be read or the candidate
+would be refused.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			var initMode string
@@ -114,7 +122,7 @@ It refuses a directory that is not empty unless --force.
 			}
 			showCmd.Flags().StringVar(&bundleDir, "bundle", "", "write the built-in policy into this directory as an OPA bundle, instead of printing it")
 			showCmd.Flags().BoolVar(&force, "force", false, "with --bundle, write into a directory that is not empty, over the bundle's files")
-			cmd.AddCommand(initCmd, testCmd, showCmd)
+			cmd.AddCommand(initCmd, testCmd, showCmd, policyReplayCommand()) // policyreplay_command.go
 			requireSubcommand(cmd)
 		},
 	})
