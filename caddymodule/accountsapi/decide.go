@@ -44,12 +44,19 @@ func (s *Service) decide(ctx context.Context, x *exchange) policy.Decision {
 	}
 	x.op.facts(s, x, &in)
 	p := s.cfg.Policy()
+	var d policy.Decision
 	if s.cfg.DecisionLogger != nil {
-		return s.decideLogged(ctx, x, &in, p)
+		d = s.decideLogged(ctx, x, &in, p)
+	} else {
+		start := time.Now()
+		var err error
+		d, err = p.Decide(ctx, &in)
+		d = s.decided(&in, p, d, err, time.Since(start))
 	}
-	start := time.Now()
-	d, err := p.Decide(ctx, &in)
-	return s.decided(&in, p, d, err, time.Since(start))
+	if s.cfg.Monitor != nil {
+		s.cfg.Monitor(ctx, x.requestID(), &in, d)
+	}
+	return d
 }
 
 // decided denies on a policy error, logging it, and counts the decision.
