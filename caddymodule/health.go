@@ -169,8 +169,8 @@ func (g *Gateway) readiness(ctx context.Context) readiness {
 // ctx and redis_timeout.
 func (g *Gateway) probe(ctx context.Context) readiness {
 	var reasons []string
-	if g.engine == nil || g.engine.Policy() == nil {
-		reasons = append(reasons, "policy: none loaded")
+	if reason := g.policyNotReady(); reason != "" { // policybundle.go
+		reasons = append(reasons, reason)
 	}
 	g.redis.hold() // a reload closes the client only after the probe
 	defer g.redis.release()

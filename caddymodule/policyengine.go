@@ -38,6 +38,7 @@ type pooledEngine struct {
 	stop    context.CancelFunc
 	logger  atomic.Pointer[zap.Logger]
 	metrics atomic.Pointer[metrics]
+	bundle  *bundleSource // the policy's bundle, nil for a directory or the built-in (policybundle.go)
 }
 
 func (p *pooledEngine) Destruct() error {
