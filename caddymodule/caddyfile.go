@@ -42,6 +42,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
 //	    policy_mode             overlay|replace
+//	    policy_bundle [<name>] { (policybundle_caddyfile.go; excludes policy_dir)
+//	        url                  https://bundles.example.com
+//	        resource             bundles/restcomm-overlay.tar.gz
+//	        polling              10s 60s
+//	        long_polling_timeout 0
+//	        credentials          bearer {env.BUNDLE_TOKEN}
+//	        verification_key     /etc/restcomm-gateway/bundle.pub [algorithm RS256] [key_id global] [scope <scope>]
+//	        max_size             32MiB
+//	        on_missing           deny|builtin
+//	    }
 //	    decision_log            [on|off]
 //	    organization_domain     <domain>
 //	    seed                    auto|off
@@ -118,6 +128,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &g.PolicyDir); err != nil {
 				return err
 			}
+		case "policy_bundle":
+			b, err := parsePolicyBundle(d)
+			if err != nil {
+				return err
+			}
+			g.PolicyBundle = b
 		case "policy_mode":
 			if err := oneArg(d, &g.PolicyMode); err != nil {
 				return err
@@ -174,6 +190,9 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized restcomm subdirective %q", d.Val())
 		}
+	}
+	if err := checkPolicySource(g.PolicyDir, g.PolicyBundle); err != nil { // policybundle.go
+		return d.Err(err.Error())
 	}
 	return nil
 }

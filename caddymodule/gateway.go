@@ -60,6 +60,12 @@ type Gateway struct {
 	// the built-in one (see policy/README.md).
 	PolicyMode string `json:"policy_mode,omitempty"`
 
+	// PolicyBundle is where a security team publishes the policy as an OPA
+	// bundle, polled, verified, tested and activated as PolicyDir's edits
+	// are (policybundle.go); PolicyMode says what it is. It excludes
+	// PolicyDir.
+	PolicyBundle *PolicyBundleConfig `json:"policy_bundle,omitempty"`
+
 	// DecisionLog writes one structured log line per policy decision
 	// (logger http.handlers.restcomm.decision): decision id, operation,
 	// caller and target SIDs, result, policy revision and evaluation time;
@@ -217,7 +223,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.provisionAccountCache(prefix); err != nil { // accountcache.go
 		return err
 	}
-	g.engine, g.engineKey, err = loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), g.PolicyMode, g.metrics)
+	g.engine, g.engineKey, err = g.loadPolicy(ctx, repl, g.PolicyBundle) // policybundle.go
 	if err != nil {
 		return err
 	}
@@ -227,10 +233,11 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err := g.newService(repl); err != nil { // handler.go
 		return err
 	}
-	p := g.engine.Policy()
-	g.logger.Named(policyLogger).Info("policy loaded", // as the engine logs its reloads
-		zap.String("revision", p.Revision()),
-		zap.Int("tests_passed", p.Tests()))
+	if p := g.engine.Policy(); p != nil { // nil: a bundle not yet activated (policybundle.go)
+		g.logger.Named(policyLogger).Info("policy loaded", // as the engine logs its reloads
+			zap.String("revision", p.Revision()),
+			zap.Int("tests_passed", p.Tests()))
+	}
 	listGateway(g) // for the admin API's probes (health.go)
 	return nil
 }
@@ -239,6 +246,9 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 func (g *Gateway) Validate() error {
 	if g.store == nil || g.engine == nil || g.service == nil {
 		return errors.New("restcomm: not provisioned")
+	}
+	if err := checkPolicySource(g.PolicyDir, g.PolicyBundle); err != nil { // policybundle.go
+		return err
 	}
 	return nil
 }
@@ -312,6 +322,7 @@ func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.AddHook(gatewayMetrics().redisHook(redisClientService)) // metrics.go
 		return &redisHandle{client: c}, nil
 	})
 	if err != nil {

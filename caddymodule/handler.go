@@ -15,7 +15,7 @@ import (
 // whose shape, ServeHTTP(w, r) error, is the service's Upstream. The
 // site's health probes are answered first, without credentials (health.go).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if g.serveHealth(w, r) {
+	if g.serveHealth(w, r) || g.refusePending(w, r) { // refusePending: policybundle.go
 		return nil
 	}
 	return g.service.ServeHTTP(w, r, next)
