@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
@@ -660,12 +661,17 @@ func (s *bundleSource) snapshot() (bundleStatus, map[string]int64) {
 // requests for want of a bundle.
 const bundleNotActivated = "policy bundle not yet activated"
 
-// refusePending answers r 503 when the gateway's policy is a bundle of
-// which none is in force yet (on_missing deny): fail closed, and say so as
+// refusePending answers an API request 503 when the gateway's policy is a
+// bundle of which none is in force yet (on_missing deny): fail closed, and say so as
 // RestComm says it is unavailable, so that clients retry rather than take
 // it as a decision about their rights.
 func (g *Gateway) refusePending(w http.ResponseWriter, r *http.Request) bool {
 	if g.engine == nil || g.engine.Policy() != nil {
+		return false
+	}
+	// Only the API waits for a policy: other paths (the Admin UI, RVD, …)
+	// are none of the policy's business and pass on as they always do.
+	if _, err := restpath.Parse(r.URL.EscapedPath()); errors.Is(err, restpath.ErrNotAPI) {
 		return false
 	}
 	if s := g.engine.bundle; s != nil {

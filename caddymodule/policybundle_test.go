@@ -272,8 +272,8 @@ func metricValue(families []*dto.MetricFamily, name string, labels map[string]st
 	return -1
 }
 
-// Before any good bundle, on_missing deny refuses every request and
-// readiness says why; the first good bundle lifts both. The service's
+// Before any good bundle, on_missing deny refuses every API request (the
+// rest passes, as it always does) and readiness says why; the first good bundle lifts both. The service's
 // credentials are sent and never shown.
 func TestPolicyBundleOnMissingDeny(t *testing.T) {
 	keys := newBundleKeys(t)
@@ -297,6 +297,13 @@ func TestPolicyBundleOnMissingDeny(t *testing.T) {
 		assert.Equal(t, "1", w.Header().Get("Retry-After"))
 	}
 	assert.Empty(t, h.proxied, "nothing reaches RestComm")
+	// Paths outside the API are none of the policy's business: they pass.
+	for _, path := range []string{"/restcomm-management/index.html", "/visual-designer/", "/restcomm/2012-04-24x/"} {
+		w := h.do(call{path: path})
+		assert.NotEqual(t, 503, w.Code, path)
+	}
+	assert.Len(t, h.proxied, 3, "outside the API, requests pass while the bundle is pending")
+	h.proxied = nil
 	r := h.g.probe(context.Background())
 	assert.Equal(t, []string{bundleNotActivated}, r.Reasons)
 	raw, err := json.Marshal(h.g.policyStatus())
