@@ -42,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    key_prefix              <prefix>
 //	    policy_dir              <directory>
 //	    policy_mode             overlay|replace
+//	    policy_monitor_dir      <directory>
 //	    policy_bundle [<name>] { (policybundle_caddyfile.go; excludes policy_dir)
 //	        url                  https://bundles.example.com
 //	        resource             bundles/restcomm-overlay.tar.gz
@@ -134,6 +135,10 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			g.PolicyBundle = b
+		case "policy_monitor_dir": // policymonitor.go
+			if err := oneArg(d, &g.PolicyMonitorDir); err != nil {
+				return err
+			}
 		case "policy_mode":
 			if err := oneArg(d, &g.PolicyMode); err != nil {
 				return err

@@ -66,6 +66,10 @@ type Gateway struct {
 	// PolicyDir.
 	PolicyBundle *PolicyBundleConfig `json:"policy_bundle,omitempty"`
 
+	// policy_monitor_dir: a policy decided beside the one in force but
+	// not enforced (policymonitor.go).
+	policyMonitorSettings
+
 	// DecisionLog writes one structured log line per policy decision
 	// (logger http.handlers.restcomm.decision): decision id, operation,
 	// caller and target SIDs, result, policy revision and evaluation time;
@@ -227,6 +231,9 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := g.provisionMonitor(ctx, repl, g.PolicyMode); err != nil { // policymonitor.go
+		return err
+	}
 	if g.DecisionLog {
 		g.decisionLogger = g.logger.Named("decision")
 	}
@@ -270,6 +277,7 @@ func (g *Gateway) Cleanup() error {
 		errs = append(errs, err)
 		g.engineKey = ""
 	}
+	errs = append(errs, g.cleanupMonitor()) // policymonitor.go
 	return errors.Join(errs...)
 }
 

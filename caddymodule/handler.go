@@ -34,6 +34,7 @@ func (g *Gateway) newService(repl *caddy.Replacer) error {
 		Policy:             g.engine.Policy,
 		Logger:             g.logger,
 		DecisionLogger:     g.decisionLogger,
+		Monitor:            g.monitorHook(), // policymonitor.go
 		Logs:               g.logs,
 		Metrics:            g.metrics,
 		RedisTimeout:       g.redisTimeout,
