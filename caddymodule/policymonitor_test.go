@@ -118,6 +118,17 @@ deny contains {"status": 403, "message": "Developers may not"} if {
 		assert.Len(t, logs.FilterMessage(policy.WouldDeny).All(), 4)
 	})
 
+	t.Run("with decision_log on too", func(t *testing.T) {
+		dir := developerProxyBlock(t)
+		h := newHarness(t, true, func(g *Gateway) { g.PolicyMonitorDir = dir; g.DecisionLog = true })
+		logs := observeMonitor(h)
+		before := differences(policy.WouldDeny, "proxy")
+		assert.Equal(t, http.StatusTeapot, h.do(requests[0]).Code)
+		assert.Equal(t, http.StatusTeapot, h.do(requests[1]).Code)
+		assert.Len(t, logs.FilterMessage(policy.WouldDeny).All(), 1)
+		assert.Equal(t, 1.0, differences(policy.WouldDeny, "proxy")-before)
+	})
+
 	t.Run("an identical monitored policy gives no differences", func(t *testing.T) {
 		dir := developerProxyBlock(t)
 		h := newHarness(t, true, func(g *Gateway) { g.PolicyDir = dir; g.PolicyMonitorDir = dir })
