@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/restcomm/restcomm-gateway/caddymodule/render"
+	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -51,7 +52,9 @@ row and the ratios the project's targets are stated in:
   p99 added         gateway p99 - plain p99, pass-through         (target <= 1 ms)
   gateway RSS       largest resident memory of the gateway under load (target <= 100 MB)
 
---rounds K runs the four rows K times, one after the other, and prints the
+  monitor mode      account GET with policy_monitor_dir / without
+
+--rounds K runs the rows K times, one after the other, and prints the
 medians: a machine shared with other work drifts between rows, and
 alternating them spreads the drift over both sides of each ratio.
 
@@ -138,8 +141,23 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench",
 			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(upstreamAddr)),
 	})
+	// the same gateway with a monitored policy decided beside the one in
+	// force (policy_monitor_dir): the starter overlay, which decides as the
+	// built-in policy does, so that the row measures the cost of deciding
+	// twice and nothing else
+	monitorDir := filepath.Join(dir, "monitor-policy")
+	if err := policy.WriteStarter(monitorDir); err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	monAddr := freeLoopback()
+	monitored := benchConfig(dir, monAddr, []any{
+		route("", map[string]any{"handler": "restcomm", "key_prefix": "bench", "policy_monitor_dir": monitorDir,
+			"redis": map[string]any{"urls": []string{"redis://" + redisAddr + "/0"}}}, reverseProxy(upstreamAddr)),
+	})
 	var gatewayPid int
-	for _, c := range []struct{ name, config, addr string }{{"plain", plain, plainAddr}, {"gateway", gateway, gwAddr}} {
+	for _, c := range []struct{ name, config, addr string }{
+		{"plain", plain, plainAddr}, {"gateway", gateway, gwAddr}, {"monitored", monitored, monAddr},
+	} {
 		cmd, err := startCaddy(dir, c.name, c.config, c.addr)
 		if err != nil {
 			return caddy.ExitCodeFailedStartup, err
@@ -157,6 +175,7 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 		{name: "gateway pass-through", url: "http://" + gwAddr + calls},
 		{name: "caddy respond", url: "http://" + plainAddr + "/static"},
 		{name: "gateway account GET (JSON)", url: "http://" + gwAddr + "/restcomm/2012-04-24/Accounts.json/" + acct.Sid},
+		{name: "monitor mode account GET", url: "http://" + monAddr + "/restcomm/2012-04-24/Accounts.json/" + acct.Sid},
 	}
 	rounds := max(1, fl.Int("rounds"))
 	fmt.Printf("wrk -t%d -c%d -d%s, one row at a time, %d round(s), on %s\n\n", threads, conns, duration, rounds, hostName())
@@ -191,6 +210,8 @@ func cmdBench(fl caddycmd.Flags) (int, error) {
 	fmt.Printf("\npass-through  %.2fx plain reverse_proxy (target >= 0.95)\n", rows[1].rps/rows[0].rps)
 	fmt.Printf("account GET   %.2fx static respond (target >= 0.80)\n", rows[3].rps/rows[2].rps)
 	fmt.Printf("p99 added     %s on pass-through (target <= 1ms)\n", rows[1].p99-rows[0].p99)
+	fmt.Printf("monitor mode  %.2fx account GET without it, p99 %+v (one more decision per request, from its cache)\n",
+		rows[4].rps/rows[3].rps, rows[4].p99-rows[3].p99)
 	fmt.Printf("gateway RSS   %d kB at most under load (target <= 100 MB); %d kB peak since start, policy compilation included\n",
 		underLoad, procStatusKB(gatewayPid, "VmHWM:"))
 	return caddy.ExitCodeSuccess, nil
