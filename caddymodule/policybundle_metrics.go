@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,7 +15,7 @@ type bundleCollector struct{}
 var (
 	bundleInfoDesc = prometheus.NewDesc(metricsNamespaceBundle+"info",
 		"The policy bundle in force: its revision (the manifest's, then the content's digest); "+
-			"\"\" before any bundle is activated.",
+			"\"none\" before any bundle is activated.",
 		[]string{"bundle", "revision"}, nil)
 	bundleActivationsDesc = prometheus.NewDesc(metricsNamespaceBundle+"activations_total",
 		"Policy bundles by result: activated, or refused (verification, size or format, compile, "+
@@ -56,7 +57,8 @@ func (bundleCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		seen[s.name] = true
 		st, counts := s.snapshot()
-		ch <- prometheus.MustNewConstMetric(bundleInfoDesc, prometheus.GaugeValue, 1, s.name, st.ActiveRevision)
+		ch <- prometheus.MustNewConstMetric(bundleInfoDesc, prometheus.GaugeValue, 1, s.name,
+			cmp.Or(st.ActiveRevision, "none")) // no empty label values
 		for _, result := range []string{bundleActivated, bundleRefused} {
 			ch <- prometheus.MustNewConstMetric(bundleActivationsDesc, prometheus.CounterValue,
 				float64(counts[result]), s.name, result)

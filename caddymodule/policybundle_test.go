@@ -25,6 +25,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/compile"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -304,6 +305,23 @@ func TestPolicyBundleOnMissingDeny(t *testing.T) {
 	}
 	assert.Len(t, h.proxied, 3, "outside the API, requests pass while the bundle is pending")
 	h.proxied = nil
+	// no empty label values, even before the first bundle
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(bundleCollector{}))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var info []string
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				assert.NotEmpty(t, l.GetValue(), "%s{%s}", f.GetName(), l.GetName())
+				if f.GetName() == "restcomm_gateway_policy_bundle_info" && l.GetName() == "revision" {
+					info = append(info, l.GetValue())
+				}
+			}
+		}
+	}
+	assert.Contains(t, info, "none")
 	r := h.g.probe(context.Background())
 	assert.Equal(t, []string{bundleNotActivated}, r.Reasons)
 	raw, err := json.Marshal(h.g.policyStatus())
