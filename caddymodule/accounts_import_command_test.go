@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 // runAccounts runs "accounts <args>" as the command line does, and returns

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
 )
 
 // Values of the seed option.

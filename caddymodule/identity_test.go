@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/upstreamtest"
 )
 
 // assertNoForgedIdentity checks that what upstream received as identity is

@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 

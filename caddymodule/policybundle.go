@@ -28,8 +28,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
 	"go.uber.org/zap"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
-	"github.com/restcomm/restcomm-gateway/caddymodule/restpath"
+	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/restpath"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 

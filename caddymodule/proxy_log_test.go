@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
 )
 
 // sampledCounts reads the log lines of one message: the lines written for

@@ -20,10 +20,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/accountsapi"
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/internal/freeport"
-	"github.com/restcomm/restcomm-gateway/internal/upstreamtest"
+	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/upstreamtest"
 )
 
 // These tests run the real handler inside a real Caddy (loaded in this

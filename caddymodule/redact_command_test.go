@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 )
 
 // The password of these URLs, and the pieces of it a parser would quote,

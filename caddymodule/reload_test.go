@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/internal/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/freeport"
 )
 
 // A `caddy reload` that changes the restcomm handler's Redis settings

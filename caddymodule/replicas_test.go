@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 )
 
 // With redis_wait_replicas, an account change is answered once a replica

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 // The last run of each result is kept, per namespace; a dry run writes

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 // importAs imports accounts as `accounts import` does, under rule.

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 // An empty namespace is seeded and marked once; after that Init finds the

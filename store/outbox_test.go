@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 func outboxEntries(t *testing.T, rdb redis.UniversalClient) []redis.XMessage {

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 

@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/fixture"
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 )
 
 // TestEndToEndInFrontOfRestComm is docs/dropin.md ("Putting it in front of

@@ -18,10 +18,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/freeport"
 	"github.com/restcomm/restcomm-gateway/internal/localredis"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/freeport"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 )
 
 // For a Redis it did not start, up says what is missing and how to fix it,

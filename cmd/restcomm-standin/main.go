@@ -3,7 +3,7 @@
 // of one's own: a throw-away MariaDB (started in a temporary directory,
 // never the machine's own) holding RestComm's two account tables with
 // RestComm's default organization and administrator, and an HTTP server
-// answering RestComm's API as internal/restcommtest describes it
+// answering RestComm's API as internal/testkit/restcommtest describes it
 // (authentication against that database, the status gate, Accounts,
 // Calls, Clients). It is not RestComm: its answers are RestComm's
 // statuses in RestComm's field names, enough to see what passes through
@@ -23,8 +23,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
 )
 
 // Every pair of latin1 characters, and trailing characters, compared by a

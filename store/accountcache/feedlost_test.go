@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/restcomm/restcomm-gateway/store/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 )
 
 const lostMsg = "account cache: change feed lost; serving from Redis until subscribed again"

@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 

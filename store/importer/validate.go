@@ -10,8 +10,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/restcomm/restcomm-gateway/caddymodule/javacompat"
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/internal/javacompat"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
@@ -48,7 +48,7 @@ const (
 	// cannot carry: damage in the row, not an account's data.
 	ReasonControl = "control character in a text column"
 	// ReasonEmail: an e-mail address RestComm's own create refuses
-	// (JavaMail's InternetAddress.validate, caddymodule/javacompat), so
+	// (JavaMail's InternetAddress.validate, internal/javacompat), so
 	// the gateway could never have created it either.
 	ReasonEmail             = "e-mail address not an address"
 	maxDepth                = 3 // MybatisAccountsDao.accountRecursionDepth: top, child, grandchild

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"

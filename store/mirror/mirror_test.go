@@ -18,11 +18,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
-	"github.com/restcomm/restcomm-gateway/internal/restcommtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/restcommtest"
 	"github.com/restcomm/restcomm-gateway/store"
 	"github.com/restcomm/restcomm-gateway/store/importer"
-	"github.com/restcomm/restcomm-gateway/store/redistest"
 	"github.com/restcomm/restcomm-gateway/store/restcommdb"
 )
 

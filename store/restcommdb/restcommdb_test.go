@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
-	"github.com/restcomm/restcomm-gateway/internal/mariadbtest"
+	"github.com/restcomm/restcomm-gateway/internal/testkit/mariadbtest"
 )
 
 // A script as HSQLDB 2.3 writes it on shutdown (the schema, then one
