@@ -149,13 +149,61 @@ func (r *Report) Changed() bool {
 		r.DefaultOrganizationCreated || r.SeededAdminRemoved
 }
 
-// Run imports src into st.
+// Run imports src into st: it judges the rows, records the comparison
+// rule, writes organizations then accounts (parents first), and reserves
+// what it skipped.
 func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Options) (*Report, error) {
 	start := time.Now()
+	opts = withDefaults(opts)
+	r := newReport(src, opts)
+	if err := chooseRule(src, opts, r); err != nil {
+		return nil, err
+	}
+	orgs := validateOrganizations(src, opts, r)
+	wopts := store.ImportOptions{Overwrite: opts.Overwrite, DryRun: opts.DryRun}
+	if err := prepareNamespace(ctx, st, opts, r); err != nil {
+		return nil, err
+	}
+	if err := writeOrganizations(ctx, st, orgs, wopts, r); err != nil {
+		return nil, err
+	}
+	orgOK, notOK, err := accountOrganizations(ctx, st, orgs, r)
+	if err != nil {
+		return nil, err
+	}
+	accts := validateAccounts(src, r.Collation, opts, r, orgOK, notOK)
+	if !src.HasOrganizations && len(accts) > 0 {
+		if r.DefaultOrganizationCreated, err = ensureDefaultOrganization(ctx, st, opts); err != nil {
+			return nil, err
+		}
+	}
+	sortParentsFirst(accts)
+	if err := writeAccounts(ctx, st, accts, opts, wopts, r); err != nil {
+		return nil, err
+	}
+	if err := dropSeededAdminIfAbsent(ctx, st, src, accts, opts, r); err != nil {
+		return nil, err
+	}
+	countSkipped(r)
+	if err := reserveAndFinish(ctx, st, src, opts, r); err != nil {
+		return nil, err
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+// withDefaults fills in the options left unset.
+func withDefaults(opts Options) Options {
 	opts.BatchSize = cmp.Or(opts.BatchSize, 250)
 	opts.Pipeline = cmp.Or(opts.Pipeline, 2)
 	opts.DefaultDomain = cmp.Or(opts.DefaultDomain, store.DefaultOrganizationDomain)
 	opts.By = cmp.Or(opts.By, "accounts import")
+	return opts
+}
+
+// newReport starts the report with what reading the source found: the rows
+// read (malformed ones included) and its warnings.
+func newReport(src *restcommdb.Source, opts Options) *Report {
 	r := &Report{Source: src.Name, DryRun: opts.DryRun, PreOrganizations: !src.HasOrganizations}
 	r.Organizations.Read = len(src.Organizations)
 	r.Accounts.Read = len(src.Accounts)
@@ -167,49 +215,58 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 		}
 	}
 	r.Warnings = append(r.Warnings, src.Warnings...)
-	if err := chooseRule(src, opts, r); err != nil {
-		return nil, err
-	}
+	return r
+}
 
-	orgs := validateOrganizations(src, opts, r)
-	wopts := store.ImportOptions{Overwrite: opts.Overwrite, DryRun: opts.DryRun}
-
+// prepareNamespace marks the namespace and records the rule before
+// anything is written, so that every index key is made under it; a dry run
+// only finds out whether recording the rule would re-key the namespace.
+func prepareNamespace(ctx context.Context, st *store.Store, opts Options, r *Report) error {
 	if opts.DryRun {
 		changes, err := ruleChanges(ctx, st, r.Collation)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.RuleChanges = changes
-	} else {
-		before, err := st.MarkImportBegin(ctx, opts.By, opts.Version)
-		if err != nil {
-			return nil, fmt.Errorf("marking the namespace: %w", err)
-		}
-		r.MarkerBefore = before
-		// before anything is written: every index key is made under it
-		if r.Reindexed, err = st.SetCollation(ctx, r.Collation); err != nil {
-			return nil, fmt.Errorf("recording the comparison rule %s: %w", r.Collation, err)
-		}
+		return nil
 	}
+	before, err := st.MarkImportBegin(ctx, opts.By, opts.Version)
+	if err != nil {
+		return fmt.Errorf("marking the namespace: %w", err)
+	}
+	r.MarkerBefore = before
+	if r.Reindexed, err = st.SetCollation(ctx, r.Collation); err != nil {
+		return fmt.Errorf("recording the comparison rule %s: %w", r.Collation, err)
+	}
+	return nil
+}
 
-	// organizations, then accounts parents first
-	if len(orgs) > 0 {
-		list := make([]store.Organization, len(orgs))
-		for i, g := range orgs {
-			list[i] = g.org
-		}
-		res, err := st.ImportOrganizations(ctx, list, wopts)
-		if err != nil {
-			return nil, err
-		}
-		for i, x := range res {
-			r.Organizations.count(r, kindOrgztn, orgs[i].org.Sid, orgs[i].row.Where, x)
-		}
+// writeOrganizations writes the organizations that passed and counts what
+// became of each.
+func writeOrganizations(ctx context.Context, st *store.Store, orgs []goodOrg, wopts store.ImportOptions, r *Report) error {
+	if len(orgs) == 0 {
+		return nil
 	}
-	// the accounts' organizations: those now at the gateway (written, or
-	// there already in a conflict), not those skipped or whose domain
-	// belongs to another organization here
-	orgOK, notOK := map[string]bool{}, map[string]string{}
+	list := make([]store.Organization, len(orgs))
+	for i, g := range orgs {
+		list[i] = g.org
+	}
+	res, err := st.ImportOrganizations(ctx, list, wopts)
+	if err != nil {
+		return err
+	}
+	for i, x := range res {
+		r.Organizations.count(r, kindOrgztn, orgs[i].org.Sid, orgs[i].row.Where, x)
+	}
+	return nil
+}
+
+// accountOrganizations says which organizations the accounts may go into:
+// those now at the gateway (written, or there already in a conflict), not
+// those skipped or whose domain belongs to another organization here
+// (notOK holds why not).
+func accountOrganizations(ctx context.Context, st *store.Store, orgs []goodOrg, r *Report) (orgOK map[string]bool, notOK map[string]string, err error) {
+	orgOK, notOK = map[string]bool{}, map[string]string{}
 	for _, s := range r.Skipped {
 		if s.Kind == kindOrgztn {
 			notOK[s.Sid] = s.Reason
@@ -219,52 +276,48 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 		orgOK[g.org.Sid] = true
 	}
 	for _, c := range r.Conflicts {
-		if c.Kind == kindOrgztn && c.Outcome == store.Taken {
-			// not written; its accounts can go in only if the gateway has
-			// an organization with its SID already
-			_, err := st.Organization(ctx, c.Sid)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				orgOK[c.Sid] = false
-				notOK[c.Sid] = "its domain belongs to " + c.Detail + " at the gateway"
-			case err != nil:
-				return nil, err
-			}
+		if c.Kind != kindOrgztn || c.Outcome != store.Taken {
+			continue
+		}
+		// not written; its accounts can go in only if the gateway has
+		// an organization with its SID already
+		_, err := st.Organization(ctx, c.Sid)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			orgOK[c.Sid] = false
+			notOK[c.Sid] = "its domain belongs to " + c.Detail + " at the gateway"
+		case err != nil:
+			return nil, nil, err
 		}
 	}
-	accts := validateAccounts(src, r.Collation, opts, r, orgOK, notOK)
-	if !src.HasOrganizations && len(accts) > 0 {
-		created, err := ensureDefaultOrganization(ctx, st, opts)
-		if err != nil {
-			return nil, err
-		}
-		r.DefaultOrganizationCreated = created
-	}
+	return orgOK, notOK, nil
+}
+
+// sortParentsFirst orders the accounts so that each comes after its
+// parent: by depth in the tree, then by SID.
+func sortParentsFirst(accts []goodAccount) {
 	sort.SliceStable(accts, func(i, j int) bool {
 		if accts[i].depth != accts[j].depth {
 			return accts[i].depth < accts[j].depth
 		}
 		return accts[i].acct.Sid < accts[j].acct.Sid
 	})
+}
+
+// writeAccounts writes the accounts in rounds of Pipeline script calls of
+// BatchSize accounts each, counting what became of each and reporting
+// progress after every round.
+func writeAccounts(ctx context.Context, st *store.Store, accts []goodAccount, opts Options, wopts store.ImportOptions, r *Report) error {
 	done := 0
 	per := opts.BatchSize * opts.Pipeline
 	for off := 0; off < len(accts); off += per {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		round := accts[off:min(off+per, len(accts))]
-		var batches [][]store.Account
-		for b := 0; b < len(round); b += opts.BatchSize {
-			part := round[b:min(b+opts.BatchSize, len(round))]
-			batch := make([]store.Account, len(part))
-			for i, g := range part {
-				batch[i] = g.acct
-			}
-			batches = append(batches, batch)
-		}
-		res, err := st.ImportAccounts(ctx, batches, wopts)
+		res, err := st.ImportAccounts(ctx, accountBatches(round, opts.BatchSize), wopts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k := off
 		for _, br := range res {
@@ -281,15 +334,43 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 	if opts.Progress != nil && len(accts) == 0 {
 		opts.Progress(0, 0)
 	}
+	return nil
+}
 
-	if !slices.ContainsFunc(accts, func(g goodAccount) bool { return g.acct.Sid == store.DefaultAdminSid }) &&
-		!slices.ContainsFunc(src.Accounts, func(a restcommdb.Account) bool { return a.Sid == store.DefaultAdminSid }) && !opts.DryRun {
-		removed, err := st.DropSeededAdmin(ctx)
-		if err != nil {
-			return nil, err
+// accountBatches cuts one round of accounts into script calls of size
+// accounts each.
+func accountBatches(round []goodAccount, size int) [][]store.Account {
+	var batches [][]store.Account
+	for b := 0; b < len(round); b += size {
+		part := round[b:min(b+size, len(round))]
+		batch := make([]store.Account, len(part))
+		for i, g := range part {
+			batch[i] = g.acct
 		}
-		r.SeededAdminRemoved = removed
+		batches = append(batches, batch)
 	}
+	return batches
+}
+
+// dropSeededAdminIfAbsent removes the gateway's seeded default
+// administrator when the source has none (neither imported nor skipped):
+// the source's accounts are the ones that count.
+func dropSeededAdminIfAbsent(ctx context.Context, st *store.Store, src *restcommdb.Source, accts []goodAccount, opts Options, r *Report) error {
+	if opts.DryRun ||
+		slices.ContainsFunc(accts, func(g goodAccount) bool { return g.acct.Sid == store.DefaultAdminSid }) ||
+		slices.ContainsFunc(src.Accounts, func(a restcommdb.Account) bool { return a.Sid == store.DefaultAdminSid }) {
+		return nil
+	}
+	removed, err := st.DropSeededAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	r.SeededAdminRemoved = removed
+	return nil
+}
+
+// countSkipped counts the skipped rows of each kind.
+func countSkipped(r *Report) {
 	for _, s := range r.Skipped {
 		if s.Kind == kindAccount {
 			r.Accounts.Skipped++
@@ -297,17 +378,20 @@ func Run(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Opti
 			r.Organizations.Skipped++
 		}
 	}
+}
+
+// reserveAndFinish reserves the skipped rows' SIDs and e-mail addresses
+// (with those the source carries) and marks the import done; a dry run
+// only lists them.
+func reserveAndFinish(ctx context.Context, st *store.Store, src *restcommdb.Source, opts Options, r *Report) error {
 	r.Reservations = reservations(r.Skipped, src.Reservations)
-	if !opts.DryRun {
-		if err := st.ReplaceReservations(ctx, r.Reservations); err != nil {
-			return nil, fmt.Errorf("reserving the skipped rows: %w", err)
-		}
-		if err := st.MarkImportEnd(ctx, src.Name); err != nil {
-			return nil, err
-		}
+	if opts.DryRun {
+		return nil
 	}
-	r.Elapsed = time.Since(start)
-	return r, nil
+	if err := st.ReplaceReservations(ctx, r.Reservations); err != nil {
+		return fmt.Errorf("reserving the skipped rows: %w", err)
+	}
+	return st.MarkImportEnd(ctx, src.Name)
 }
 
 // chooseRule sets the rule the import records: Options.Collation, else the
