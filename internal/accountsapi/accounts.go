@@ -306,19 +306,12 @@ func (s *Service) createAccount(x *exchange) error {
 		DateCreated:     now,
 		DateUpdated:     now,
 	}, store.WithPassword(pass), store.WithClientLogin(login)) // for the mirror's SIP client (store/seal.go)
-	s.wrote(err)
-	switch {
-	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
-		textProblem(http.StatusConflict, msgDuplicate, stageDuplicate).write(x.w, x.r, x.contentType)
-		return nil
-	case errors.Is(err, store.ErrNoOrganization): // removed meanwhile
-		textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing).write(x.w, x.r, x.contentType)
-		return nil
-	case errors.Is(err, store.ErrNoParent): // the caller vanished meanwhile
-		WritePage(x.w, http.StatusNotFound, "")
-		return nil
-	case err != nil:
-		return s.writeFailed(x, err)
+	if ended, err := s.writeOutcome(x, err,
+		refusal{store.ErrDuplicate, textProblem(http.StatusConflict, msgDuplicate, stageDuplicate)},              // a concurrent create won
+		refusal{store.ErrNoOrganization, textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing)}, // removed meanwhile
+		refusal{store.ErrNoParent, pageProblem(http.StatusNotFound, "", stageTargetNotFound)},                    // the caller vanished meanwhile
+	); ended {
+		return err
 	}
 	return x.respondAccount(a)
 }
@@ -408,16 +401,11 @@ func (s *Service) updateAccount(x *exchange) error {
 	ctx, done := x.redis()
 	defer done()
 	a, err := s.store.UpdateAccount(ctx, x.guard(), t.Sid, u, opts...)
-	s.wrote(err)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WritePage(x.w, http.StatusNotFound, "")
-		return nil
-	case errors.Is(err, store.ErrClosed): // closed by a concurrent request
-		WritePage(x.w, http.StatusBadRequest, msgClosed)
-		return nil
-	case err != nil:
-		return s.writeFailed(x, err)
+	if ended, err := s.writeOutcome(x, err,
+		refusal{store.ErrNotFound, pageProblem(http.StatusNotFound, "", stageTargetNotFound)},
+		refusal{store.ErrClosed, pageProblem(http.StatusBadRequest, msgClosed, stageClosed)}, // closed by a concurrent request
+	); ended {
+		return err
 	}
 	// RestComm answers with the updated object rebuilt with "now" for both
 	// dates; a later GET shows the real creation date (RestComm's update builds its answer from the form, then re-reads nothing).
@@ -466,19 +454,12 @@ func (s *Service) migrateAccount(x *exchange) error {
 	}
 
 	a, err := s.store.MigrateAccount(ctx, x.guard(), t.Sid, org.Sid, s.now())
-	s.wrote(err)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		WritePage(x.w, http.StatusNotFound, "")
-		return nil
-	case errors.Is(err, store.ErrNoOrganization):
-		textProblem(http.StatusPreconditionFailed, msgMissingOrg, stageMigrateOrg).write(x.w, x.r, x.contentType)
-		return nil
-	case errors.Is(err, store.ErrSameOrg):
-		textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg).write(x.w, x.r, x.contentType)
-		return nil
-	case err != nil:
-		return s.writeFailed(x, err)
+	if ended, err := s.writeOutcome(x, err,
+		refusal{store.ErrNotFound, pageProblem(http.StatusNotFound, "", stageMigrateNotFound)},
+		refusal{store.ErrNoOrganization, textProblem(http.StatusPreconditionFailed, msgMissingOrg, stageMigrateOrg)},
+		refusal{store.ErrSameOrg, textProblem(http.StatusBadRequest, msgSameOrg, stageSameOrg)},
+	); ended {
+		return err
 	}
 	return x.respondAccount(a)
 }

@@ -142,13 +142,10 @@ func (s *Service) createOrganization(x *exchange) error {
 	o, err := s.store.CreateOrganization(ctx, x.guard(), &store.Organization{
 		Sid: sid, DomainName: domain, Status: "active", DateCreated: now, DateUpdated: now,
 	})
-	s.wrote(err)
-	switch {
-	case errors.Is(err, store.ErrDuplicate): // a concurrent create won
-		textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken).write(x.w, x.r, x.contentType)
-		return nil
-	case err != nil:
-		return s.writeFailed(x, err)
+	if ended, err := s.writeOutcome(x, err,
+		refusal{store.ErrDuplicate, textProblem(http.StatusConflict, msgDomainTaken, stageDomainTaken)}, // a concurrent create won
+	); ended {
+		return err
 	}
 	if x.json() {
 		return x.respondOK(render.AppendOrganizationJSON(nil, o))

@@ -83,12 +83,34 @@ func (s *Service) wrote(err error) {
 	s.cfg.AfterWrite()
 }
 
-// writeFailed answers a write's failure that no case of its own took: a
-// stale write goes back to ServeHTTP to be decided again (nothing was
-// written); anything else is the store failing, 503.
-func (s *Service) writeFailed(x *exchange, err error) error {
-	if errors.Is(err, store.ErrStale) {
-		return err
+// refusal is how RestComm answers one of the store's refusals of a write
+// (a duplicate, a closed account, ...): the facts changed between the
+// checks and the write, and nothing was written. The answer's stage plays
+// no part: every check is behind.
+type refusal struct {
+	err    error
+	answer *problem
+}
+
+// writeOutcome ends a write that returned err: it tells Config.AfterWrite
+// (wrote), and answers a failure. The first of refusals that err is takes
+// its answer; a stale write goes back to ServeHTTP to be decided again
+// (nothing was written); anything else is the store failing, 503. ended
+// reports that the request needs nothing more (err == nil: answer the
+// written object); its error is the request's.
+func (s *Service) writeOutcome(x *exchange, err error, refusals ...refusal) (ended bool, _ error) {
+	s.wrote(err)
+	if err == nil {
+		return false, nil
 	}
-	return s.unavailable(x, err)
+	for _, r := range refusals {
+		if errors.Is(err, r.err) {
+			r.answer.write(x.w, x.r, x.contentType)
+			return true, nil
+		}
+	}
+	if errors.Is(err, store.ErrStale) {
+		return true, err
+	}
+	return true, s.unavailable(x, err)
 }
