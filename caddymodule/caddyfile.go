@@ -79,126 +79,175 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
-		switch d.Val() {
-		case "redis":
-			urls := d.RemainingArgs()
-			if len(urls) == 0 {
-				return d.ArgErr()
-			}
-			g.Redis.URLs = append(g.Redis.URLs, urls...)
-		case "redis_master_name":
-			if err := oneArg(d, &g.Redis.MasterName); err != nil {
-				return err
-			}
-		case "redis_username":
-			if err := oneArg(d, &g.Redis.Username); err != nil {
-				return err
-			}
-		case "redis_password":
-			if err := oneArg(d, &g.Redis.Password); err != nil {
-				return err
-			}
-		case "redis_sentinel_password":
-			if err := oneArg(d, &g.Redis.SentinelPassword); err != nil {
-				return err
-			}
-		case "redis_timeout":
-			var s string
-			if err := oneArg(d, &s); err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(s)
-			if err != nil || dur <= 0 {
-				return d.Errf("redis_timeout: invalid duration %q", s)
-			}
-			g.Redis.Timeout = caddy.Duration(dur)
-		case "redis_wait_replicas":
-			if err := parseWaitReplicas(d, &g.Redis); err != nil {
-				return err
-			}
-		case "redis_read_replicas":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			g.Redis.ReadFromReplicas = true
-		case "key_prefix":
-			if err := oneArg(d, &g.KeyPrefix); err != nil {
-				return err
-			}
-		case "policy_dir":
-			if err := oneArg(d, &g.PolicyDir); err != nil {
-				return err
-			}
-		case "policy_bundle":
-			b, err := parsePolicyBundle(d)
-			if err != nil {
-				return err
-			}
-			g.PolicyBundle = b
-		case "policy_monitor_dir": // policymonitor.go
-			if err := oneArg(d, &g.PolicyMonitorDir); err != nil {
-				return err
-			}
-		case "policy_mode":
-			if err := oneArg(d, &g.PolicyMode); err != nil {
-				return err
-			}
-			if _, err := policy.ParseMode(g.PolicyMode); err != nil {
-				return d.Errf("policy_mode: want overlay or replace, got %q", g.PolicyMode)
-			}
-		case "decision_log":
-			switch args := d.RemainingArgs(); {
-			case len(args) == 0 || len(args) == 1 && args[0] == "on":
-				g.DecisionLog = true
-			case len(args) == 1 && args[0] == "off":
-				g.DecisionLog = false
-			default:
-				return d.Errf("decision_log: want on or off, got %q", args)
-			}
-		case "organization_domain":
-			if err := oneArg(d, &g.OrganizationDomain); err != nil {
-				return err
-			}
-		case "seed":
-			if err := oneArg(d, &g.Seed); err != nil {
-				return err
-			}
-			if g.Seed != seedAuto && g.Seed != seedOff {
-				return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
-			}
-		case "health_path":
-			if err := oneArg(d, &g.HealthPath); err != nil {
-				return err
-			}
-			if err := checkHealthPath(g.HealthPath); err != nil {
-				return d.Err(err.Error())
-			}
-		case "login_collation":
-			if err := oneArg(d, &g.LoginCollation); err != nil {
-				return err
-			}
-			if _, err := collation.Parse(g.LoginCollation); err != nil && !strings.Contains(g.LoginCollation, "{") {
-				return d.Errf("login_collation: %v", err)
-			}
-		case "account_cache":
-			c, err := parseAccountCache(d)
-			if err != nil {
-				return err
-			}
-			g.AccountCache = c
-		case "mirror":
-			m, err := parseMirror(d)
-			if err != nil {
-				return err
-			}
-			g.Mirror = m
-		default:
+		parse, ok := gatewayOptions[d.Val()]
+		if !ok {
 			return d.Errf("unrecognized restcomm subdirective %q", d.Val())
+		}
+		if err := parse(g, d); err != nil {
+			return err
 		}
 	}
 	if err := checkPolicySource(g.PolicyDir, g.PolicyBundle); err != nil { // policybundle.go
 		return d.Err(err.Error())
 	}
+	return nil
+}
+
+// optionParser reads one subdirective of the restcomm block into g; d is
+// at the subdirective's name.
+type optionParser func(g *Gateway, d *caddyfile.Dispenser) error
+
+// gatewayOptions are the restcomm block's subdirectives, each with its
+// parser: every option the directive accepts is a key here (docs_test.go
+// reads them, and checks that docs/caddyfile.md documents each).
+var gatewayOptions = map[string]optionParser{
+	"redis":                   parseRedisURLs,
+	"redis_master_name":       stringOption(func(g *Gateway) *string { return &g.Redis.MasterName }),
+	"redis_username":          stringOption(func(g *Gateway) *string { return &g.Redis.Username }),
+	"redis_password":          stringOption(func(g *Gateway) *string { return &g.Redis.Password }),
+	"redis_sentinel_password": stringOption(func(g *Gateway) *string { return &g.Redis.SentinelPassword }),
+	"redis_timeout":           parseRedisTimeout,
+	"redis_wait_replicas":     func(g *Gateway, d *caddyfile.Dispenser) error { return parseWaitReplicas(d, &g.Redis) },
+	"redis_read_replicas":     parseReadReplicas,
+	"key_prefix":              stringOption(func(g *Gateway) *string { return &g.KeyPrefix }),
+	"policy_dir":              stringOption(func(g *Gateway) *string { return &g.PolicyDir }),
+	"policy_bundle":           parsePolicyBundleOption,
+	"policy_monitor_dir":      stringOption(func(g *Gateway) *string { return &g.PolicyMonitorDir }), // policymonitor.go
+	"policy_mode":             parsePolicyMode,
+	"decision_log":            parseDecisionLog,
+	"organization_domain":     stringOption(func(g *Gateway) *string { return &g.OrganizationDomain }),
+	"seed":                    parseSeed,
+	"health_path":             parseHealthPath,
+	"login_collation":         parseLoginCollation,
+	"account_cache":           parseAccountCacheOption,
+	"mirror":                  parseMirrorOption,
+}
+
+// stringOption reads exactly one argument into the field of g that field
+// names.
+func stringOption(field func(g *Gateway) *string) optionParser {
+	return func(g *Gateway, d *caddyfile.Dispenser) error { return oneArg(d, field(g)) }
+}
+
+// parseRedisURLs reads `redis <url>...`; the URLs add up over several lines.
+func parseRedisURLs(g *Gateway, d *caddyfile.Dispenser) error {
+	urls := d.RemainingArgs()
+	if len(urls) == 0 {
+		return d.ArgErr()
+	}
+	g.Redis.URLs = append(g.Redis.URLs, urls...)
+	return nil
+}
+
+// parseRedisTimeout reads `redis_timeout <duration>`, a positive one.
+func parseRedisTimeout(g *Gateway, d *caddyfile.Dispenser) error {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return d.Errf("redis_timeout: invalid duration %q", s)
+	}
+	g.Redis.Timeout = caddy.Duration(dur)
+	return nil
+}
+
+// parseReadReplicas reads `redis_read_replicas`, which takes no argument.
+func parseReadReplicas(g *Gateway, d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	g.Redis.ReadFromReplicas = true
+	return nil
+}
+
+// parsePolicyBundleOption reads the policy_bundle block
+// (policybundle_caddyfile.go).
+func parsePolicyBundleOption(g *Gateway, d *caddyfile.Dispenser) error {
+	b, err := parsePolicyBundle(d)
+	if err != nil {
+		return err
+	}
+	g.PolicyBundle = b
+	return nil
+}
+
+// parsePolicyMode reads `policy_mode overlay|replace`.
+func parsePolicyMode(g *Gateway, d *caddyfile.Dispenser) error {
+	if err := oneArg(d, &g.PolicyMode); err != nil {
+		return err
+	}
+	if _, err := policy.ParseMode(g.PolicyMode); err != nil {
+		return d.Errf("policy_mode: want overlay or replace, got %q", g.PolicyMode)
+	}
+	return nil
+}
+
+// parseDecisionLog reads `decision_log [on|off]` (alone: on).
+func parseDecisionLog(g *Gateway, d *caddyfile.Dispenser) error {
+	switch args := d.RemainingArgs(); {
+	case len(args) == 0 || len(args) == 1 && args[0] == "on":
+		g.DecisionLog = true
+	case len(args) == 1 && args[0] == "off":
+		g.DecisionLog = false
+	default:
+		return d.Errf("decision_log: want on or off, got %q", args)
+	}
+	return nil
+}
+
+// parseSeed reads `seed auto|off`.
+func parseSeed(g *Gateway, d *caddyfile.Dispenser) error {
+	if err := oneArg(d, &g.Seed); err != nil {
+		return err
+	}
+	if g.Seed != seedAuto && g.Seed != seedOff {
+		return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
+	}
+	return nil
+}
+
+// parseHealthPath reads `health_path <path>`.
+func parseHealthPath(g *Gateway, d *caddyfile.Dispenser) error {
+	if err := oneArg(d, &g.HealthPath); err != nil {
+		return err
+	}
+	if err := checkHealthPath(g.HealthPath); err != nil {
+		return d.Err(err.Error())
+	}
+	return nil
+}
+
+// parseLoginCollation reads `login_collation <rule>`; a placeholder is
+// checked when it is resolved.
+func parseLoginCollation(g *Gateway, d *caddyfile.Dispenser) error {
+	if err := oneArg(d, &g.LoginCollation); err != nil {
+		return err
+	}
+	if _, err := collation.Parse(g.LoginCollation); err != nil && !strings.Contains(g.LoginCollation, "{") {
+		return d.Errf("login_collation: %v", err)
+	}
+	return nil
+}
+
+// parseAccountCacheOption reads `account_cache off` or its block.
+func parseAccountCacheOption(g *Gateway, d *caddyfile.Dispenser) error {
+	c, err := parseAccountCache(d)
+	if err != nil {
+		return err
+	}
+	g.AccountCache = c
+	return nil
+}
+
+// parseMirrorOption reads the mirror block (mirror.go).
+func parseMirrorOption(g *Gateway, d *caddyfile.Dispenser) error {
+	m, err := parseMirror(d)
+	if err != nil {
+		return err
+	}
+	g.Mirror = m
 	return nil
 }
 

@@ -19,18 +19,20 @@ import (
 // the restcomm directive accepts.
 const caddyfileDoc = "../docs/caddyfile.md"
 
-// acceptedOptions reads the option names out of the parsers' switches:
-// UnmarshalCaddyfile's for the directive's own subdirectives, and those of
-// the blocks it opens, each named "<block> <option>".
+// acceptedOptions reads the option names the directive accepts: the keys
+// of gatewayOptions for its own subdirectives, and those of the blocks it
+// opens out of their parsers' switches, each named "<block> <option>".
 func acceptedOptions(t *testing.T) map[string]bool {
 	t.Helper()
+	found := map[string]bool{}
+	for name := range gatewayOptions {
+		found[name] = true
+	}
 	parsers := map[string]string{ // function: prefix of its options
-		"UnmarshalCaddyfile": "",
-		"parseAccountCache":  "account_cache ",
-		"parseMirror":        "mirror ",
+		"parseAccountCache": "account_cache ",
+		"parseMirror":       "mirror ",
 	}
 	fset := token.NewFileSet()
-	found := map[string]bool{}
 	seen := map[string]bool{}
 	for _, file := range []string{"caddyfile.go", "mirror.go"} {
 		f, err := parser.ParseFile(fset, file, nil, 0)
