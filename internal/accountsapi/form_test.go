@@ -22,8 +22,5 @@ func TestSidShapes(t *testing.T) {
 	assert.Equal(t, "x", javacompat.Trim("\x00 \tx\n\x1f"))
 }
 
-// The two charsets besides UTF-8 a form may name, as Java decodes them.
-var (
-	latin1CS, _ = javacompat.LookupCharset("ISO-8859-1")
-	asciiCS, _  = javacompat.LookupCharset("US-ASCII")
-)
+// ISO-8859-1, a charset besides UTF-8 a form may name, as Java decodes it.
+var latin1CS, _ = javacompat.LookupCharset("ISO-8859-1")

@@ -275,7 +275,7 @@ func TestSecurityChangesReachRestCommDegraded(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	top := e.admin()
-	w, stop := e.worker("w1")
+	_, stop := e.worker("w1")
 	fraud := newAccount("fraud@example.com", top.Sid, top.Org, "Developer")
 	kid := newAccount("fraud.kid@example.com", fraud.Sid, top.Org, "Developer")
 	rekeyed := newAccount("rekeyed@example.com", top.Sid, top.Org, "Developer")
@@ -303,7 +303,7 @@ func TestSecurityChangesReachRestCommDegraded(t *testing.T) {
 	require.NoError(t, err)
 
 	e.rc.Take()
-	w, _ = e.worker("w2")
+	w, _ := e.worker("w2")
 	st := e.drained(20 * time.Second)
 	got := e.rc.Take()
 

@@ -413,14 +413,3 @@ func (r *rows) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return sqlError(tx.Commit(), "commit")
 }
-
-// accountStatus reads an account's status in RestComm's table ("" when
-// the row does not exist).
-func (r *rows) accountStatus(ctx context.Context, sid string) (string, error) {
-	var s string
-	err := r.db.QueryRowContext(ctx, "SELECT status FROM `"+restcommdb.AccountsTable+"` WHERE sid = ?", sid).Scan(&s)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return s, sqlError(err, "read account "+sid)
-}
