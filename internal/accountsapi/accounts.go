@@ -1,11 +1,13 @@
 package accountsapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/restcomm/restcomm-gateway/internal/javacompat"
 	"github.com/restcomm/restcomm-gateway/internal/password"
@@ -187,18 +189,79 @@ func (s *Service) listAccounts(x *exchange) error {
 func (s *Service) createAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
-	ctx, done := x.redis()
-	defer func() { done() }() // the last of the request's Redis spans
+	span := x.redisSpan()
+	defer span.end() // the last of the request's Redis spans
 	v.fail(bodyProblem(st, stageReadForm))
 	if v.p != nil && v.p.stage < stageEmailMissing {
 		v.refused(x)
 		return nil
 	}
+	n, err := s.checkNewAccount(x, v, span, form)
+	if err != nil {
+		return s.unavailable(x, err)
+	}
+	if v.refused(x) {
+		return nil
+	}
+
+	a, err := s.store.CreateAccount(span.ctx, x.guard(), n.account(x.caller.Account, s.now()),
+		store.WithPassword(n.pass), store.WithClientLogin(n.login)) // for the mirror's SIP client (store/seal.go)
+	if ended, err := s.writeOutcome(x, err,
+		refusal{store.ErrDuplicate, textProblem(http.StatusConflict, msgDuplicate, stageDuplicate)},              // a concurrent create won
+		refusal{store.ErrNoOrganization, textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing)}, // removed meanwhile
+		refusal{store.ErrNoParent, pageProblem(http.StatusNotFound, "", stageTargetNotFound)},                    // the caller vanished meanwhile
+	); ended {
+		return err
+	}
+	return x.respondAccount(a)
+}
+
+// newAccount is the account POST /Accounts asks for, as its checks found
+// it.
+type newAccount struct {
+	sid, email, pass string // email lower-cased, as stored
+	login            string // the SIP client's login: the address's local part, in the case given
+	status, orgSid   string
+	name, role       string
+}
+
+// checkNewAccount makes the Accounts endpoint's checks of a new account,
+// in RestComm's order, from the field limits (stageFieldLimits) to the
+// row's columns (stageColumnWidth), and returns the account they found.
+// An error is the store failing (503).
+func (s *Service) checkNewAccount(x *exchange, v *verdict, span *redisSpan, form javacompat.Params) (*newAccount, error) {
 	parent := x.caller.Account
+	email, pass := checkNewLogin(v, form)
+	n := &newAccount{pass: pass, status: checkNewStatus(v, form)}
+	var err error
+	if n.orgSid, err = s.checkNewOrganization(span.ctx, v, form, parent.OrganizationSid); err != nil {
+		return nil, err
+	}
+	if v.open(stageWeakPassword) && !password.Strong(pass) {
+		v.fail(typedProblem(http.StatusBadRequest, msgTooWeak, stageWeakPassword))
+	}
+	n.login = javacompat.ClientLogin(email) // RestComm's SIP client keeps the case given
+	n.email = password.ToLower(email)
+	n.sid = "AC" + hexMD5(n.email)
+	if err := s.checkNotTaken(x, v, span, n.sid, n.email); err != nil {
+		return nil, err
+	}
+	n.name = n.email
+	if name, ok := form.Get("FriendlyName"); ok {
+		n.name = name
+	}
+	n.role = newAccountRole(parent.Role, form)
+	s.checkNewRow(v, n)
+	return n, nil
+}
+
+// checkNewLogin checks the fields' lengths (stageFieldLimits), then the
+// e-mail address and password given (stageEmailMissing to
+// stageLoginInvalid), and returns them as given.
+func checkNewLogin(v *verdict, form javacompat.Params) (email, pass string) {
 	if v.open(stageFieldLimits) {
 		v.fail(tooLong(form, stageFieldLimits, "EmailAddress", "Password", "Status", "OrganizationSid"))
 	}
-
 	email, hasEmail := form.Get("EmailAddress")
 	pass, hasPass := form.Get("Password")
 	if !hasEmail && v.open(stageEmailMissing) {
@@ -213,108 +276,139 @@ func (s *Service) createAccount(x *exchange) error {
 	if login := javacompat.ClientLogin(email); v.open(stageLoginInvalid) && !javacompat.ValidClientLogin(login) {
 		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgLoginInvalid, login), stageLoginInvalid))
 	}
-	status := store.StatusActive
-	if given, ok := form.Get("Status"); ok {
-		status = password.ToLower(given)
-		if v.open(stageStatusInvalid) && !store.ValidStatus(status) {
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageStatusInvalid))
-		}
+	return email, pass
+}
+
+// checkNewStatus returns the new account's status, lower-cased, active
+// when none is given, and checks it (stageStatusInvalid).
+func checkNewStatus(v *verdict, form javacompat.Params) string {
+	given, ok := form.Get("Status")
+	if !ok {
+		return store.StatusActive
 	}
-	orgSid := parent.OrganizationSid
-	if given, ok := form.Get("OrganizationSid"); ok {
+	status := password.ToLower(given)
+	if v.open(stageStatusInvalid) && !store.ValidStatus(status) {
+		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageStatusInvalid))
+	}
+	return status
+}
+
+// checkNewOrganization returns the new account's organization, the
+// caller's own (callerOrg) when none is given, and checks a given one: a
+// SID (stageOrgSidInvalid), and one that exists (stageOrgMissing). Another
+// organization than the caller's is for Super Admins only (policy, stage
+// 81). An error is the store failing.
+func (s *Service) checkNewOrganization(ctx context.Context, v *verdict, form javacompat.Params, callerOrg string) (string, error) {
+	given, ok := form.Get("OrganizationSid")
+	switch {
+	case !ok:
+		return callerOrg, nil
+	case !validSid(given):
+		if v.open(stageOrgSidInvalid) {
+			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadSid, given), stageOrgSidInvalid))
+		}
+		return callerOrg, nil
+	case given == callerOrg:
+		return callerOrg, nil
+	}
+	if v.open(stageOrgMissing) {
+		_, err := s.store.Organization(ctx, given)
 		switch {
-		case !validSid(given):
-			if v.open(stageOrgSidInvalid) {
-				v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadSid, given), stageOrgSidInvalid))
-			}
-		case given != parent.OrganizationSid:
-			// another organization: Super Admins only (policy, stage 81)
-			orgSid = given
-			if v.open(stageOrgMissing) {
-				_, err := s.store.Organization(ctx, given)
-				switch {
-				case errors.Is(err, store.ErrNotFound):
-					v.fail(textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing))
-				case err != nil:
-					return s.unavailable(x, err)
-				}
-			}
+		case errors.Is(err, store.ErrNotFound):
+			v.fail(textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing))
+		case err != nil:
+			return "", err
 		}
 	}
-	if v.open(stageWeakPassword) && !password.Strong(pass) {
-		v.fail(typedProblem(http.StatusBadRequest, msgTooWeak, stageWeakPassword))
-	}
-	login := javacompat.ClientLogin(email) // RestComm's SIP client keeps the case given
-	email = password.ToLower(email)
-	sid := "AC" + hexMD5(email)
-	if v.open(stageDuplicate) {
-		taken := strings.EqualFold(email, store.DefaultAdminEmail) // the default admin's SID is not derived
-		if !taken {
-			var err error
-			if taken, err = s.store.AccountTaken(ctx, sid, email); err != nil {
-				return s.unavailable(x, err)
-			}
-		}
-		if !taken && s.cfg.RestCommDB != nil {
-			// RestComm's own table, with a mirror: an account there that
-			// the gateway lacks (made in RestComm, skipped by an import)
-			// would make the delivery conflict, and logins by its address
-			// ambiguous. The database's time is not the request's Redis
-			// time.
-			done()
-			var err error
-			taken, err = s.takenInRestComm(x, sid, email)
-			ctx, done = x.redis()
-			if err != nil {
-				return s.unavailable(x, err)
-			}
-		}
-		if taken {
-			v.fail(textProblem(http.StatusConflict, msgDuplicate, stageDuplicate))
-		}
-	}
-	name, hasName := form.Get("FriendlyName")
-	if !hasName {
-		name = email
-	}
-	role := newAccountRole(parent.Role, form)
-	if v.open(stageColumnWidth) {
-		// what the row would hold, the defaults included (RestComm's
-		// insert fails on them alike); the other fields' bounds were
-		// checked as given, at stageFieldLimits
-		row := javacompat.Params{"EmailAddress": email, "FriendlyName": name, "Status": status, "Role": role,
-			"OrganizationSid": orgSid}
-		v.fail(tooLong(row, stageColumnWidth, "FriendlyName", "Role"))
-		v.fail(s.columnProblem(row, stageColumnWidth, "EmailAddress", "FriendlyName", "Status", "Role", "OrganizationSid"))
-	}
-	if v.refused(x) {
+	return given, nil
+}
+
+// checkNotTaken checks that no account has the new account's SID or
+// e-mail address (stageDuplicate): in the store, and with a mirror in
+// RestComm's own table too. An error is the store (or the database)
+// failing.
+func (s *Service) checkNotTaken(x *exchange, v *verdict, span *redisSpan, sid, email string) error {
+	if !v.open(stageDuplicate) {
 		return nil
 	}
+	taken := strings.EqualFold(email, store.DefaultAdminEmail) // the default admin's SID is not derived
+	if !taken {
+		var err error
+		if taken, err = s.store.AccountTaken(span.ctx, sid, email); err != nil {
+			return err
+		}
+	}
+	if !taken && s.cfg.RestCommDB != nil {
+		// RestComm's own table, with a mirror: an account there that the
+		// gateway lacks (made in RestComm, skipped by an import) would
+		// make the delivery conflict, and logins by its address
+		// ambiguous. The database's time is not the request's Redis time.
+		var err error
+		span.outside(func() { taken, err = s.takenInRestComm(x, sid, email) })
+		if err != nil {
+			return err
+		}
+	}
+	if taken {
+		v.fail(textProblem(http.StatusConflict, msgDuplicate, stageDuplicate))
+	}
+	return nil
+}
 
-	now := s.now()
-	a, err := s.store.CreateAccount(ctx, x.guard(), &store.Account{
-		Sid:             sid,
-		OrganizationSid: orgSid,
-		FriendlyName:    name,
-		EmailAddress:    email,
+// checkNewRow checks what the row would hold, the defaults included
+// (RestComm's insert fails on them alike), against the columns
+// (stageColumnWidth); the other fields' bounds were checked as given, at
+// stageFieldLimits.
+func (s *Service) checkNewRow(v *verdict, n *newAccount) {
+	if !v.open(stageColumnWidth) {
+		return
+	}
+	row := javacompat.Params{"EmailAddress": n.email, "FriendlyName": n.name, "Status": n.status, "Role": n.role,
+		"OrganizationSid": n.orgSid}
+	v.fail(tooLong(row, stageColumnWidth, "FriendlyName", "Role"))
+	v.fail(s.columnProblem(row, stageColumnWidth, "EmailAddress", "FriendlyName", "Status", "Role", "OrganizationSid"))
+}
+
+// account is the row of n, a child of parent, created at now.
+func (n *newAccount) account(parent *store.Account, now time.Time) *store.Account {
+	return &store.Account{
+		Sid:             n.sid,
+		OrganizationSid: n.orgSid,
+		FriendlyName:    n.name,
+		EmailAddress:    n.email,
 		Type:            "Full",
-		Status:          status,
-		Role:            role,
-		AuthToken:       hexMD5(pass),
-		URI:             "/2012-04-24/Accounts/" + sid,
+		Status:          n.status,
+		Role:            n.role,
+		AuthToken:       hexMD5(n.pass),
+		URI:             "/2012-04-24/Accounts/" + n.sid,
 		ParentSid:       parent.Sid,
 		DateCreated:     now,
 		DateUpdated:     now,
-	}, store.WithPassword(pass), store.WithClientLogin(login)) // for the mirror's SIP client (store/seal.go)
-	if ended, err := s.writeOutcome(x, err,
-		refusal{store.ErrDuplicate, textProblem(http.StatusConflict, msgDuplicate, stageDuplicate)},              // a concurrent create won
-		refusal{store.ErrNoOrganization, textProblem(http.StatusBadRequest, msgNoOrganization, stageOrgMissing)}, // removed meanwhile
-		refusal{store.ErrNoParent, pageProblem(http.StatusNotFound, "", stageTargetNotFound)},                    // the caller vanished meanwhile
-	); ended {
-		return err
 	}
-	return x.respondAccount(a)
 }
+
+// redisSpan is a request's current span of Redis time (exchange.redis),
+// which a query to another store interrupts (outside).
+type redisSpan struct {
+	x    *exchange
+	ctx  context.Context
+	done func()
+}
+
+func (x *exchange) redisSpan() *redisSpan {
+	ctx, done := x.redis()
+	return &redisSpan{x: x, ctx: ctx, done: done}
+}
+
+// outside runs f, whose time is not the request's Redis time, between two
+// spans.
+func (r *redisSpan) outside(f func()) {
+	r.done()
+	f()
+	r.ctx, r.done = r.x.redis()
+}
+
+func (r *redisSpan) end() { r.done() }
 
 // newAccountRole is RestComm's role rule on create: a Role parameter is
 // honoured only when the caller's own role is Administrator; otherwise, and
@@ -338,10 +432,7 @@ func (s *Service) updateAccount(x *exchange) error {
 	v := x.verdict()
 	form, st := x.formBody()
 	v.fail(bodyProblem(st, stageReadForm))
-	var t *store.Account
-	if x.target != nil {
-		t = x.target.Account
-	}
+	t := x.targetAccount()
 	if t == nil { // the shipped policy answers 404 itself; never trust it to
 		v.fail(pageProblem(http.StatusNotFound, "", stageTargetNotFound))
 		v.refused(x) // whatever came earlier, or the 404: nothing below has a target
@@ -357,42 +448,7 @@ func (s *Service) updateAccount(x *exchange) error {
 	if v.open(stageClosed) && t.Status == store.StatusClosed {
 		v.fail(pageProblem(http.StatusBadRequest, msgClosed, stageClosed))
 	}
-	var u store.AccountUpdate
-	var opts []store.ChangeOption // the new password, for the mirror (store/seal.go)
-	if status, ok := form.Get("Status"); ok {
-		status = password.ToLower(status)
-		if v.open(stageUpdateStatus) && !store.ValidStatus(status) {
-			// RestComm: an unmapped IllegalArgumentException, 500
-			// (docs/restcomm-contract.md, divergences: 400 with the message create uses)
-			v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageUpdateStatus))
-		}
-		if v.open(stageUpdateStatus) {
-			v.fail(s.columnProblem(map[string]string{"Status": status}, stageUpdateStatus, "Status"))
-		}
-		u.Status = &status
-	}
-	if name, ok := form.Get("FriendlyName"); ok {
-		if v.open(stageUpdateName) {
-			v.fail(tooLong(form, stageUpdateName, "FriendlyName"))
-			v.fail(s.columnProblem(form, stageUpdateName, "FriendlyName"))
-		}
-		u.FriendlyName = &name
-	}
-	if pass, ok := form.Get("Password"); ok {
-		if v.open(stageUpdatePassword) && !password.Strong(pass) {
-			v.fail(pageProblem(http.StatusBadRequest, msgTooWeak, stageUpdatePassword))
-		}
-		token := hexMD5(pass)
-		u.AuthToken = &token
-		opts = append(opts, store.WithPassword(pass))
-	}
-	if role, ok := form.Get("Role"); ok { // who may send it is the policy's (stage 54)
-		if v.open(stageUpdateRoleWidth) {
-			v.fail(tooLong(form, stageUpdateRoleWidth, "Role"))
-			v.fail(s.columnProblem(form, stageUpdateRoleWidth, "Role"))
-		}
-		u.Role = &role
-	}
+	u, opts := s.checkAccountChanges(v, form)
 	if v.refused(x) {
 		return nil
 	}
@@ -411,6 +467,68 @@ func (s *Service) updateAccount(x *exchange) error {
 	// dates; a later GET shows the real creation date (RestComm's update builds its answer from the form, then re-reads nothing).
 	a.DateCreated = a.DateUpdated
 	return x.respondAccount(a)
+}
+
+// targetAccount is the account the operation is on; nil when there is
+// none.
+func (x *exchange) targetAccount() *store.Account {
+	if x.target == nil {
+		return nil
+	}
+	return x.target.Account
+}
+
+// checkAccountChanges reads the changes the form asks for and checks
+// them, field by field in RestComm's order (stageUpdateStatus to
+// stageUpdateRoleWidth). opts carry the new password, for the mirror
+// (store/seal.go).
+func (s *Service) checkAccountChanges(v *verdict, form javacompat.Params) (u store.AccountUpdate, opts []store.ChangeOption) {
+	u.Status = s.checkStatusChange(v, form)
+	u.FriendlyName = s.checkFieldChange(v, form, "FriendlyName", stageUpdateName)
+	if pass, ok := form.Get("Password"); ok {
+		if v.open(stageUpdatePassword) && !password.Strong(pass) {
+			v.fail(pageProblem(http.StatusBadRequest, msgTooWeak, stageUpdatePassword))
+		}
+		token := hexMD5(pass)
+		u.AuthToken = &token
+		opts = append(opts, store.WithPassword(pass))
+	}
+	// who may send a Role is the policy's (stage 54)
+	u.Role = s.checkFieldChange(v, form, "Role", stageUpdateRoleWidth)
+	return u, opts
+}
+
+// checkStatusChange returns the status the form asks for, lower-cased, nil
+// for none, and checks it (stageUpdateStatus).
+func (s *Service) checkStatusChange(v *verdict, form javacompat.Params) *string {
+	status, ok := form.Get("Status")
+	if !ok {
+		return nil
+	}
+	status = password.ToLower(status)
+	if v.open(stageUpdateStatus) && !store.ValidStatus(status) {
+		// RestComm: an unmapped IllegalArgumentException, 500
+		// (docs/restcomm-contract.md, divergences: 400 with the message create uses)
+		v.fail(textProblem(http.StatusBadRequest, fmt.Sprintf(msgBadStatus, status), stageUpdateStatus))
+	}
+	if v.open(stageUpdateStatus) {
+		v.fail(s.columnProblem(map[string]string{"Status": status}, stageUpdateStatus, "Status"))
+	}
+	return &status
+}
+
+// checkFieldChange returns the value the form gives field, nil for none,
+// and checks its length and column at stage.
+func (s *Service) checkFieldChange(v *verdict, form javacompat.Params, field string, stage int) *string {
+	value, ok := form.Get(field)
+	if !ok {
+		return nil
+	}
+	if v.open(stage) {
+		v.fail(tooLong(form, stage, field))
+		v.fail(s.columnProblem(form, stage, field))
+	}
+	return &value
 }
 
 // migrateAccount serves POST /Accounts/migrate/{id}
@@ -435,10 +553,7 @@ func (s *Service) migrateAccount(x *exchange) error {
 			v.fail(textProblem(http.StatusPreconditionFailed, msgMissingOrg, stageMigrateOrg))
 		}
 	}
-	var t *store.Account
-	if x.target != nil {
-		t = x.target.Account
-	}
+	t := x.targetAccount()
 	if t == nil { // the shipped policy answers 404 itself; never trust it to
 		v.fail(pageProblem(http.StatusNotFound, "", stageMigrateNotFound))
 	}
