@@ -301,11 +301,10 @@ func (s *Store) DropDeadLetters(ctx context.Context, ids []string) error {
 }
 
 func deadLetterError(op string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "ERR ") // Redis's prefix for a reply without a code
-	switch {
-	case strings.HasPrefix(msg, "UNKNOWN "):
-		return &UnknownDeadLettersError{IDs: strings.Split(strings.TrimPrefix(msg, "UNKNOWN "), ",")}
-	case msg == "NOTMIRRORED":
+	switch code, detail := ErrorReply(err); {
+	case code == CodeUnknown && detail != "":
+		return &UnknownDeadLettersError{IDs: strings.Split(detail, ",")}
+	case code == CodeNotMirrored && detail == "":
 		return ErrNotMirrored
 	}
 	return fmt.Errorf("store: %s dead letters: %w", op, err)

@@ -161,7 +161,7 @@ func (s *Store) importPipelined(ctx context.Context, sc *script, calls [][]any) 
 			}
 		}
 		_, err := pipe.Exec(ctx)
-		if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err != nil && attempt == 0 && ErrorCode(err) == CodeNoScript {
 			// the scripts are idempotent: loading and sending all again is safe
 			if err := s.rdb.ScriptLoad(ctx, sc.src).Err(); err != nil {
 				return nil, err

@@ -241,13 +241,8 @@ func (s *Store) reindex(ctx context.Context, from string, to *keys) (int, error)
 // a namespace still in the old layout, and reports whether err was such a
 // refusal (the caller makes its keys again and retries once).
 func (s *Store) keysChanged(ctx context.Context, err error) bool {
-	var reply redis.Error // Redis's own answer, however the caller wrapped it
-	if err == nil || !errors.As(err, &reply) {
-		return false
-	}
-	msg := strings.TrimPrefix(reply.Error(), "ERR ")
-	have, ok := strings.CutPrefix(msg, "KEYS ")
-	if !ok {
+	code, have := ErrorReply(err) // Redis's own answer, however the caller wrapped it
+	if code != CodeKeys {
 		return false
 	}
 	if layout, r, perr := parseKeys(have); perr == nil && layout == KeysLayout {

@@ -126,7 +126,7 @@ func (s *Store) outboxKey() string { return s.prefix + "outbox" }
 // change appends its entry, on every gateway sharing the namespace.
 func (s *Store) EnableOutbox(ctx context.Context) error {
 	err := s.rdb.XGroupCreateMkStream(ctx, s.outboxKey(), OutboxGroup, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+	if err != nil && ErrorCode(err) != CodeBusyGroup {
 		return fmt.Errorf("store: enable outbox: %w", err)
 	}
 	return nil
@@ -235,7 +235,7 @@ func (s *Store) SettleOutbox(ctx context.Context, holder string, done []Settleme
 	}
 	cmds, err := s.runIdempotent(ctx, outboxDoneScript, calls)
 	for _, c := range cmds {
-		if c != nil && c.Err() != nil && strings.HasSuffix(c.Err().Error(), "LEASE") {
+		if c != nil && ErrorCode(c.Err()) == CodeLease {
 			return ErrLeaseLost
 		}
 	}
@@ -258,7 +258,7 @@ func (s *Store) runIdempotent(ctx context.Context, sc *script, calls [][]any) ([
 			_ = pipe.Process(ctx, cmds[i])
 		}
 		_, err := pipe.Exec(ctx)
-		if err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err != nil && attempt == 0 && ErrorCode(err) == CodeNoScript {
 			if err := s.rdb.ScriptLoad(ctx, sc.src).Err(); err != nil {
 				return nil, err
 			}

@@ -64,7 +64,7 @@ func (s *Store) run(ctx context.Context, sc *script, args ...any) (any, error) {
 	argv = append(argv, name, sc.sha, 1, s.anchor, s.prefix)
 	argv = append(argv, args...)
 	reply, err := s.process(ctx, sc, argv)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if err != nil && ErrorCode(err) == CodeNoScript {
 		// not loaded yet (or the script cache was flushed): a certain
 		// "not run", so sending the source is the first run
 		argv[0], argv[1] = strings.Replace(name, "sha", "", 1), sc.src

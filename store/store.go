@@ -63,7 +63,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -225,21 +224,24 @@ func scriptError(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	// Redis 7 prefixes "ERR " to a script's error reply; Redis 6 does not.
-	switch strings.TrimPrefix(err.Error(), "ERR ") {
-	case "NOTFOUND":
+	code, detail := ErrorReply(err)
+	if detail != "" {
+		code = "" // the scripts' replies named here are the code alone
+	}
+	switch code {
+	case CodeNotFound:
 		return ErrNotFound
-	case "DUPLICATE":
+	case CodeDuplicate:
 		return ErrDuplicate
-	case "CLOSED":
+	case CodeClosed:
 		return ErrClosed
-	case "NOORG":
+	case CodeNoOrg:
 		return ErrNoOrganization
-	case "NOPARENT":
+	case CodeNoParent:
 		return ErrNoParent
-	case "SAMEORG":
+	case CodeSameOrg:
 		return ErrSameOrg
-	case "STALE":
+	case CodeStale:
 		return ErrStale
 	}
 	return fmt.Errorf("store: %s: %w", op, err)

@@ -225,7 +225,7 @@ func (w *Worker) deliverAll(ctx context.Context) error {
 	for ctx.Err() == nil {
 		entries, err := w.st.ReadOutbox(ctx, w.cfg.Holder, w.cfg.Batch, time.Second)
 		if err != nil {
-			if strings.Contains(err.Error(), "NOGROUP") {
+			if store.ErrorCode(err) == store.CodeNoGroup {
 				return err // the outbox was removed: made again by Run
 			}
 			if ctx.Err() == nil {
