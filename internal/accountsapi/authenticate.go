@@ -34,20 +34,8 @@ import (
 // gateway answers it.
 func (s *Service) authenticate(x *exchange) error {
 	creds, hasCreds := parseBasic(x.r.Header.Get("Authorization"))
-	var lookups []store.Lookup
-	if hasCreds {
-		lookups = append(lookups, store.Lookup{Mode: store.ByLogin, ID: creds.user})
-	}
-	// Without credentials the answer is 401 before any target matters, so
-	// anonymous traffic costs no Redis work beyond the caller lookup.
-	if x.op.target != "" && hasCreds {
-		lookups = append(lookups, store.Lookup{Mode: x.op.target, ID: x.path.ID})
-	}
-	pathAccount := hasCreds && x.path.AccountSid != ""
-	if pathAccount {
-		lookups = append(lookups, store.Lookup{Mode: store.ByID, ID: x.path.AccountSid})
-	}
-	if len(lookups) == 0 {
+	l := lookupsOf(x, creds, hasCreds)
+	if len(l.list) == 0 {
 		return nil // e.g. an anonymous Logout: no need for Redis at all
 	}
 	if t := s.cfg.Policy().Throttle(); hasCreds && t.Enabled() {
@@ -56,34 +44,73 @@ func (s *Service) authenticate(x *exchange) error {
 	}
 	var redis lazyRedis // only a request that needs Redis sets up its deadline
 	defer redis.done()
-	res, inMemory, err := s.resolve(x, &redis, lookups, x.fromRedis)
+	res, inMemory, err := s.resolve(x, &redis, l.list, x.fromRedis)
 	if err != nil {
 		return err
 	}
-	if hasCreds {
-		caller, err := s.verify(x, &redis, creds, &res[0])
-		if err != nil {
+	if l.caller != noSlot {
+		var caller *store.Resolved
+		if caller, res, err = s.identify(x, &redis, &l, creds, res, inMemory); err != nil {
 			return err
 		}
-		if caller != nil && inMemory && s.failingNow(x) { // a failure marked since memory answered
-			if res, _, err = s.resolve(x, &redis, lookups, true); err != nil {
-				return err
-			}
-			if caller, err = s.verify(x, &redis, creds, &res[0]); err != nil {
-				return err
-			}
-		}
 		x.caller = caller
-		res = res[1:]
 	}
-	if x.op.target != "" && hasCreds {
-		x.target = &res[0]
-		res = res[1:]
+	if l.target != noSlot {
+		x.target = &res[l.target]
 	}
-	if pathAccount {
-		x.pathAccount = &res[0]
+	if l.pathAccount != noSlot {
+		x.pathAccount = &res[l.pathAccount]
 	}
 	return nil
+}
+
+// authLookups are what authenticate asks the resolver for, and where each
+// answer is in what it answers (noSlot: not asked).
+type authLookups struct {
+	list                        []store.Lookup
+	caller, target, pathAccount int
+}
+
+const noSlot = -1
+
+func (l *authLookups) add(lookup store.Lookup) int {
+	l.list = append(l.list, lookup)
+	return len(l.list) - 1
+}
+
+// lookupsOf are x's lookups: with credentials, the caller by its login, the
+// operation's target and the account in the path. Without credentials the
+// answer is 401 before any target matters, so anonymous traffic costs no
+// Redis work.
+func lookupsOf(x *exchange, creds credentials, hasCreds bool) authLookups {
+	l := authLookups{caller: noSlot, target: noSlot, pathAccount: noSlot}
+	if !hasCreds {
+		return l
+	}
+	l.caller = l.add(store.Lookup{Mode: store.ByLogin, ID: creds.user})
+	if x.op.target != "" {
+		l.target = l.add(store.Lookup{Mode: x.op.target, ID: x.path.ID})
+	}
+	if x.path.AccountSid != "" {
+		l.pathAccount = l.add(store.Lookup{Mode: store.ByID, ID: x.path.AccountSid})
+	}
+	return l
+}
+
+// identify verifies creds on the caller's answer in res, and returns the
+// caller (nil when they are wrong). When memory answered and x's client
+// network has been marked failing since, everything is resolved again
+// from Redis and verified there: res is then Redis's answer.
+func (s *Service) identify(x *exchange, redis *lazyRedis, l *authLookups, creds credentials, res []store.Resolved, inMemory bool) (*store.Resolved, []store.Resolved, error) {
+	caller, err := s.verify(x, redis, creds, &res[l.caller])
+	if err != nil || caller == nil || !inMemory || !s.failingNow(x) { // no failure marked since memory answered
+		return caller, res, err
+	}
+	if res, _, err = s.resolve(x, redis, l.list, true); err != nil {
+		return nil, nil, err
+	}
+	caller, err = s.verify(x, redis, creds, &res[l.caller])
+	return caller, res, err
 }
 
 // resolve resolves lookups, with x's failed-login counts (x.failures),
