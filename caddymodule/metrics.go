@@ -371,7 +371,7 @@ func redisErrorKind(err error) string {
 		ue *store.UnreachableError
 	)
 	switch {
-	case err == nil, errors.Is(err, redis.Nil), redis.HasErrorPrefix(err, "NOSCRIPT"):
+	case err == nil, errors.Is(err, redis.Nil), store.ErrorCode(err) == store.CodeNoScript:
 		return ""
 	case errors.As(err, &ue):
 		return "connection"
