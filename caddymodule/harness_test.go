@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -34,9 +33,6 @@ type harness struct {
 	store   *store.Store
 	redis   *redistest.Server
 	proxied []*http.Request // requests handed to the next handler by do
-	// forwarded counts requests serve handed to the next handler; none of
-	// the Accounts and Organizations routes may be.
-	forwarded atomic.Int64
 }
 
 // newHarness provisions the handler against a fresh redis-server. With
