@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,17 +84,17 @@ func getProbe(t *testing.T, method, url string) probe {
 // waitProbe polls url until it answers code, or fails after within.
 func waitProbe(t *testing.T, url string, code int, within time.Duration) probe {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var last atomic.Pointer[probe] // the condition runs on a goroutine of its own
+	last.Store(&probe{})
+	if !assert.Eventually(t, func() bool {
 		p := getProbe(t, http.MethodGet, url)
-		if p.code == code {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %d after %v, want %d: %s", url, p.code, within, code, p.body)
-		}
-		time.Sleep(20 * time.Millisecond)
+		last.Store(&p)
+		return p.code == code
+	}, within, 20*time.Millisecond) {
+		p := last.Load()
+		t.Fatalf("%s: still %d after %v, want %d: %s", url, p.code, within, code, p.body)
 	}
+	return *last.Load()
 }
 
 func hasReason(reasons []string, prefix string) bool {

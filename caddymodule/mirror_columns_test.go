@@ -236,7 +236,6 @@ func TestMirrorCreateFindsRestCommsAccounts(t *testing.T) {
 	refusedUnwritten(t, h, nil, create("while.locked@x.com"), http.StatusServiceUnavailable, "Account store unavailable", "while.locked@x.com")
 	took := time.Since(start)
 	assert.GreaterOrEqual(t, took, 2*time.Second, "the database's time, not Redis's (1 s)")
-	assert.Less(t, took, 5*time.Second, "bounded")
 	_, err = lock.ExecContext(context.Background(), "UNLOCK TABLES")
 	require.NoError(t, err)
 	require.NoError(t, lock.Close())

@@ -73,12 +73,7 @@ const reloadDeadline = 15 * time.Second
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	require.Eventually(t, cond, d, 20*time.Millisecond, "%s: not within %s", what, d)
 	return time.Since(start)
 }
 
@@ -214,10 +209,8 @@ func TestConfigReloadsLeaveNoGoroutines(t *testing.T) {
 	// of it (redisCloseGrace): wait for that, with a generous bound.
 	ignore := goleak.IgnoreCurrent()
 	defer func() {
-		deadline := time.Now().Add(redisCloseGrace + 10*time.Second)
-		for goleak.Find(ignore) != nil && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
+		assert.Eventually(t, func() bool { return goleak.Find(ignore) == nil },
+			redisCloseGrace+10*time.Second, 100*time.Millisecond, "the pooled Redis client closed")
 		goleak.VerifyNone(t, ignore)
 	}()
 

@@ -75,15 +75,20 @@ func TestReloadsChangingRedisSettingsFailNoRequest(t *testing.T) {
 			}
 		})
 	}
+	// some requests answered between reloads
+	answered := func() {
+		n := ok.Load() + failed.Load() + 10
+		require.Eventually(t, func() bool { return ok.Load()+failed.Load() >= n }, 30*time.Second, 10*time.Millisecond)
+	}
 	for i := range 8 {
-		time.Sleep(100 * time.Millisecond)
+		answered()
 		if i%2 == 0 {
 			load("900ms")
 		} else {
 			load("1s")
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	answered()
 	close(stop)
 	wg.Wait()
 	assert.Zero(t, failed.Load(), "failed requests across 8 reloads (%d answered)", ok.Load())

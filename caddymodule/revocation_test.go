@@ -115,6 +115,8 @@ func TestRevocationWithTheSubscriptionCut(t *testing.T) {
 	require.Equal(t, http.StatusOK, readAsDev(two, secret))
 	proxy.SilenceSubscribers()
 	changeDevPassword(t, one, secret, "Silent#1xQz9")
+	// the behaviour under test: once revocationBound has passed, a silent
+	// subscription is given up (its heartbeat runs on the wall clock)
 	time.Sleep(revocationBound)
 	assert.Equal(t, http.StatusUnauthorized, readAsDev(two, secret))
 }
