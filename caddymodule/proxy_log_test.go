@@ -10,7 +10,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -45,8 +44,7 @@ func waitReports(s *accountsapi.LogSampler) {
 func TestUpstreamOutageLogIsSampled(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, true)
-	core, logs := observer.New(zapcore.InfoLevel)
-	h.g.logger = zap.New(core) // the upstream's failures are the adapter's to log (proxy.go)
+	logs := h.observe(zapcore.InfoLevel) // the service answers and logs the upstream's failures (proxy.go reads them)
 	// what reverse_proxy returns for an upstream that refuses connections
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
