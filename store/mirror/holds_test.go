@@ -287,15 +287,15 @@ func TestSecurityChangesReachRestCommDegraded(t *testing.T) {
 	stop()
 	oldRow := map[string]string{fraud.Sid: e.accountRow(fraud.Sid), rekeyed.Sid: e.accountRow(rekeyed.Sid)}
 
-	time.Sleep(1100 * time.Millisecond) // a new date_updated
+	later := time.Now().Add(2 * time.Second) // a new date_updated, to the second
 	for _, sid := range []string{fraud.Sid, rekeyed.Sid} {
-		_, err := e.st.UpdateAccount(ctx, nil, sid, store.AccountUpdate{FriendlyName: ptr("fraud 😀"), Now: time.Now()})
+		_, err := e.st.UpdateAccount(ctx, nil, sid, store.AccountUpdate{FriendlyName: ptr("fraud 😀"), Now: later})
 		require.NoError(t, err)
 	}
-	_, err := e.st.UpdateAccount(ctx, nil, fraud.Sid, store.AccountUpdate{Status: ptr("closed"), Now: time.Now()})
+	_, err := e.st.UpdateAccount(ctx, nil, fraud.Sid, store.AccountUpdate{Status: ptr("closed"), Now: later})
 	require.NoError(t, err)
 	tok := md5hex("New-pass-1")
-	_, err = e.st.UpdateAccount(ctx, nil, rekeyed.Sid, store.AccountUpdate{AuthToken: &tok, Now: time.Now()},
+	_, err = e.st.UpdateAccount(ctx, nil, rekeyed.Sid, store.AccountUpdate{AuthToken: &tok, Now: later},
 		store.WithPassword("New-pass-1"))
 	require.NoError(t, err)
 	good := newAccount("good.after@example.com", top.Sid, top.Org, "Developer")

@@ -353,7 +353,10 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	_, err = e.st.UpdateAccount(ctx, nil, sids[0], store.AccountUpdate{Status: ptr("closed"), Now: time.Now()})
 	require.NoError(t, err)
-	time.Sleep(time.Second)
+	require.Eventually(t, func() bool { // the worker has read them, and cannot deliver them
+		p, err := e.rdb.XPending(ctx, "{restcomm}:outbox", store.OutboxGroup).Result()
+		return err == nil && p.Consumers["w1"] > 0
+	}, 10*time.Second, 10*time.Millisecond)
 	st, err := e.st.OutboxStatus(ctx)
 	require.NoError(t, err)
 	assert.Greater(t, st.Backlog, int64(60), "waiting in the outbox")
@@ -380,6 +383,8 @@ func TestTakeOverFromAKilledWorker(t *testing.T) {
 	w1.dies = true
 	require.Eventually(t, w1.Leading, 5*time.Second, 10*time.Millisecond)
 	w2, _ := e.worker("w2")
+	// that w2 does not take the lease can only be seen by letting time
+	// pass: the lease is Redis's, with Redis's clock
 	time.Sleep(300 * time.Millisecond)
 	assert.False(t, w2.Leading(), "one worker at a time")
 
