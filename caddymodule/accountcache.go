@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -84,40 +83,39 @@ func (h *cacheHandle) Destruct() error {
 	return nil
 }
 
-// provisionAccountCache sets g.resolver: a cache shared by the configs
-// over the same client and prefix, or the store when the cache is off or
-// reads go to replicas (a replica's lag would outlive the change message
-// that should have dropped what it returned).
-func (g *Gateway) provisionAccountCache(prefix string) error {
-	g.resolver = g.store
+// provisionAccountCache takes a hold on the cache of st (the store of
+// the client whose pool key is redisKey, over prefix), shared by the
+// configs over the same client and prefix, and returns it with its key
+// in cachePool. It returns nil when the cache is off or reads go to
+// replicas (a replica's lag would outlive the change message that should
+// have dropped what it returned): the service then reads the store.
+func (g *Gateway) provisionAccountCache(st *store.Store, redisKey, prefix string) (*cacheHandle, string, error) {
 	cfg := g.AccountCache
 	if cfg == nil {
 		cfg = &AccountCacheConfig{}
 	}
 	if cfg.Disabled {
-		return nil
+		return nil, "", nil
 	}
 	if g.Redis.ReadFromReplicas {
 		g.logger.Info("account cache off: reads go to replicas (redis_read_replicas)")
-		return nil
+		return nil, "", nil
 	}
 	raw, _ := json.Marshal(cfg)
-	key := fmt.Sprintf("%s/%s/%s", g.pool, prefix, raw)
+	key := poolKey(redisKey, prefix, string(raw))
 	logger := g.logger.Named("account_cache")
 	m := g.metrics // the process's: they outlive the config as the cache does
 	v, _, err := cachePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		h := &cacheHandle{}
-		h.cache = accountcache.New(g.store, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger,
+		h.cache = accountcache.New(st, accountcache.Config{MaxEntries: cfg.MaxEntries, MaxBytes: cfg.MaxBytes, Logger: logger,
 			FeedLost: m.feedLost.Inc, Looked: m.looked})
 		liveCaches.add(h) // metrics.go
 		return h, nil
 	})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	g.cacheKey, g.cache = key, v.(*cacheHandle)
-	g.resolver = g.cache
-	return nil
+	return v.(*cacheHandle), key, nil
 }
 
 func (g *Gateway) cleanupAccountCache() error {

@@ -3,8 +3,6 @@ package caddymodule
 import (
 	"fmt"
 	"time"
-
-	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
 )
 
 // Values of the seed option.
@@ -13,35 +11,33 @@ const (
 	seedOff  = "off"
 )
 
-// provisionDurability sets up what keeps account changes and failures
-// accountable: it checks the seed option (the service seeds), makes the
-// log sampler, and sets the wait for replicas (redis_wait_replicas). It
-// runs in Provision, after the store is made; it does no network I/O.
-func (g *Gateway) provisionDurability() error {
-	switch g.Seed {
+// checkSeed refuses a seed option other than auto or off (checkSettings):
+// the service seeds.
+func checkSeed(seed string) error {
+	switch seed {
 	case "", seedAuto, seedOff:
-	default:
-		return fmt.Errorf("restcomm: seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
-	}
-	g.logs = accountsapi.NewLogSampler(accountsapi.LogSampleWindow, accountsapi.LogSampleBurst)
-
-	n, wait := g.Redis.WaitReplicas, time.Duration(g.Redis.WaitTimeout)
-	if n == 0 {
 		return nil
 	}
-	limit := time.Duration(g.Redis.Timeout)
-	if limit <= 0 {
-		limit = accountsapi.DefaultRedisTimeout
+	return fmt.Errorf("restcomm: seed: want %s or %s, got %q", seedAuto, seedOff, seed)
+}
+
+// replicaWait is redis_wait_replicas as the store waits: how many
+// replicas must acknowledge each account change (0: none), and for how
+// long, half of redis_timeout by default and shorter than it.
+func (r RedisConfig) replicaWait() (int, time.Duration, error) {
+	n, wait := r.WaitReplicas, time.Duration(r.WaitTimeout)
+	if n == 0 {
+		return 0, 0, nil
 	}
+	limit := r.timeout()
 	if wait == 0 {
 		wait = limit / 2
 	}
 	switch {
 	case n < 0:
-		return fmt.Errorf("restcomm: redis_wait_replicas: %d replicas", n)
+		return 0, 0, fmt.Errorf("restcomm: redis_wait_replicas: %d replicas", n)
 	case wait <= 0 || wait >= limit:
-		return fmt.Errorf("restcomm: redis_wait_replicas: the timeout (%s) must be positive and shorter than redis_timeout (%s)", wait, limit)
+		return 0, 0, fmt.Errorf("restcomm: redis_wait_replicas: the timeout (%s) must be positive and shorter than redis_timeout (%s)", wait, limit)
 	}
-	g.store = g.store.WithWait(n, wait)
-	return nil
+	return n, wait, nil
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 
 	"github.com/restcomm/restcomm-gateway/internal/accountsapi"
 	"github.com/restcomm/restcomm-gateway/internal/collation"
+	"github.com/restcomm/restcomm-gateway/policy"
 	"github.com/restcomm/restcomm-gateway/store"
 )
 
@@ -127,9 +129,7 @@ type Gateway struct {
 	redisTimeout   time.Duration          // each request's Redis time
 	mirrorKey      string                 // the delivery worker's key in mirrorPool (mirror.go)
 	restcommDB     accountsapi.RestCommDB // RestComm's database, with a mirror (mirror.go); nil without
-	readYourWrites time.Duration          // how long a proxied request waits for its account's pending change
-	resolver       accountsapi.Resolver   // the account cache, or the store (accountcache.go)
-	cache          *cacheHandle           // nil when the cache is off
+	cache          *cacheHandle           // nil when the cache is off (accountcache.go)
 	cacheKey       string                 // its key in cachePool
 	service        *accountsapi.Service
 	health         *healthState // the site's probes (health.go)
@@ -175,63 +175,51 @@ func (Gateway) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves placeholders, connects the (shared) Redis client
 // lazily and compiles the policy. It does no network I/O: Caddy also
-// provisions to validate a config.
+// provisions to validate a config. It reads as the ordered list of its
+// steps, each given what the steps before it made.
 func (g *Gateway) Provision(ctx caddy.Context) error {
+	if err := g.checkSettings(); err != nil { // before anything is made of them
+		return err
+	}
 	g.logger = ctx.Logger()
-	if err := g.provisionHealth(ctx); err != nil { // health.go
-		return err
-	}
+	g.logs = accountsapi.NewLogSampler(accountsapi.LogSampleWindow, accountsapi.LogSampleBurst)
+	g.health = newHealthState(ctx, g.HealthPath) // health.go
 	repl := caddy.NewReplacer()
-	opts := store.ClientOptions{
-		MasterName:       repl.ReplaceAll(g.Redis.MasterName, ""),
-		Username:         repl.ReplaceAll(g.Redis.Username, ""),
-		Password:         repl.ReplaceAll(g.Redis.Password, ""),
-		SentinelPassword: repl.ReplaceAll(g.Redis.SentinelPassword, ""),
-		ReadFromReplicas: g.Redis.ReadFromReplicas,
-		ReadTimeout:      time.Duration(g.Redis.Timeout),
-		WriteTimeout:     time.Duration(g.Redis.Timeout),
-	}
-	for _, u := range g.Redis.URLs {
-		opts.URLs = append(opts.URLs, repl.ReplaceAll(u, ""))
-	}
-	if len(opts.URLs) == 0 {
-		opts.URLs = []string{"redis://127.0.0.1:6379/0"}
-	}
-	g.redisTimeout = time.Duration(g.Redis.Timeout)
-	if g.redisTimeout <= 0 {
-		g.redisTimeout = accountsapi.DefaultRedisTimeout
-	}
+	opts := g.Redis.clientOptions(repl)
 	prefix := repl.ReplaceAll(g.KeyPrefix, "")
-	handle, key, err := loadRedis(opts)
-	if err != nil {
+	g.redisTimeout = g.Redis.timeout()
+	var err error
+	if g.redis, g.pool, err = loadRedis(opts); err != nil {
 		return err
 	}
-	g.pool, g.redis = key, handle
-	g.store = store.New(handle.client, prefix)
-	if name := repl.ReplaceAll(g.LoginCollation, ""); name != "" {
-		r, err := collation.Parse(name)
-		if err != nil {
-			return fmt.Errorf("login_collation: %w", err)
-		}
-		g.collation = &r
+	if g.collation, err = loginCollation(repl.ReplaceAll(g.LoginCollation, "")); err != nil {
+		return err
 	}
 	if g.metrics, err = newMetrics(ctx.GetMetricsRegistry()); err != nil { // metrics.go
 		return err
 	}
-	if err := g.provisionDurability(); err != nil { // durability.go
-		return err
-	}
-	if err := g.provisionMirror(ctx, repl, prefix, opts); err != nil { // mirror.go
-		return err
-	}
-	if err := g.provisionAccountCache(prefix); err != nil { // accountcache.go
-		return err
-	}
-	g.engine, g.engineKey, err = g.loadPolicy(ctx, repl, g.PolicyBundle) // policybundle.go
+	sealer, err := g.Mirror.sealer(repl) // mirror.go
 	if err != nil {
 		return err
 	}
-	if err := g.provisionMonitor(ctx, repl, g.PolicyMode); err != nil { // policymonitor.go
+	if g.store, err = newStore(g.redis, prefix, g.Redis, sealer); err != nil {
+		return err
+	}
+	mirror, mirrorKey, err := g.joinMirror(ctx, repl, prefix, opts, sealer) // mirror.go
+	g.mirrorKey = mirrorKey
+	if err != nil {
+		return err
+	}
+	g.restcommDB = mirror.restCommDB()
+	if g.cache, g.cacheKey, err = g.provisionAccountCache(g.store, g.pool, prefix); err != nil { // accountcache.go
+		return err
+	}
+	// the policy_mode checkSettings accepted
+	mode, _ := policy.ParseMode(g.PolicyMode)
+	if g.engine, g.engineKey, err = g.loadPolicy(ctx, repl, mode, g.metrics); err != nil { // policybundle.go
+		return err
+	}
+	if g.monitor, err = g.loadMonitor(ctx, repl, mode); err != nil { // policymonitor.go
 		return err
 	}
 	if g.DecisionLog {
@@ -249,15 +237,100 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the provisioned handler.
-func (g *Gateway) Validate() error {
-	if g.store == nil || g.engine == nil || g.service == nil {
-		return errors.New("restcomm: not provisioned")
+// checkSettings refuses options that are malformed or exclude each
+// other, as written (before placeholders are resolved): the seed, the
+// policy's mode and source, the health path and the mirror's secrets.
+// Provision runs it before any step, since the steps act on these
+// options; the Caddyfile's parser calls the same checks, each where it
+// reads its option, so that an adapted config reports them with their
+// line.
+func (g *Gateway) checkSettings() error {
+	if err := checkSeed(g.Seed); err != nil { // durability.go
+		return err
+	}
+	if err := checkPolicyMode(g.PolicyMode); err != nil { // policyengine.go
+		return err
 	}
 	if err := checkPolicySource(g.PolicyDir, g.PolicyBundle); err != nil { // policybundle.go
 		return err
 	}
+	if err := checkHealthPath(g.HealthPath); err != nil { // health.go
+		return err
+	}
+	if g.Mirror != nil {
+		return g.Mirror.secretsArePlaceholders() // mirror.go
+	}
 	return nil
+}
+
+// Validate checks that the handler was provisioned; its options were
+// checked before Provision acted on them (checkSettings).
+func (g *Gateway) Validate() error {
+	if g.store == nil || g.engine == nil || g.service == nil {
+		return errors.New("restcomm: not provisioned")
+	}
+	return nil
+}
+
+// clientOptions are the Redis client's options, placeholders resolved;
+// redis://127.0.0.1:6379/0 by default.
+func (r RedisConfig) clientOptions(repl *caddy.Replacer) store.ClientOptions {
+	opts := store.ClientOptions{
+		MasterName:       repl.ReplaceAll(r.MasterName, ""),
+		Username:         repl.ReplaceAll(r.Username, ""),
+		Password:         repl.ReplaceAll(r.Password, ""),
+		SentinelPassword: repl.ReplaceAll(r.SentinelPassword, ""),
+		ReadFromReplicas: r.ReadFromReplicas,
+		ReadTimeout:      time.Duration(r.Timeout),
+		WriteTimeout:     time.Duration(r.Timeout),
+	}
+	for _, u := range r.URLs {
+		opts.URLs = append(opts.URLs, repl.ReplaceAll(u, ""))
+	}
+	if len(opts.URLs) == 0 {
+		opts.URLs = []string{"redis://127.0.0.1:6379/0"}
+	}
+	return opts
+}
+
+// timeout is each request's Redis time: redis_timeout, or the service's
+// default.
+func (r RedisConfig) timeout() time.Duration {
+	if t := time.Duration(r.Timeout); t > 0 {
+		return t
+	}
+	return accountsapi.DefaultRedisTimeout
+}
+
+// loginCollation is the login_collation imposed (name resolved), nil for
+// none.
+func loginCollation(name string) (*collation.Rule, error) {
+	if name == "" {
+		return nil, nil
+	}
+	r, err := collation.Parse(name)
+	if err != nil {
+		return nil, fmt.Errorf("login_collation: %w", err)
+	}
+	return &r, nil
+}
+
+// newStore is the store of the namespace prefix on the shared client, made
+// once: it waits for replicas as r says (redis_wait_replicas, durability.go)
+// and seals passwords for the mirror's outbox with sealer (nil: none).
+func newStore(h *redisHandle, prefix string, r RedisConfig, sealer *store.Sealer) (*store.Store, error) {
+	n, wait, err := r.replicaWait()
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(h.client, prefix)
+	if n > 0 {
+		st = st.WithWait(n, wait)
+	}
+	if sealer != nil {
+		st = st.WithSealer(sealer)
+	}
+	return st, nil
 }
 
 // Cleanup releases this config's hold on the shared Redis client and
@@ -321,10 +394,24 @@ func (h *redisHandle) closeWhenIdle() {
 	_ = h.client.Close()
 }
 
-func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
-	raw, _ := json.Marshal(opts)
+// poolKey names an entry of a usage pool (redisPool, cachePool,
+// enginePool, mirrorPool) by the parts that make it what it is, joined by
+// ":". A part that may hold a secret is given as its digest, never as it
+// is.
+func poolKey(parts ...string) string { return strings.Join(parts, ":") }
+
+// digest stands for settings that may hold a secret (a password, a
+// token) in a pool key: the SHA-256 of their JSON, in hex.
+func digest(settings any) string {
+	raw, _ := json.Marshal(settings)
 	sum := sha256.Sum256(raw)
-	key := hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
+}
+
+// loadRedis takes a hold on the client of opts, and returns it with its
+// key in redisPool.
+func loadRedis(opts store.ClientOptions) (*redisHandle, string, error) {
+	key := poolKey("redis", digest(opts))
 	v, _, err := redisPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		c, err := opts.NewClient()
 		if err != nil {

@@ -27,9 +27,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // the upstream's errors).
 func (g *Gateway) newService(repl *caddy.Replacer) error {
 	h := g.redis
+	var resolver accountsapi.Resolver = g.store
+	if g.cache != nil {
+		resolver = g.cache // accountcache.go
+	}
 	s, err := accountsapi.New(accountsapi.Config{
 		Store:              g.store,
-		Resolver:           g.resolver,        // accountcache.go
+		Resolver:           resolver,
 		AfterWrite:         g.changedAccounts, // empties this gateway's cache at once
 		Policy:             g.engine.Policy,
 		Logger:             g.logger,
@@ -42,8 +46,8 @@ func (g *Gateway) newService(repl *caddy.Replacer) error {
 		NoSeed:             g.Seed == seedOff,
 		Collation:          g.collation,
 		Version:            gatewayVersion(),
-		ReadYourWrites:     g.readYourWrites,
-		RestCommDB:         g.restcommDB, // mirror.go
+		ReadYourWrites:     g.Mirror.readYourWrites(), // mirror.go
+		RestCommDB:         g.restcommDB,              // mirror.go
 		ClientIP:           clientIP,
 		RequestID:          requestID,
 		Hold:               func() func() { h.hold(); return h.release }, // a reload closes the client only after the request

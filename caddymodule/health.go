@@ -89,22 +89,20 @@ type healthState struct {
 	last        readiness
 }
 
-// provisionHealth sets up the site's probe paths and lists the handler
-// for the admin API's probes.
-func (g *Gateway) provisionHealth(ctx caddy.Context) error {
-	if err := checkHealthPath(g.HealthPath); err != nil {
-		return err
-	}
-	g.health = &healthState{config: ctx.Done()}
-	switch p := g.HealthPath; p {
+// newHealthState is the probes of a handler of the config of ctx at
+// path, the health_path option (checked by checkSettings): the default
+// path when empty, none when off.
+func newHealthState(ctx caddy.Context, path string) *healthState {
+	h := &healthState{config: ctx.Done()}
+	switch path {
 	case healthOff:
 	case "":
-		p = DefaultHealthPath
+		path = DefaultHealthPath
 		fallthrough
 	default:
-		g.health.live, g.health.ready = p+"/healthz", p+"/readyz"
+		h.live, h.ready = path+"/healthz", path+"/readyz"
 	}
-	return nil
+	return h
 }
 
 // serveHealth answers r when it is one of the site's probes.

@@ -3,10 +3,8 @@ package caddymodule
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -74,6 +72,15 @@ type mirrorHandle struct {
 	close    func()
 }
 
+// restCommDB is what the service asks RestComm's database; nil without a
+// mirror.
+func (h *mirrorHandle) restCommDB() accountsapi.RestCommDB {
+	if h == nil {
+		return nil
+	}
+	return h.restcomm
+}
+
 func (h *mirrorHandle) Destruct() error {
 	h.stop()
 	select {
@@ -84,45 +91,53 @@ func (h *mirrorHandle) Destruct() error {
 	return nil
 }
 
-// provisionMirror starts (or joins) the delivery worker and makes the
-// store seal passwords for the outbox. Without a mirror it does nothing.
-// The worker has a Redis client of its own, made from redis (the
-// handler's), that reads on the master only: it writes into RestComm the
-// current state of what changed, which a lagging replica may not have
-// yet (redis_read_replicas), and its blocking reads outlast a request's
-// redis_timeout.
-func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefix string, redis store.ClientOptions) error {
+// sealer seals the plaintext password of a create or a password change
+// in the outbox (secret_key); nil without a mirror or a secret_key.
+func (m *MirrorConfig) sealer(repl *caddy.Replacer) (*store.Sealer, error) {
+	if m == nil || m.SecretKey == "" {
+		return nil, nil
+	}
+	sealer, err := store.NewSealer(repl.ReplaceAll(m.SecretKey, ""))
+	if err != nil {
+		return nil, fmt.Errorf("mirror: secret_key (is %s set?): %w", m.SecretKey, err)
+	}
+	return sealer, nil
+}
+
+// readYourWrites is how long a request passed upstream waits for its
+// account's pending change; 0 without a mirror.
+func (m *MirrorConfig) readYourWrites() time.Duration {
+	if m == nil {
+		return 0
+	}
+	return time.Duration(m.ReadYourWrites)
+}
+
+// joinMirror starts (or joins) the delivery worker, which seals with
+// sealer, and registers its metrics. Without a mirror it does nothing and
+// returns nil. The worker has a Redis client of its own, made from redis
+// (the handler's), that reads on the master only: it writes into
+// RestComm the current state of what changed, which a lagging replica may
+// not have yet (redis_read_replicas), and its blocking reads outlast a
+// request's redis_timeout. It returns the worker and its key in
+// mirrorPool.
+func (g *Gateway) joinMirror(ctx caddy.Context, repl *caddy.Replacer, prefix string, redis store.ClientOptions, sealer *store.Sealer) (*mirrorHandle, string, error) {
 	m := g.Mirror
 	if m == nil {
-		return nil
-	}
-	if err := m.secretsArePlaceholders(); err != nil {
-		return err
+		return nil, "", nil
 	}
 	database := resolveDatabaseURL(m.Database, repl)
 	if _, err := restcommdb.Config(database); err != nil {
-		return fmt.Errorf("mirror: %w", err)
+		return nil, "", fmt.Errorf("mirror: %w", err)
 	}
 	loc, err := time.LoadLocation(strings.TrimSpace(repl.ReplaceAll(m.TimeZone, "")))
 	if err != nil {
-		return fmt.Errorf("mirror: time_zone: %w", err)
+		return nil, "", fmt.Errorf("mirror: time_zone: %w", err)
 	}
-	var sealer *store.Sealer
-	if m.SecretKey != "" {
-		key := repl.ReplaceAll(m.SecretKey, "")
-		if sealer, err = store.NewSealer(key); err != nil {
-			return fmt.Errorf("mirror: secret_key (is %s set?): %w", m.SecretKey, err)
-		}
-		g.store = g.store.WithSealer(sealer)
-	}
-	g.readYourWrites = time.Duration(m.ReadYourWrites)
 	upstream := repl.ReplaceAll(m.Upstream, "")
 	redis.ReadFromReplicas = false
 	redis.ReadTimeout, redis.WriteTimeout = 10*time.Second, 10*time.Second
-	redisJSON, _ := json.Marshal(redis)
-	raw, _ := json.Marshal([]string{string(redisJSON), prefix, database, upstream, loc.String(), repl.ReplaceAll(m.SecretKey, "")})
-	sum := sha256.Sum256(raw)
-	key := hex.EncodeToString(sum[:])
+	key := poolKey("mirror", digest([]any{redis, prefix, database, upstream, loc.String(), repl.ReplaceAll(m.SecretKey, "")}))
 	logger := g.logger.Named("mirror")
 	v, _, err := mirrorPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		rdb, err := redis.NewClient()
@@ -168,16 +183,14 @@ func (g *Gateway) provisionMirror(ctx caddy.Context, repl *caddy.Replacer, prefi
 		}()
 		logger.Info("mirror started", zap.String("database", redact.URL(database)),
 			zap.String("upstream", upstream), zap.String("time_zone", loc.String()),
-			zap.Bool("sip_clients", sealer != nil), zap.Duration("read_your_writes", g.readYourWrites))
+			zap.Bool("sip_clients", sealer != nil), zap.Duration("read_your_writes", m.readYourWrites()))
 		return h, nil
 	})
 	if err != nil {
-		return fmt.Errorf("mirror: %w", err)
+		return nil, "", fmt.Errorf("mirror: %w", err)
 	}
-	g.mirrorKey = key
 	h := v.(*mirrorHandle)
-	g.restcommDB = h.restcomm
-	return registerAll(ctx.GetMetricsRegistry(), h.metrics.Collectors()...)
+	return h, key, registerAll(ctx.GetMetricsRegistry(), h.metrics.Collectors()...)
 }
 
 // restcommDB is RestComm's database as the service asks it before a

@@ -2,8 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -340,13 +338,11 @@ func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / t
 // poolKey names the engine of these settings in mode in enginePool: a
 // digest, since the settings hold the token.
 func (s *bundleSettings) poolKey(mode policy.Mode) string {
-	raw, _ := json.Marshal(struct {
+	return poolKey("bundle", digest(struct {
 		OPA       map[string]any
 		Mode      policy.Mode
 		OnMissing string
-	}{s.opaConfig(), mode, s.OnMissing})
-	sum := sha256.Sum256(raw)
-	return "bundle:" + hex.EncodeToString(sum[:])
+	}{s.opaConfig(), mode, s.OnMissing}))
 }
 
 // downloader builds, through OPA's own parsers, the service client and
@@ -450,13 +446,9 @@ var sources struct {
 }
 
 // loadBundleEngine takes a hold on the pooled engine of the bundle in
-// mode, creating it and starting its downloader on first use: like a
+// mode m, creating it and starting its downloader on first use: like a
 // directory's, it outlives config reloads that keep its settings.
-func loadBundleEngine(ctx caddy.Context, c *PolicyBundleConfig, mode string, counts *metrics) (*pooledEngine, string, error) {
-	m, err := policy.ParseMode(mode)
-	if err != nil {
-		return nil, "", fmt.Errorf("policy_mode: %w", err)
-	}
+func loadBundleEngine(ctx caddy.Context, c *PolicyBundleConfig, m policy.Mode, counts *metrics) (*pooledEngine, string, error) {
 	s, err := c.resolve(caddy.NewReplacer())
 	if err != nil {
 		return nil, "", err
@@ -698,20 +690,18 @@ func (g *Gateway) policyNotReady() string {
 	}
 }
 
-// loadPolicy takes a hold on the engine of the gateway's policy: its
-// bundle's (b, the policy_bundle block), or its directory's, or the
-// built-in's.
-func (g *Gateway) loadPolicy(ctx caddy.Context, repl *caddy.Replacer, b *PolicyBundleConfig) (*pooledEngine, string, error) {
-	if b == nil {
-		return loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), g.PolicyMode, g.metrics)
+// loadPolicy takes a hold on the engine of the gateway's policy in mode
+// m, counted in counts: its bundle's (policy_bundle), or its directory's,
+// or the built-in's. checkPolicySource made sure there is one source.
+func (g *Gateway) loadPolicy(ctx caddy.Context, repl *caddy.Replacer, m policy.Mode, counts *metrics) (*pooledEngine, string, error) {
+	if g.PolicyBundle == nil {
+		return loadEngine(ctx, repl.ReplaceAll(g.PolicyDir, ""), m, counts)
 	}
-	if err := checkPolicySource(g.PolicyDir, b); err != nil {
-		return nil, "", err
-	}
-	return loadBundleEngine(ctx, b, g.PolicyMode, g.metrics)
+	return loadBundleEngine(ctx, g.PolicyBundle, m, counts)
 }
 
-// checkPolicySource refuses a policy both from a directory and a bundle.
+// checkPolicySource refuses a policy both from a directory and a bundle
+// (checkSettings).
 func checkPolicySource(dir string, b *PolicyBundleConfig) error {
 	if b != nil && dir != "" {
 		return errors.New("policy_dir and policy_bundle exclude each other: the policy comes from one of them")

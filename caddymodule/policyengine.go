@@ -66,23 +66,28 @@ func (p *pooledEngine) options(mode policy.Mode) policy.EngineOptions {
 	}
 }
 
+// checkPolicyMode refuses a policy_mode other than overlay or replace
+// (checkSettings).
+func checkPolicyMode(mode string) error {
+	if _, err := policy.ParseMode(mode); err != nil {
+		return fmt.Errorf("policy_mode: %w", err)
+	}
+	return nil
+}
+
 // loadEngine takes a hold on the engine of dir ("" for the built-in
-// policy) in the given policy_mode (overlay by default), creating it on
+// policy) in mode (policy_mode, parsed by checkSettings), creating it on
 // first use. An engine that already exists is asked to re-read its
 // directory, since a `caddy reload` with an unchanged config must still
 // pick up edited policy files.
-func loadEngine(ctx caddy.Context, dir, mode string, counts *metrics) (*pooledEngine, string, error) {
-	m, err := policy.ParseMode(mode)
-	if err != nil {
-		return nil, "", fmt.Errorf("policy_mode: %w", err)
-	}
+func loadEngine(ctx caddy.Context, dir string, m policy.Mode, counts *metrics) (*pooledEngine, string, error) {
 	key := builtinPolicy
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return nil, "", fmt.Errorf("policy_dir %q: %w", dir, err)
 		}
-		key = string(m) + ":" + abs
+		key = poolKey(string(m), abs)
 		dir = abs
 	} else if m == policy.Replace {
 		return nil, "", fmt.Errorf("policy_mode %s: no policy_dir to replace the built-in policy with", m)

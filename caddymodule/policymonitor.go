@@ -46,29 +46,26 @@ type policyMonitor struct {
 	counts *prometheus.CounterVec
 }
 
-// provisionMonitor loads the monitored directory, if any, in mode (the
-// handler's policy_mode). Its engine is pooled as the policy in force's
-// (loadEngine), under a key of its own: its reloads are logged on the
-// monitor's logger and not counted as the enforced policy's.
-func (s *policyMonitorSettings) provisionMonitor(ctx caddy.Context, repl *caddy.Replacer, mode string) error {
+// loadMonitor loads the monitored directory, if any, in m (the
+// handler's policy_mode), and returns it; nil without one. Its engine is
+// pooled as the policy in force's (loadEngine), under a key of its own:
+// its reloads are logged on the monitor's logger and not counted as the
+// enforced policy's.
+func (s *policyMonitorSettings) loadMonitor(ctx caddy.Context, repl *caddy.Replacer, m policy.Mode) (*policyMonitor, error) {
 	dir := repl.ReplaceAll(s.PolicyMonitorDir, "")
 	if dir == "" {
-		return nil
-	}
-	m, err := policy.ParseMode(mode)
-	if err != nil {
-		return fmt.Errorf("policy_mode: %w", err)
+		return nil, nil
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("policy_monitor_dir %q: %w", dir, err)
+		return nil, fmt.Errorf("policy_monitor_dir %q: %w", dir, err)
 	}
 	counts := monitorMetrics()
 	if err := registerAll(ctx.GetMetricsRegistry(), counts); err != nil { // metrics.go
-		return err
+		return nil, err
 	}
 	logger := ctx.Logger().Named(policyMonitorLogger)
-	key := "monitor:" + string(m) + ":" + abs
+	key := poolKey("monitor", string(m), abs)
 	v, loaded, err := enginePool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		p := &pooledEngine{stop: func() {}}
 		p.use(logger, nil)
@@ -82,7 +79,7 @@ func (s *policyMonitorSettings) provisionMonitor(ctx caddy.Context, repl *caddy.
 		return p, nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e := v.(*pooledEngine)
 	e.use(logger, nil)
@@ -92,11 +89,10 @@ func (s *policyMonitorSettings) provisionMonitor(ctx caddy.Context, repl *caddy.
 				zap.String("revision", e.Policy().Revision()), zap.Error(err))
 		}
 	}
-	s.monitor = &policyMonitor{engine: e, key: key, logger: logger, counts: counts}
 	p := e.Policy()
 	logger.Info("policy monitored, not enforced",
 		zap.String("dir", abs), zap.String("revision", p.Revision()), zap.Int("tests_passed", p.Tests()))
-	return nil
+	return &policyMonitor{engine: e, key: key, logger: logger, counts: counts}, nil
 }
 
 // monitorHook is the service's Monitor (accountsapi.Config), nil without
