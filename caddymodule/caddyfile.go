@@ -12,7 +12,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/restcomm/restcomm-gateway/internal/collation"
-	"github.com/restcomm/restcomm-gateway/policy"
 )
 
 func init() {
@@ -178,8 +177,8 @@ func parsePolicyMode(g *Gateway, d *caddyfile.Dispenser) error {
 	if err := oneArg(d, &g.PolicyMode); err != nil {
 		return err
 	}
-	if _, err := policy.ParseMode(g.PolicyMode); err != nil {
-		return d.Errf("policy_mode: want overlay or replace, got %q", g.PolicyMode)
+	if err := checkPolicyMode(g.PolicyMode); err != nil { // as checkSettings does
+		return d.Err(err.Error())
 	}
 	return nil
 }
@@ -202,8 +201,8 @@ func parseSeed(g *Gateway, d *caddyfile.Dispenser) error {
 	if err := oneArg(d, &g.Seed); err != nil {
 		return err
 	}
-	if g.Seed != seedAuto && g.Seed != seedOff {
-		return d.Errf("seed: want %s or %s, got %q", seedAuto, seedOff, g.Seed)
+	if err := checkSeed(g.Seed); err != nil { // as checkSettings does
+		return d.Err(err.Error())
 	}
 	return nil
 }
