@@ -36,10 +36,9 @@ func sampledCounts(logs *observer.ObservedLogs, msg string) (events, reports, dr
 }
 
 // waitReports waits until every scheduled report has been written.
-func waitReports(s *LogSampler) {
-	for s.Pending() {
-		time.Sleep(10 * time.Millisecond)
-	}
+func waitReports(t *testing.T, s *LogSampler) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !s.Pending() }, 10*time.Second, 10*time.Millisecond, "reports written")
 }
 
 func TestLogSamplerBoundsLinesAndCountsTheRest(t *testing.T) {
@@ -54,12 +53,12 @@ func TestLogSamplerBoundsLinesAndCountsTheRest(t *testing.T) {
 			cause = "b"
 		}
 		s.Error(l, cause, "boom", zap.Int("i", i))
-		if i%100 == 0 {
+		if i%100 == 0 { // spread over several windows: the sampler reads the wall clock
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	elapsed := time.Since(start)
-	waitReports(s)
+	waitReports(t, s)
 	events, reports, dropped := sampledCounts(logs, "boom")
 	assert.Equal(t, 2000, events+dropped, "every event is written or counted")
 	windows := int(elapsed/(100*time.Millisecond)) + 2
@@ -91,7 +90,7 @@ func TestLogSamplerEdges(t *testing.T) {
 	for range 10 {
 		s.Warn(l, "x", "quiet")
 	}
-	waitReports(s)
+	waitReports(t, s)
 	assert.Zero(t, logs.Len())
 	var none *LogSampler
 	for range 10 {
@@ -129,7 +128,7 @@ func TestRedisOutageLogIsSampled(t *testing.T) {
 	for c := range codes {
 		require.Equal(t, http.StatusServiceUnavailable, c)
 	}
-	waitReports(h.s.cfg.Logs)
+	waitReports(t, h.s.cfg.Logs)
 
 	events, reports, dropped := sampledCounts(logs, "account store unavailable")
 	assert.Equal(t, requests, events+dropped, "every failure is logged or counted")

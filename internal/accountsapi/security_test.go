@@ -310,7 +310,7 @@ func TestCloseRacingCreatesLeavesNoActiveChild(t *testing.T) {
 	}
 	wg.Go(func() {
 		<-start
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // the race under test: some creates begin first, the rest race the close
 		r := formRequest("PUT", "/Accounts.json/"+p.Sid, fixture.Users["ADMIN"], fixture.Token, "Status=closed")
 		if c := h.serve(r).Code; c != http.StatusOK {
 			t.Errorf("close: %d", c)

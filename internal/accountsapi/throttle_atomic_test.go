@@ -356,7 +356,7 @@ func TestFailedLoginsFailClosedWhenRedisRefusesWrites(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return h.serve(loginRequest(fixture.SidDev, "wrong", remote)).Code == http.StatusUnauthorized
 			}, 10*time.Second, 50*time.Millisecond, "counted again once Redis takes writes")
-			waitReports(sampler)
+			waitReports(t, sampler)
 			events, _, dropped := sampledCounts(logs, msg)
 			assert.Equal(t, 60, events+dropped, "every refusal written or counted")
 		})
