@@ -168,7 +168,7 @@ func TestMirrorReadYourWrites(t *testing.T) {
 	rywWaits := func(outcome string) float64 {
 		return testutil.ToFloat64(s.h.g.metrics.mirror.RYWWaits.WithLabelValues(outcome))
 	}
-	code, up, took := s.proxied(t, calls(sid), email, "Fresh-pass-1")
+	code, up, _ := s.proxied(t, calls(sid), email, "Fresh-pass-1")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, http.StatusOK, up, "RestComm knew the new account when the request reached it")
 	assert.Equal(t, 1.0, rywWaits("delivered"), "waited for the delivery only")
@@ -192,7 +192,7 @@ func TestMirrorReadYourWrites(t *testing.T) {
 	w = s.h.do(call{method: http.MethodPost, path: fixture.APIRoot + "/Accounts/" + sid + ".json", user: email,
 		secret: "Fresh-pass-2", form: "Password=Fresh-pass-3"})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	code, up, took = s.proxied(t, calls(sid), email, "Fresh-pass-3")
+	code, up, took := s.proxied(t, calls(sid), email, "Fresh-pass-3")
 	assert.NotEqual(t, http.StatusOK, up, "RestComm does not have it")
 	assert.Equal(t, up, code)
 	assert.GreaterOrEqual(t, took, ryw, "waited read_your_writes")
