@@ -291,7 +291,7 @@ func TestEndToEndMirror(t *testing.T) {
 				if p[0] == "" {
 					break
 				}
-				time.Sleep(200 * time.Microsecond)
+				time.Sleep(200 * time.Microsecond) // polled tightly: the latency is the measurement
 			}
 			lat = append(lat, time.Since(answered))
 		}
@@ -500,7 +500,7 @@ func TestEndToEndMirrorOutage(t *testing.T) {
 	require.Eventually(t, func() bool { return holderPid() == survivor.pid }, 15*time.Second, 50*time.Millisecond,
 		"the survivor took the delivery over")
 
-	time.Sleep(time.Until(stopped.Add(30 * time.Second)))
+	time.Sleep(time.Until(stopped.Add(30 * time.Second))) // the scenario: MariaDB 30 s down
 	before := r.status(t)
 	t.Logf("after 30 s down: backlog %d, %d being delivered, dead %d", before.Backlog, before.Unsettled, before.Dead)
 	assert.Greater(t, before.Backlog, int64(total/2))

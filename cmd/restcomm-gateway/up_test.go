@@ -90,9 +90,7 @@ func TestEnableAOF(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
 	opt, err := redis.ParseURL("redis://127.0.0.1:" + strconv.Itoa(port) + "/0")
 	require.NoError(t, err)
-	for deadline := time.Now().Add(10 * time.Second); ping(opt) != nil; time.Sleep(50 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "redis-server did not start")
-	}
+	require.Eventually(t, func() bool { return ping(opt) == nil }, 10*time.Second, 50*time.Millisecond, "redis-server started")
 
 	var out strings.Builder
 	require.Error(t, checkDurability(&out, opt, true))
@@ -238,9 +236,7 @@ func TestUpAndPasswordlessRedis(t *testing.T) {
 	url := "redis://" + addr + "/0"
 	opt, err := redis.ParseURL(url)
 	require.NoError(t, err)
-	for deadline := time.Now().Add(10 * time.Second); ping(opt) != nil; time.Sleep(50 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "redis-server did not start")
-	}
+	require.Eventually(t, func() bool { return ping(opt) == nil }, 10*time.Second, 50*time.Millisecond, "redis-server started")
 	ctx := context.Background()
 	c := redis.NewClient(opt)
 	require.NoError(t, c.Set(ctx, "{restcomm}:k", "kept", 0).Err())
@@ -253,9 +249,7 @@ func TestUpAndPasswordlessRedis(t *testing.T) {
 	assert.Contains(t, said.String(), "redis-cli -h "+host+" -p "+port+" shutdown\n    restcomm-gateway up")
 
 	_ = redis.NewClient(opt).Shutdown(ctx).Err() // the fix, as printed (its reply is the connection closing)
-	for deadline := time.Now().Add(10 * time.Second); ping(opt) == nil; time.Sleep(50 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "redis-server did not shut down")
-	}
+	require.Eventually(t, func() bool { return ping(opt) != nil }, 10*time.Second, 50*time.Millisecond, "redis-server shut down")
 	r, err := ensureRedis(&said, url, true, false)
 	require.NoError(t, err)
 	assert.Equal(t, redisStarted, r.how)
@@ -445,6 +439,7 @@ func TestWatchSeeding(t *testing.T) {
 
 	st := store.New(rdb, "fresh")
 	out, done := watch(st)
+	// that nothing is said can only be seen by giving the watcher a moment
 	time.Sleep(50 * time.Millisecond)
 	assert.Empty(t, out.String(), "nothing seeded yet")
 	_, err := st.Init(ctx, store.InitOptions{Seed: true, By: "gateway"})
