@@ -33,10 +33,9 @@ func sampledCounts(logs *observer.ObservedLogs, msg string) (events, reports, dr
 }
 
 // waitReports waits until every scheduled report has been written.
-func waitReports(s *accountsapi.LogSampler) {
-	for s.Pending() {
-		time.Sleep(10 * time.Millisecond)
-	}
+func waitReports(t *testing.T, s *accountsapi.LogSampler) {
+	t.Helper()
+	require.Eventually(t, func() bool { return !s.Pending() }, 10*time.Second, 10*time.Millisecond, "reports written")
 }
 
 // The upstream down, 1,000 requests: 502 each, a few "upstream failed"
@@ -65,7 +64,7 @@ func TestUpstreamOutageLogIsSampled(t *testing.T) {
 		require.Equal(t, http.StatusBadGateway, rec.Code)
 	}
 	elapsed := time.Since(start)
-	waitReports(h.g.logs)
+	waitReports(t, h.g.logs)
 
 	events, reports, dropped := sampledCounts(logs, "upstream failed")
 	assert.Equal(t, requests, events+dropped)

@@ -82,7 +82,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 			// a request begun this late must have been refused, however
 			// long it then took on a loaded machine
 			require.Less(t, began, revocationBound, "round %d: the other instance still accepts the old password", i)
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // polled: how soon it is refused is what is checked
 		}
 		slowest = max(slowest, time.Since(changed))
 		assert.Equal(t, http.StatusOK, readAsDev(two, next), "round %d", i)
