@@ -43,7 +43,7 @@ func mirroredInto(t *testing.T, dbURL string) *harness {
 	t.Helper()
 	h := newHarness(t, true, func(g *Gateway) { g.Mirror = &MirrorConfig{Database: dbURL} })
 	require.Eventually(t, func() bool {
-		st, err := h.store.OutboxStatus(context.Background())
+		st, err := h.store.Outbox().Status(context.Background())
 		return err == nil && st.Enabled && st.Holder == instanceName()
 	}, 10*time.Second, 10*time.Millisecond, "the gateway's worker delivers")
 	return h
@@ -81,7 +81,7 @@ func rowCount(t *testing.T, db *sql.DB) int {
 func refusedUnwritten(t *testing.T, h *harness, db *sql.DB, c call, status int, body, email string) {
 	t.Helper()
 	settled := func() bool {
-		st, err := h.store.OutboxStatus(context.Background())
+		st, err := h.store.Outbox().Status(context.Background())
 		return err == nil && st.Backlog == 0
 	}
 	require.Eventually(t, settled, 10*time.Second, 10*time.Millisecond, "earlier changes delivered")

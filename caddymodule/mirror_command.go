@@ -151,7 +151,7 @@ func openOutbox(ctx context.Context, op string, opts store.ClientOptions, prefix
 		return nil, err
 	}
 	o := &outbox{st: st, ns: namespace(prefix), close: closeStore}
-	if o.status, err = st.OutboxStatus(ctx); err != nil {
+	if o.status, err = st.Outbox().Status(ctx); err != nil {
 		closeStore()
 		return nil, fmt.Errorf("mirror %s %s: Redis: %w", op, o.ns, err)
 	}
@@ -172,14 +172,14 @@ func mirrorStatus(ctx context.Context, w io.Writer, opts store.ClientOptions, pr
 	st, s := o.st, o.status
 	var alarms *store.DeadLetterSummary
 	if s.DeadLetters > 0 {
-		if alarms, err = st.SummarizeDeadLetters(ctx, statusScan, 3); err != nil {
+		if alarms, err = st.Outbox().SummarizeDeadLetters(ctx, statusScan, 3); err != nil {
 			return fmt.Errorf("mirror status %s: %w", o.ns, err)
 		}
 	}
 	printAlarms(w, alarms)
 	printStatus(w, o.ns, s, time.Now())
 	if dead > 0 && s.DeadLetters > 0 {
-		ds, err := st.DeadLetters(ctx, dead)
+		ds, err := st.Outbox().DeadLetters(ctx, dead)
 		if err != nil {
 			return err
 		}
@@ -262,7 +262,7 @@ func mirrorDisable(ctx context.Context, w io.Writer, opts store.ClientOptions, p
 	case s.Holder != "":
 		return fmt.Errorf("mirror disable %s: gateway %s still delivers: remove the mirror block from every gateway first", ns, s.Holder)
 	}
-	n, err := st.DisableOutbox(ctx)
+	n, err := st.Outbox().Disable(ctx)
 	if err != nil {
 		return fmt.Errorf("mirror disable %s: %w", ns, err)
 	}

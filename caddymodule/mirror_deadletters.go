@@ -93,7 +93,7 @@ func deadLettersList(ctx context.Context, w io.Writer, opts store.ClientOptions,
 		return err
 	}
 	defer o.close()
-	ds, err := o.st.ListDeadLetters(ctx, kind, count, maxListScan)
+	ds, err := o.st.Outbox().ListDeadLetters(ctx, kind, count, maxListScan)
 	if err != nil {
 		return fmt.Errorf("mirror dead-letters list %s: %w", o.ns, err)
 	}
@@ -145,10 +145,10 @@ func deadLettersSettle(ctx context.Context, w io.Writer, opts store.ClientOption
 	}
 	run := func(ids []string) (int, error) {
 		if retry {
-			appended, err := o.st.RetryDeadLetters(ctx, ids)
+			appended, err := o.st.Outbox().RetryDeadLetters(ctx, ids)
 			return len(appended), err
 		}
-		return len(ids), o.st.DropDeadLetters(ctx, ids)
+		return len(ids), o.st.Outbox().DropDeadLetters(ctx, ids)
 	}
 	if !all {
 		n, err := run(ids)
@@ -163,14 +163,14 @@ func deadLettersSettle(ctx context.Context, w io.Writer, opts store.ClientOption
 	}
 	// only the dead letters there are now: a retried entry may come back
 	// dead-lettered meanwhile, and is not taken again
-	newest, err := o.st.DeadLetters(ctx, 1)
+	newest, err := o.st.Outbox().DeadLetters(ctx, 1)
 	if err != nil {
 		return fmt.Errorf("mirror dead-letters %s %s: %w", op, o.ns, err)
 	}
 	total := 0
 	if len(newest) > 0 {
 		for after := ""; ; {
-			page, next, err := o.st.DeadLetterIDs(ctx, kind, after, newest[0].ID, maxIDs)
+			page, next, err := o.st.Outbox().DeadLetterIDs(ctx, kind, after, newest[0].ID, maxIDs)
 			if err == nil && len(page) > 0 {
 				var n int
 				n, err = run(page)

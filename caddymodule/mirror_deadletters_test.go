@@ -41,7 +41,7 @@ func newDeadLetters(t *testing.T) *deadLetterSetup {
 	s.st = store.New(s.rdb, "").WithSealer(sealer)
 	_, err = s.st.Seed(ctx, "")
 	require.NoError(t, err)
-	require.NoError(t, s.st.EnableOutbox(ctx))
+	require.NoError(t, s.st.Outbox().Enable(ctx))
 	for i, email := range []string{"taken@example.com", "fraud@example.com", "renamed@example.com"} {
 		sid := "AC" + md5hex(email)
 		now := time.Now().Truncate(time.Second)
@@ -52,19 +52,19 @@ func newDeadLetters(t *testing.T) *deadLetterSetup {
 		require.NoError(t, err)
 		s.accts = append(s.accts, a)
 	}
-	ok, err := s.st.TakeLease(ctx, "gw", time.Minute)
+	ok, err := s.st.Outbox().TakeLease(ctx, "gw", time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok)
-	s.entries, err = s.st.ReadOutbox(ctx, "gw", 10, 0)
+	s.entries, err = s.st.Outbox().Read(ctx, "gw", 10, 0)
 	require.NoError(t, err)
 	require.Len(t, s.entries, 3)
-	require.NoError(t, s.st.SettleOutbox(ctx, "gw", []store.Settlement{
+	require.NoError(t, s.st.Outbox().Settle(ctx, "gw", []store.Settlement{
 		{ID: s.entries[0].ID, Kind: mirror.DeadLetterConflict, KeepSecret: true, MarkConflict: true,
 			Reason: "account " + s.accts[0].Sid + ": RestComm's table holds another account under this SID"},
 		{ID: s.entries[1].ID, Kind: mirror.DeadLetterDegraded, Reason: "only status, auth_token, date_updated written"},
 		{ID: s.entries[2].ID, Kind: "rejected", Reason: "a text value the column's character set cannot hold"},
 	}))
-	require.NoError(t, s.st.DropLease(ctx, "gw"))
+	require.NoError(t, s.st.Outbox().DropLease(ctx, "gw"))
 	s.dead = s.deadLetters(t)
 	require.Len(t, s.dead, 3)
 	return s
@@ -72,7 +72,7 @@ func newDeadLetters(t *testing.T) *deadLetterSetup {
 
 func (s *deadLetterSetup) deadLetters(t *testing.T) []store.DeadLetter {
 	t.Helper()
-	ds, err := s.st.DeadLetters(context.Background(), 100)
+	ds, err := s.st.Outbox().DeadLetters(context.Background(), 100)
 	require.NoError(t, err)
 	for i, j := 0, len(ds)-1; i < j; i, j = i+1, j-1 {
 		ds[i], ds[j] = ds[j], ds[i]
@@ -177,7 +177,7 @@ func TestMirrorDeadLettersRetryAndDrop(t *testing.T) {
 	assert.Equal(t, s.entries[0].Secret, msgs[0].Values["secret"], "the kept sealed password goes back")
 	assert.NotContains(t, msgs[0].Values, "reason")
 	assert.NotContains(t, msgs[0].Values, "kind")
-	held, err := s.st.ConflictingAccounts(ctx, []string{s.accts[0].Sid})
+	held, err := s.st.Outbox().ConflictingAccounts(ctx, []string{s.accts[0].Sid})
 	require.NoError(t, err)
 	assert.Empty(t, held)
 	assert.Len(t, s.deadLetters(t), 2)

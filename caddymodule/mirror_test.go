@@ -107,7 +107,7 @@ func startMirrored(t *testing.T, ryw time.Duration) *mirrorSetup {
 	_, err = importer.Run(ctx, s.h.store, src, importer.Options{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		st, err := s.h.store.OutboxStatus(ctx)
+		st, err := s.h.store.Outbox().Status(ctx)
 		return err == nil && st.Enabled && st.Holder == instanceName()
 	}, 10*time.Second, 10*time.Millisecond, "the gateway's worker delivers")
 	return s
@@ -200,7 +200,7 @@ func TestMirrorReadYourWrites(t *testing.T) {
 
 	s.maria.Restart(t)
 	require.Eventually(t, func() bool {
-		st, err := s.h.store.OutboxStatus(context.Background())
+		st, err := s.h.store.Outbox().Status(context.Background())
 		return err == nil && st.Backlog == 0
 	}, 30*time.Second, 20*time.Millisecond)
 	code, up, _ = s.proxied(t, calls(sid), email, "Fresh-pass-3")
@@ -269,7 +269,7 @@ func TestMirrorWorkerAcrossReloads(t *testing.T) {
 		return err == nil && n == 1
 	}, 10*time.Second, 20*time.Millisecond, "still delivered after the reload")
 	require.Eventually(t, func() bool { // and settled, not only written
-		status, err := store.New(s.h.redis.Client(t), "").OutboxStatus(bg)
+		status, err := store.New(s.h.redis.Client(t), "").Outbox().Status(bg)
 		return err == nil && status.Backlog == 0
 	}, 10*time.Second, 20*time.Millisecond, "the backlog drains")
 
@@ -280,7 +280,7 @@ func TestMirrorWorkerAcrossReloads(t *testing.T) {
 	require.NoError(t, g2.Cleanup())         // the last one
 	st := store.New(s.h.redis.Client(t), "") // the gateways' client is closed now
 	require.Eventually(t, func() bool {
-		s, err := st.OutboxStatus(bg)
+		s, err := st.Outbox().Status(bg)
 		return err == nil && s.Holder == ""
 	}, 5*time.Second, 20*time.Millisecond, "the lease is given up at once")
 
@@ -290,7 +290,7 @@ func TestMirrorWorkerAcrossReloads(t *testing.T) {
 	a, err := st.UpdateAccount(bg, nil, restcommtest.SidOf(email), store.AccountUpdate{FriendlyName: ptrTo("unmirrored"), Now: time.Now()})
 	require.NoError(t, err)
 	assert.Empty(t, a.Pending)
-	status, err := st.OutboxStatus(bg)
+	status, err := st.Outbox().Status(bg)
 	require.NoError(t, err)
 	assert.False(t, status.Enabled)
 }

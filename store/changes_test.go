@@ -62,13 +62,13 @@ func TestEveryChangeIsPublished(t *testing.T) {
 	assert.Equal(t, []string{parent.Sid, kid.Sid}, next().IDs)
 
 	// the mirror settling a change clears the accounts' pending mark
-	ok, err := st.TakeLease(ctx, "gw", time.Second)
+	ok, err := st.Outbox().TakeLease(ctx, "gw", time.Second)
 	require.NoError(t, err)
 	require.True(t, ok)
-	read, err := st.ReadOutbox(ctx, "gw", 100, 0)
+	read, err := st.Outbox().Read(ctx, "gw", 100, 0)
 	require.NoError(t, err)
 	last := read[len(read)-1]
-	require.NoError(t, st.SettleOutbox(ctx, "gw", []store.Settlement{{ID: last.ID}}))
+	require.NoError(t, st.Outbox().Settle(ctx, "gw", []store.Settlement{{ID: last.ID}}))
 	assert.Equal(t, []string{parent.Sid, kid.Sid}, next().IDs)
 
 	fl := store.NewFailedLogins("nobody", "192.0.2.7", time.Minute, 10, 100)

@@ -56,7 +56,7 @@ func deadLetterLua() string {
 		dlEntry, dlKind, aKeepSecret, aMark, aIDs, aRetry, conflictsKey)
 }
 
-func (s *Store) deadKey() string { return s.prefix + "outbox:dead" }
+func (o *Outbox) deadKey() string { return o.s.prefix + "outbox:dead" }
 
 // DeadLetter is one entry the mirror could not deliver.
 type DeadLetter struct {
@@ -83,8 +83,8 @@ func deadLetterFrom(m redis.XMessage) DeadLetter {
 }
 
 // DeadLetters returns the last count dead letters, newest first.
-func (s *Store) DeadLetters(ctx context.Context, count int64) ([]DeadLetter, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, s.deadKey(), "+", "-", count).Result()
+func (o *Outbox) DeadLetters(ctx context.Context, count int64) ([]DeadLetter, error) {
+	msgs, err := o.s.rdb.XRevRangeN(ctx, o.deadKey(), "+", "-", count).Result()
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ const deadPage = 200
 
 // ListDeadLetters returns at most count dead letters of kind ("" any
 // kind), newest first, reading at most scan of the newest (0: all).
-func (s *Store) ListDeadLetters(ctx context.Context, kind string, count, scan int) ([]DeadLetter, error) {
+func (o *Outbox) ListDeadLetters(ctx context.Context, kind string, count, scan int) ([]DeadLetter, error) {
 	var out []DeadLetter
 	read := 0
 	for end := "+"; len(out) < count && (scan <= 0 || read < scan); {
@@ -108,7 +108,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, kind string, count, scan in
 		if scan > 0 {
 			n = min(n, scan-read)
 		}
-		msgs, err := s.rdb.XRevRangeN(ctx, s.deadKey(), end, "-", int64(n)).Result()
+		msgs, err := o.s.rdb.XRevRangeN(ctx, o.deadKey(), end, "-", int64(n)).Result()
 		if err != nil {
 			return nil, fmt.Errorf("store: dead letters: %w", err)
 		}
@@ -130,14 +130,14 @@ func (s *Store) ListDeadLetters(ctx context.Context, kind string, count, scan in
 // first: at most count ids after the id after ("" from the first) up to
 // the id until included ("" the last), and where to go on ("" at the
 // end).
-func (s *Store) DeadLetterIDs(ctx context.Context, kind, after, until string, count int) ([]string, string, error) {
+func (o *Outbox) DeadLetterIDs(ctx context.Context, kind, after, until string, count int) ([]string, string, error) {
 	start, end := "-", cmp.Or(until, "+")
 	if after != "" {
 		start = "(" + after
 	}
 	var ids []string
 	for len(ids) < count {
-		msgs, err := s.rdb.XRangeN(ctx, s.deadKey(), start, end, deadPage).Result()
+		msgs, err := o.s.rdb.XRangeN(ctx, o.deadKey(), start, end, deadPage).Result()
 		if err != nil {
 			return nil, "", fmt.Errorf("store: dead letters: %w", err)
 		}
@@ -172,8 +172,8 @@ type DeadLetterSummary struct {
 
 // SummarizeDeadLetters counts the newest scan dead letters by kind,
 // with the SIDs of the newest few of each kind.
-func (s *Store) SummarizeDeadLetters(ctx context.Context, scan, few int) (*DeadLetterSummary, error) {
-	total, err := s.rdb.XLen(ctx, s.deadKey()).Result()
+func (o *Outbox) SummarizeDeadLetters(ctx context.Context, scan, few int) (*DeadLetterSummary, error) {
+	total, err := o.s.rdb.XLen(ctx, o.deadKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: dead letters: %w", err)
 	}
@@ -181,7 +181,7 @@ func (s *Store) SummarizeDeadLetters(ctx context.Context, scan, few int) (*DeadL
 	if total == 0 {
 		return sum, nil
 	}
-	ds, err := s.ListDeadLetters(ctx, "", scan, scan)
+	ds, err := o.ListDeadLetters(ctx, "", scan, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -268,12 +268,12 @@ func cmpUint(a, b uint64) int {
 // appended with (its sealed password too, when kept), and removes them,
 // in one atomic step (outbox_dead.lua): all of them, or none when one is
 // unknown (*UnknownDeadLettersError). It returns the entries' new ids.
-func (s *Store) RetryDeadLetters(ctx context.Context, ids []string) ([]string, error) {
+func (o *Outbox) RetryDeadLetters(ctx context.Context, ids []string) ([]string, error) {
 	list, err := deadLetterArgs(ids)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := s.run(ctx, outboxDeadScript, aIDs, list, aRetry, "1")
+	reply, err := o.s.run(ctx, outboxDeadScript, aIDs, list, aRetry, "1")
 	if err != nil {
 		return nil, deadLetterError("retry", err)
 	}
@@ -289,12 +289,12 @@ func (s *Store) RetryDeadLetters(ctx context.Context, ids []string) ([]string, e
 
 // DropDeadLetters deletes the dead letters ids, all of them or none when
 // one is unknown (*UnknownDeadLettersError).
-func (s *Store) DropDeadLetters(ctx context.Context, ids []string) error {
+func (o *Outbox) DropDeadLetters(ctx context.Context, ids []string) error {
 	list, err := deadLetterArgs(ids)
 	if err != nil {
 		return err
 	}
-	if _, err := s.run(ctx, outboxDeadScript, aIDs, list); err != nil {
+	if _, err := o.s.run(ctx, outboxDeadScript, aIDs, list); err != nil {
 		return deadLetterError("drop", err)
 	}
 	return nil
@@ -313,26 +313,26 @@ func deadLetterError(op string, err error) error {
 // ConflictingAccounts reports which of sids are marked as held in
 // RestComm by another account (a create dead-lettered as a conflict, its
 // dead letter standing), in one round trip.
-func (s *Store) ConflictingAccounts(ctx context.Context, sids []string) (map[string]bool, error) {
+func (o *Outbox) ConflictingAccounts(ctx context.Context, sids []string) (map[string]bool, error) {
 	if len(sids) == 0 {
 		return nil, nil
 	}
-	marks, err := s.rdb.HMGet(ctx, s.prefix+conflictsKey, sids...).Result()
+	marks, err := o.s.rdb.HMGet(ctx, o.s.prefix+conflictsKey, sids...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: conflict marks: %w", err)
 	}
 	return marked(sids, marks), nil
 }
 
-// MirrorAccounts reads accounts by SID (a missing one nil) and which of
+// Accounts reads accounts by SID (a missing one nil) and which of
 // them are conflict-marked (ConflictingAccounts), in one round trip.
-func (s *Store) MirrorAccounts(ctx context.Context, sids []string) ([]*Account, map[string]bool, error) {
+func (o *Outbox) Accounts(ctx context.Context, sids []string) ([]*Account, map[string]bool, error) {
 	if len(sids) == 0 {
 		return nil, nil, nil
 	}
-	pipe := s.rdb.Pipeline()
-	read := s.queueAccounts(ctx, pipe, sids)
-	marks := pipe.HMGet(ctx, s.prefix+conflictsKey, sids...)
+	pipe := o.s.rdb.Pipeline()
+	read := o.s.queueAccounts(ctx, pipe, sids)
+	marks := pipe.HMGet(ctx, o.s.prefix+conflictsKey, sids...)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, nil, err
 	}

@@ -17,20 +17,20 @@ import (
 // created with sealed passwords, read and settled as gw.
 func deadLettered(t *testing.T, st *store.Store, how ...store.Settlement) []store.OutboxEntry {
 	t.Helper()
-	ok, err := st.TakeLease(ctx, "gw", time.Minute)
+	ok, err := st.Outbox().TakeLease(ctx, "gw", time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok)
 	for i := range how {
 		mustCreateWith(t, st, account(fmt.Sprintf("dead%d@x.com", i), store.DefaultAdminSid), fmt.Sprintf("Pass-%d", i))
 	}
-	read, err := st.ReadOutbox(ctx, "gw", len(how), 0)
+	read, err := st.Outbox().Read(ctx, "gw", len(how), 0)
 	require.NoError(t, err)
 	require.Len(t, read, len(how))
 	for i := range how {
 		how[i].ID = read[i].ID
 	}
-	require.NoError(t, st.SettleOutbox(ctx, "gw", how))
-	require.NoError(t, st.DropLease(ctx, "gw"))
+	require.NoError(t, st.Outbox().Settle(ctx, "gw", how))
+	require.NoError(t, st.Outbox().DropLease(ctx, "gw"))
 	return read
 }
 
@@ -59,7 +59,7 @@ func TestDeadLettersKeepKindAndSecret(t *testing.T) {
 		store.Settlement{Reason: "RestComm holds another account", Kind: store.DeadLetterConflict, KeepSecret: true, MarkConflict: true},
 	)
 	require.NotEmpty(t, read[0].Secret)
-	dead, err := st.DeadLetters(ctx, 10)
+	dead, err := st.Outbox().DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 2)
 	conflict, refused := dead[0], dead[1]
@@ -78,15 +78,15 @@ func TestDeadLettersKeepKindAndSecret(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, msgs[0].Values, "secret")
 
-	held, err := st.ConflictingAccounts(ctx, []string{read[0].Sid, read[1].Sid})
+	held, err := st.Outbox().ConflictingAccounts(ctx, []string{read[0].Sid, read[1].Sid})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{read[1].Sid: true}, held)
 
-	list, err := st.ListDeadLetters(ctx, store.DeadLetterConflict, 10, 0)
+	list, err := st.Outbox().ListDeadLetters(ctx, store.DeadLetterConflict, 10, 0)
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, conflict.ID, list[0].ID)
-	sum, err := st.SummarizeDeadLetters(ctx, 100, 3)
+	sum, err := st.Outbox().SummarizeDeadLetters(ctx, 100, 3)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, sum.Total)
 	assert.Equal(t, 1, sum.Kinds[store.DeadLetterConflict].Count)
@@ -114,30 +114,30 @@ func TestRetryAndDropDeadLetters(t *testing.T) {
 			}
 		}
 	}
-	dead, err := st.DeadLetters(ctx, 10)
+	dead, err := st.Outbox().DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 3)
 	ids := []string{dead[0].ID, dead[1].ID} // newest first: three, two
 
 	// an unknown id: nothing changes
-	_, err = st.RetryDeadLetters(ctx, append(ids, "1-0"))
+	_, err = st.Outbox().RetryDeadLetters(ctx, append(ids, "1-0"))
 	var unknown *store.UnknownDeadLettersError
 	require.ErrorAs(t, err, &unknown)
 	assert.Equal(t, []string{"1-0"}, unknown.IDs)
-	require.ErrorAs(t, st.DropDeadLetters(ctx, []string{"1-0", dead[2].ID}), &unknown)
-	after, err := st.DeadLetters(ctx, 10)
+	require.ErrorAs(t, st.Outbox().DropDeadLetters(ctx, []string{"1-0", dead[2].ID}), &unknown)
+	after, err := st.Outbox().DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	assert.Len(t, after, 3)
 	assert.Empty(t, outboxEntries(t, rdb))
-	_, err = st.RetryDeadLetters(ctx, []string{"not-an-id"})
+	_, err = st.Outbox().RetryDeadLetters(ctx, []string{"not-an-id"})
 	assert.ErrorContains(t, err, "not a dead letter's id")
 	many := make([]string, store.MaxDeadLettersPerCall+1)
 	for i := range many {
 		many[i] = fmt.Sprintf("%d-0", i+1)
 	}
-	assert.Error(t, st.DropDeadLetters(ctx, many))
+	assert.Error(t, st.Outbox().DropDeadLetters(ctx, many))
 
-	appended, err := st.RetryDeadLetters(ctx, append(ids, ids[0]))
+	appended, err := st.Outbox().RetryDeadLetters(ctx, append(ids, ids[0]))
 	require.NoError(t, err)
 	require.Len(t, appended, 2, "each once")
 	entries := outboxEntries(t, rdb)
@@ -159,27 +159,27 @@ func TestRetryAndDropDeadLetters(t *testing.T) {
 	}
 	assert.Equal(t, read[1].Secret, entries[0].Values["secret"], "the sealed password goes back")
 	assert.NotContains(t, entries[1].Values, "secret", "none kept, none sent")
-	held, err := st.ConflictingAccounts(ctx, []string{read[1].Sid})
+	held, err := st.Outbox().ConflictingAccounts(ctx, []string{read[1].Sid})
 	require.NoError(t, err)
 	assert.Empty(t, held, "the mark went with its dead letter")
-	_, err = st.RetryDeadLetters(ctx, ids[:1])
+	_, err = st.Outbox().RetryDeadLetters(ctx, ids[:1])
 	require.ErrorAs(t, err, &unknown, "retried already")
 
 	// the retried entries are delivered like any other
-	ok, err := st.TakeLease(ctx, "gw", time.Minute)
+	ok, err := st.Outbox().TakeLease(ctx, "gw", time.Minute)
 	require.NoError(t, err)
 	require.True(t, ok)
-	got, err := st.ReadOutbox(ctx, "gw", 10, 0)
+	got, err := st.Outbox().Read(ctx, "gw", 10, 0)
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, read[1].Secret, got[0].Secret)
 	assert.Equal(t, []string{read[1].Sid}, got[0].Sids)
 
-	require.NoError(t, st.DropDeadLetters(ctx, []string{dead[2].ID}))
-	after, err = st.DeadLetters(ctx, 10)
+	require.NoError(t, st.Outbox().DropDeadLetters(ctx, []string{dead[2].ID}))
+	after, err = st.Outbox().DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	assert.Empty(t, after)
-	status, err := st.OutboxStatus(ctx)
+	status, err := st.Outbox().Status(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, status.DeadLetters)
 }
@@ -188,10 +188,10 @@ func TestRetryAndDropDeadLetters(t *testing.T) {
 func TestRetryNeedsAMirroredNamespace(t *testing.T) {
 	st, rdb := sealedStore(t)
 	deadLettered(t, st, store.Settlement{Reason: "one", Kind: "rejected"})
-	dead, err := st.DeadLetters(ctx, 1)
+	dead, err := st.Outbox().DeadLetters(ctx, 1)
 	require.NoError(t, err)
 	require.NoError(t, rdb.Del(ctx, "{restcomm}:outbox").Err())
-	_, err = st.RetryDeadLetters(ctx, []string{dead[0].ID})
+	_, err = st.Outbox().RetryDeadLetters(ctx, []string{dead[0].ID})
 	assert.ErrorIs(t, err, store.ErrNotMirrored)
 	n, err := rdb.Exists(ctx, "{restcomm}:outbox").Result()
 	require.NoError(t, err)
@@ -210,7 +210,7 @@ func TestDeadLetterIDs(t *testing.T) {
 		how = append(how, store.Settlement{Reason: fmt.Sprint(i), Kind: kind})
 	}
 	deadLettered(t, st, how...)
-	all, err := st.ListDeadLetters(ctx, "", 100, 0)
+	all, err := st.Outbox().ListDeadLetters(ctx, "", 100, 0)
 	require.NoError(t, err)
 	require.Len(t, all, 7)
 	var missing []string
@@ -221,7 +221,7 @@ func TestDeadLetterIDs(t *testing.T) {
 	}
 	var got []string
 	for after := ""; ; {
-		page, next, err := st.DeadLetterIDs(ctx, "missing", after, all[1].ID, 2)
+		page, next, err := st.Outbox().DeadLetterIDs(ctx, "missing", after, all[1].ID, 2)
 		require.NoError(t, err)
 		assert.LessOrEqual(t, len(page), 2)
 		got = append(got, page...)
@@ -231,7 +231,7 @@ func TestDeadLetterIDs(t *testing.T) {
 		after = next
 	}
 	assert.Equal(t, missing, got, "up to the second newest: all three")
-	got, _, err = st.DeadLetterIDs(ctx, "", "", all[5].ID, 10)
+	got, _, err = st.Outbox().DeadLetterIDs(ctx, "", "", all[5].ID, 10)
 	require.NoError(t, err)
 	assert.Equal(t, []string{all[6].ID, all[5].ID}, got)
 }

@@ -17,15 +17,15 @@ import (
 // makes the change (outbox.lua), so that the mirror (store/mirror) can
 // write it into RestComm's own database, in order, with nothing lost
 // while that database or RestComm is down. A namespace is mirrored once
-// its outbox exists: EnableOutbox creates it, with the consumer group the
+// its outbox exists: Outbox.Enable creates it, with the consumer group the
 // delivery worker reads it through; until then (and without a mirror
 // configured anywhere) scripts append nothing.
 //
 // One gateway at a time delivers: the one holding the lease P mirror:lease
-// (TakeLease), renewed while it works and expiring when it dies, so that
+// (Outbox.TakeLease), renewed while it works and expiring when it dies, so that
 // another takes over within seconds and claims what the dead one had read
-// but not settled (ClaimOutbox). A delivered entry is acknowledged and
-// deleted (SettleOutbox), so the stream holds exactly the changes not yet
+// but not settled (Outbox.Claim). A delivered entry is acknowledged and
+// deleted (Outbox.Settle), so the stream holds exactly the changes not yet
 // delivered: its length is the backlog. An entry that can never be
 // delivered is moved to P outbox:dead with its reason (deadletter.go).
 
@@ -119,34 +119,43 @@ func entryFrom(m redis.XMessage) OutboxEntry {
 	return e
 }
 
-func (s *Store) outboxKey() string { return s.prefix + "outbox" }
+// Outbox is what the mirror alone uses of a namespace: reading and
+// settling the outbox, the delivery lease, the mirror's status, the dead
+// letters and the conflict marks. The account operations (Store) only
+// append to the outbox, in their scripts, and read the pending marks.
+type Outbox struct{ s *Store }
 
-// EnableOutbox makes the namespace mirrored: it creates the outbox
+// Outbox is the namespace's outbox, for the mirror and its commands.
+func (s *Store) Outbox() *Outbox { return &Outbox{s: s} }
+
+func (o *Outbox) key() string { return o.s.prefix + "outbox" }
+
+// Enable makes the namespace mirrored: it creates the outbox
 // stream with its consumer group, unless they exist. From then on every
 // change appends its entry, on every gateway sharing the namespace.
-func (s *Store) EnableOutbox(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, s.outboxKey(), OutboxGroup, "0").Err()
+func (o *Outbox) Enable(ctx context.Context) error {
+	err := o.s.rdb.XGroupCreateMkStream(ctx, o.key(), OutboxGroup, "0").Err()
 	if err != nil && ErrorCode(err) != CodeBusyGroup {
 		return fmt.Errorf("store: enable outbox: %w", err)
 	}
 	return nil
 }
 
-// DisableOutbox stops mirroring the namespace: changes append no entry
+// Disable stops mirroring the namespace: changes append no entry
 // any more, and the entries not yet delivered are dropped (dead letters
 // are kept). It returns how many were dropped.
-func (s *Store) DisableOutbox(ctx context.Context) (int64, error) {
-	n, err := s.rdb.XLen(ctx, s.outboxKey()).Result()
+func (o *Outbox) Disable(ctx context.Context) (int64, error) {
+	n, err := o.s.rdb.XLen(ctx, o.key()).Result()
 	if err != nil {
 		return 0, err
 	}
-	return n, s.rdb.Del(ctx, s.outboxKey(), s.prefix+"mirror:lease").Err()
+	return n, o.s.rdb.Del(ctx, o.key(), o.s.prefix+"mirror:lease").Err()
 }
 
 // TakeLease takes or renews the delivery lease for holder, for ttl. It
 // reports whether holder holds it.
-func (s *Store) TakeLease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
-	n, err := s.run(ctx, leaseScript, aHolder, holder, aTTL, ttl.Milliseconds())
+func (o *Outbox) TakeLease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
+	n, err := o.s.run(ctx, leaseScript, aHolder, holder, aTTL, ttl.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("store: mirror lease: %w", err)
 	}
@@ -154,17 +163,17 @@ func (s *Store) TakeLease(ctx context.Context, holder string, ttl time.Duration)
 }
 
 // DropLease gives the lease up, if holder holds it.
-func (s *Store) DropLease(ctx context.Context, holder string) error {
-	_, err := s.run(ctx, leaseScript, aHolder, holder, aReason, "drop")
+func (o *Outbox) DropLease(ctx context.Context, holder string) error {
+	_, err := o.s.run(ctx, leaseScript, aHolder, holder, aReason, "drop")
 	return err
 }
 
-// ClaimOutbox takes over, for consumer, the entries read but not settled
+// Claim takes over, for consumer, the entries read but not settled
 // by any consumer (a previous lease holder), from start ("0-0" first),
 // at most count. It returns them in order and where to go on ("0-0" when
 // there are no more). Only the lease holder may claim.
-func (s *Store) ClaimOutbox(ctx context.Context, consumer, start string, count int) ([]OutboxEntry, string, error) {
-	msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: s.outboxKey(), Group: OutboxGroup,
+func (o *Outbox) Claim(ctx context.Context, consumer, start string, count int) ([]OutboxEntry, string, error) {
+	msgs, next, err := o.s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: o.key(), Group: OutboxGroup,
 		Consumer: consumer, MinIdle: 0, Start: start, Count: int64(count)}).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("store: claim outbox: %w", err)
@@ -176,11 +185,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, consumer, start string, count i
 	return out, next, nil
 }
 
-// ReadOutbox reads, for consumer, at most count entries never read
+// Read reads, for consumer, at most count entries never read
 // before, in order, waiting up to block for one to come (none: nil).
-func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, block time.Duration) ([]OutboxEntry, error) {
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: OutboxGroup, Consumer: consumer,
-		Streams: []string{s.outboxKey(), ">"}, Count: int64(count), Block: block}).Result()
+func (o *Outbox) Read(ctx context.Context, consumer string, count int, block time.Duration) ([]OutboxEntry, error) {
+	res, err := o.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: OutboxGroup, Consumer: consumer,
+		Streams: []string{o.key(), ">"}, Count: int64(count), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -211,12 +220,12 @@ type Settlement struct {
 	MarkConflict bool
 }
 
-// SettleOutbox acknowledges and deletes settled entries, all in one
+// Settle acknowledges and deletes settled entries, all in one
 // round trip (outbox_done.lua): dead letters go to P outbox:dead, the
 // accounts lose their pending mark, the counts go up. It fails with
 // ErrLeaseLost, settling nothing further, when holder no longer holds the
 // lease. Settling again is harmless.
-func (s *Store) SettleOutbox(ctx context.Context, holder string, done []Settlement) error {
+func (o *Outbox) Settle(ctx context.Context, holder string, done []Settlement) error {
 	calls := make([][]any, len(done))
 	for i, d := range done {
 		calls[i] = pairs(aHolder, holder, aGroup, OutboxGroup, aID, d.ID)
@@ -233,7 +242,7 @@ func (s *Store) SettleOutbox(ctx context.Context, holder string, done []Settleme
 			}
 		}
 	}
-	cmds, err := s.runIdempotent(ctx, outboxDoneScript, calls)
+	cmds, err := o.runIdempotent(ctx, outboxDoneScript, calls)
 	for _, c := range cmds {
 		if c != nil && ErrorCode(c.Err()) == CodeLease {
 			return ErrLeaseLost
@@ -248,18 +257,18 @@ func (s *Store) SettleOutbox(ctx context.Context, holder string, done []Settleme
 // runIdempotent runs one call of sc per args in one pipeline, loading
 // the script when Redis lacks it and sending everything again: only for
 // scripts that may run twice.
-func (s *Store) runIdempotent(ctx context.Context, sc *script, calls [][]any) ([]*redis.Cmd, error) {
+func (o *Outbox) runIdempotent(ctx context.Context, sc *script, calls [][]any) ([]*redis.Cmd, error) {
 	for attempt := 0; ; attempt++ {
-		pipe := s.rdb.Pipeline()
+		pipe := o.s.rdb.Pipeline()
 		cmds := make([]*redis.Cmd, len(calls))
 		for i, args := range calls {
-			argv := append([]any{"evalsha", sc.sha, 1, s.anchor, s.prefix}, args...)
+			argv := append([]any{"evalsha", sc.sha, 1, o.s.anchor, o.s.prefix}, args...)
 			cmds[i] = redis.NewCmd(ctx, argv...)
 			_ = pipe.Process(ctx, cmds[i])
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && attempt == 0 && ErrorCode(err) == CodeNoScript {
-			if err := s.rdb.ScriptLoad(ctx, sc.src).Err(); err != nil {
+			if err := o.s.rdb.ScriptLoad(ctx, sc.src).Err(); err != nil {
 				return nil, err
 			}
 			continue
@@ -388,16 +397,16 @@ func (s *OutboxStatus) LatencyQuantile(q float64) time.Duration {
 }
 
 // Status reads the mirror's state in one round trip.
-func (s *Store) OutboxStatus(ctx context.Context) (*OutboxStatus, error) {
-	pipe := s.rdb.Pipeline()
-	exists := pipe.Exists(ctx, s.outboxKey())
-	length := pipe.XLen(ctx, s.outboxKey())
-	first := pipe.XRangeN(ctx, s.outboxKey(), "-", "+", 1)
-	pending := pipe.XPending(ctx, s.outboxKey(), OutboxGroup)
-	holder := pipe.Get(ctx, s.prefix+"mirror:lease")
-	left := pipe.PTTL(ctx, s.prefix+"mirror:lease")
-	counts := pipe.HGetAll(ctx, s.prefix+"mirror")
-	dead := pipe.XLen(ctx, s.prefix+"outbox:dead")
+func (o *Outbox) Status(ctx context.Context) (*OutboxStatus, error) {
+	pipe := o.s.rdb.Pipeline()
+	exists := pipe.Exists(ctx, o.key())
+	length := pipe.XLen(ctx, o.key())
+	first := pipe.XRangeN(ctx, o.key(), "-", "+", 1)
+	pending := pipe.XPending(ctx, o.key(), OutboxGroup)
+	holder := pipe.Get(ctx, o.s.prefix+"mirror:lease")
+	left := pipe.PTTL(ctx, o.s.prefix+"mirror:lease")
+	counts := pipe.HGetAll(ctx, o.s.prefix+"mirror")
+	dead := pipe.XLen(ctx, o.s.prefix+"outbox:dead")
 	_, _ = pipe.Exec(ctx)
 	if err := exists.Err(); err != nil {
 		return nil, err

@@ -116,7 +116,7 @@ func (r *mirrorRig) gateway(t *testing.T) *gateway {
 
 func (r *mirrorRig) status(t *testing.T) *store.OutboxStatus {
 	t.Helper()
-	st, err := store.New(r.rdb, "").OutboxStatus(context.Background())
+	st, err := store.New(r.rdb, "").Outbox().Status(context.Background())
 	require.NoError(t, err)
 	return st
 }

@@ -32,7 +32,7 @@ func (e *env) accountRow(sid string) string {
 // deadLetters are the dead letters, oldest first.
 func (e *env) deadLetters() []store.DeadLetter {
 	e.t.Helper()
-	ds, err := e.st.DeadLetters(context.Background(), 100)
+	ds, err := e.st.Outbox().DeadLetters(context.Background(), 100)
 	require.NoError(e.t, err)
 	for i, j := 0, len(ds)-1; i < j; i, j = i+1, j-1 {
 		ds[i], ds[j] = ds[j], ds[i]
@@ -123,7 +123,7 @@ func TestCreateNeverOverwritesRestCommsAccount(t *testing.T) {
 	assert.False(t, dead[1].Sealed)
 	assert.True(t, dead[2].Sealed, "the new password's too: its SIP client was not updated")
 	assert.EqualValues(t, 4, counter(w.cfg.Metrics.DeadLettered.WithLabelValues(kindConflict)))
-	held, err := e.st.ConflictingAccounts(ctx, []string{x.Sid, kid.Sid, before.Sid})
+	held, err := e.st.Outbox().ConflictingAccounts(ctx, []string{x.Sid, kid.Sid, before.Sid})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{x.Sid: true, kid.Sid: true}, held)
 
@@ -142,12 +142,12 @@ func TestCreateNeverOverwritesRestCommsAccount(t *testing.T) {
 		ids = append(ids, d.ID)
 	}
 	require.Len(t, ids, 5, "the rename too")
-	_, err = e.st.RetryDeadLetters(ctx, ids)
+	_, err = e.st.Outbox().RetryDeadLetters(ctx, ids)
 	require.NoError(t, err)
 	e.drained(20 * time.Second)
 	assert.Empty(t, e.deadLetters())
 	e.noDifference()
-	held, err = e.st.ConflictingAccounts(ctx, []string{x.Sid, kid.Sid})
+	held, err = e.st.Outbox().ConflictingAccounts(ctx, []string{x.Sid, kid.Sid})
 	require.NoError(t, err)
 	assert.Empty(t, held, "the marks went with their dead letters")
 	domain := "default.restcomm.com"

@@ -69,7 +69,7 @@ func newEnv(t *testing.T) *env {
 	rep, err := importer.Run(ctx, e.st, src, importer.Options{})
 	require.NoError(t, err)
 	require.Empty(t, rep.Skipped)
-	require.NoError(t, e.st.EnableOutbox(ctx))
+	require.NoError(t, e.st.Outbox().Enable(ctx))
 	return e
 }
 
@@ -102,7 +102,7 @@ func (e *env) drained(within time.Duration) *store.OutboxStatus {
 	var st *store.OutboxStatus
 	require.Eventually(e.t, func() bool {
 		var err error
-		st, err = e.st.OutboxStatus(context.Background())
+		st, err = e.st.Outbox().Status(context.Background())
 		return err == nil && st.Backlog == 0
 	}, within, 20*time.Millisecond, "the outbox drains")
 	return st
@@ -250,7 +250,7 @@ func TestDeliversEveryKindOfChange(t *testing.T) {
 	n, err := e.rdb.XLen(ctx, "{restcomm}:outbox").Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "no entry, and so no sealed password, left in Redis")
-	st, err := e.st.OutboxStatus(ctx)
+	st, err := e.st.Outbox().Status(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, 9, st.Delivered)
 	assert.Zero(t, st.Dead)
@@ -357,7 +357,7 @@ func TestDatabaseOutage(t *testing.T) {
 		p, err := e.rdb.XPending(ctx, "{restcomm}:outbox", store.OutboxGroup).Result()
 		return err == nil && p.Consumers["w1"] > 0
 	}, 10*time.Second, 10*time.Millisecond)
-	st, err := e.st.OutboxStatus(ctx)
+	st, err := e.st.Outbox().Status(ctx)
 	require.NoError(t, err)
 	assert.Greater(t, st.Backlog, int64(60), "waiting in the outbox")
 	assert.Zero(t, st.Dead)
@@ -438,7 +438,7 @@ func TestDeadLettersDoNotBlock(t *testing.T) {
 	w, _ := e.worker("w1")
 	st := e.drained(20 * time.Second)
 	assert.EqualValues(t, 2, st.Dead)
-	dead, err := e.st.DeadLetters(ctx, 10)
+	dead, err := e.st.Outbox().DeadLetters(ctx, 10)
 	require.NoError(t, err)
 	require.Len(t, dead, 2)
 	assert.Equal(t, loner.Sid, dead[0].Entry.Sid)
@@ -505,7 +505,7 @@ func TestPre82Schema(t *testing.T) {
 	st := store.New(rd.Client(t), "")
 	_, err = st.Seed(ctx, "")
 	require.NoError(t, err)
-	require.NoError(t, st.EnableOutbox(ctx))
+	require.NoError(t, st.Outbox().Enable(ctx))
 
 	kid := newAccount("old.release@example.com", store.DefaultAdminSid, store.DefaultOrganizationSid, "Developer")
 	_, err = st.CreateAccount(ctx, nil, kid)
@@ -527,7 +527,7 @@ func TestPre82Schema(t *testing.T) {
 	go func() { defer close(done); w.Run(wctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	require.Eventually(t, func() bool {
-		s, err := st.OutboxStatus(ctx)
+		s, err := st.Outbox().Status(ctx)
 		return err == nil && s.Backlog == 0 && s.Delivered == 3
 	}, 10*time.Second, 20*time.Millisecond)
 	var status string

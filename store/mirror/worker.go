@@ -124,12 +124,12 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 	bo := w.backoff()
 	for ctx.Err() == nil {
-		if err := w.st.EnableOutbox(ctx); err != nil {
+		if err := w.st.Outbox().Enable(ctx); err != nil {
 			w.log.Warn("mirror: cannot create the outbox", zap.Error(err))
 			sleep(ctx, bo.next())
 			continue
 		}
-		ok, err := w.st.TakeLease(ctx, w.cfg.Holder, w.cfg.LeaseTTL)
+		ok, err := w.st.Outbox().TakeLease(ctx, w.cfg.Holder, w.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("mirror: cannot take the delivery lease", zap.Error(err))
@@ -164,7 +164,7 @@ func (w *Worker) lead(ctx context.Context) {
 	w.cfg.Metrics.leader(false)
 	if ctx.Err() != nil && !w.dies { // shutting down: let another take over at once
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_ = w.st.DropLease(dctx, w.cfg.Holder)
+		_ = w.st.Outbox().DropLease(dctx, w.cfg.Holder)
 		cancel()
 		return
 	}
@@ -185,7 +185,7 @@ func (w *Worker) renew(ctx context.Context, lost context.CancelFunc) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, every)
-		ok, err := w.st.TakeLease(rctx, w.cfg.Holder, w.cfg.LeaseTTL)
+		ok, err := w.st.Outbox().TakeLease(rctx, w.cfg.Holder, w.cfg.LeaseTTL)
 		cancel()
 		switch {
 		case err == nil && ok:
@@ -207,7 +207,7 @@ func (w *Worker) renew(ctx context.Context, lost context.CancelFunc) {
 func (w *Worker) deliverAll(ctx context.Context) error {
 	bo := w.backoff()
 	for start := "0-0"; ; {
-		entries, next, err := w.st.ClaimOutbox(ctx, w.cfg.Holder, start, w.cfg.Batch)
+		entries, next, err := w.st.Outbox().Claim(ctx, w.cfg.Holder, start, w.cfg.Batch)
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (w *Worker) deliverAll(ctx context.Context) error {
 		start = next
 	}
 	for ctx.Err() == nil {
-		entries, err := w.st.ReadOutbox(ctx, w.cfg.Holder, w.cfg.Batch, time.Second)
+		entries, err := w.st.Outbox().Read(ctx, w.cfg.Holder, w.cfg.Batch, time.Second)
 		if err != nil {
 			if store.ErrorCode(err) == store.CodeNoGroup {
 				return err // the outbox was removed: made again by Run
@@ -293,7 +293,7 @@ func (w *Worker) deliver(ctx context.Context, entries []store.OutboxEntry) error
 func (w *Worker) settle(ctx context.Context, settled []store.Settlement) error {
 	bo := w.backoff()
 	for {
-		err := w.st.SettleOutbox(ctx, w.cfg.Holder, settled)
+		err := w.st.Outbox().Settle(ctx, w.cfg.Holder, settled)
 		if err == nil || errors.Is(err, store.ErrLeaseLost) || ctx.Err() != nil {
 			if ctx.Err() != nil && err != nil {
 				return ctx.Err()
@@ -539,7 +539,7 @@ func (w *Worker) prepare(ctx context.Context, batch []store.OutboxEntry) ([]step
 	}
 	// a create under an account RestComm holds as another's would put
 	// the new account in that account's hands there
-	heldParents, err := w.st.ConflictingAccounts(ctx, unique(parents))
+	heldParents, err := w.st.Outbox().ConflictingAccounts(ctx, unique(parents))
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -770,7 +770,7 @@ func (w *Worker) current(ctx context.Context, sids []string, created map[string]
 	if len(sids) == 0 {
 		return nil, nil, nil
 	}
-	as, held, err := w.st.MirrorAccounts(ctx, sids)
+	as, held, err := w.st.Outbox().Accounts(ctx, sids)
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis: %w", err)
 	}
@@ -842,7 +842,7 @@ func (w *Worker) watchBacklog(ctx context.Context) {
 	defer t.Stop()
 	for {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
-		if st, err := w.st.OutboxStatus(sctx); err == nil {
+		if st, err := w.st.Outbox().Status(sctx); err == nil {
 			w.cfg.Metrics.backlog(st.Backlog, st.Oldest)
 		}
 		cancel()
