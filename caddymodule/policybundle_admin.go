@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/restcomm/restcomm-gateway/internal/policybundle"
 )
 
 func init() {
@@ -30,13 +32,13 @@ func (PolicyAdmin) CaddyModule() caddy.ModuleInfo {
 
 // policyStatus is one policy in force, as /restcomm/policy shows it.
 type policyStatus struct {
-	Source      string        `json:"source"` // bundle, directory or builtin
-	Directory   string        `json:"directory,omitempty"`
-	Mode        string        `json:"mode"`
-	Revision    string        `json:"revision,omitempty"` // none before a bundle is activated
-	TestsPassed int           `json:"tests_passed"`
-	Refused     string        `json:"refused,omitempty"`
-	Bundle      *bundleStatus `json:"bundle,omitempty"`
+	Source      string               `json:"source"` // bundle, directory or builtin
+	Directory   string               `json:"directory,omitempty"`
+	Mode        string               `json:"mode"`
+	Revision    string               `json:"revision,omitempty"` // none before a bundle is activated
+	TestsPassed int                  `json:"tests_passed"`
+	Refused     string               `json:"refused,omitempty"`
+	Bundle      *policybundle.Status `json:"bundle,omitempty"`
 }
 
 // Routes returns the admin API's policy route.
@@ -94,7 +96,7 @@ func (g *Gateway) policyStatus() policyStatus {
 	st := policyStatus{Source: "builtin", Mode: "builtin"}
 	switch {
 	case e.bundle != nil:
-		b, _ := e.bundle.snapshot()
+		b, _ := e.bundle.Snapshot()
 		st.Source, st.Mode, st.Bundle = "bundle", b.Mode, &b
 	case g.PolicyDir != "":
 		st.Source, st.Directory, st.Mode = "directory", g.PolicyDir, g.PolicyMode
@@ -106,7 +108,7 @@ func (g *Gateway) policyStatus() policyStatus {
 		st.Revision, st.TestsPassed = p.Revision(), p.Tests()
 	}
 	if err := e.Refused(); err != nil {
-		st.Refused = clip(err.Error())
+		st.Refused = policybundle.ClipReason(err.Error())
 	}
 	return st
 }

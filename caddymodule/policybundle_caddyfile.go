@@ -6,6 +6,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/restcomm/restcomm-gateway/internal/policybundle"
 )
 
 // parsePolicyBundle reads the policy_bundle block:
@@ -99,7 +101,7 @@ func parsePolicyBundle(d *caddyfile.Dispenser) (*PolicyBundleConfig, error) {
 			c.AllowUnsigned = true
 		case "max_size":
 			n, err := humanize.ParseBytes(args[0])
-			if err != nil || n < minBundleMaxSize || n > maxBundleMaxSize {
+			if err != nil || n < policybundle.MinMaxSize || n > policybundle.MaxMaxSize {
 				return nil, d.Errf("policy_bundle max_size: want a size between 1KiB and 1GiB, such as 32MiB, got %q", args[0])
 			}
 			c.MaxSize = int64(n)

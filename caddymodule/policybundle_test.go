@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/restcomm/restcomm-gateway/internal/policybundle"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 )
@@ -161,10 +162,10 @@ func bundleGateway(name string, srv *bundleServer, keys *bundleKeys, onMissing s
 // a liveness bound, generous for a loaded machine (the poll is every 1s).
 const bundleBound = 30 * time.Second
 
-func waitBundle(t *testing.T, h *harness, what string, cond func(st bundleStatus, counts map[string]int64) bool) {
+func waitBundle(t *testing.T, h *harness, what string, cond func(st policybundle.Status, counts map[string]int64) bool) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		st, counts := h.g.engine.bundle.snapshot()
+		st, counts := h.g.engine.bundle.Snapshot()
 		return cond(st, counts)
 	}, bundleBound, 10*time.Millisecond, what)
 }
@@ -192,7 +193,7 @@ func TestPolicyBundleOnTwoGateways(t *testing.T) {
 	require.NotSame(t, gws[0].g.engine, gws[1].g.engine, "two engines, two downloaders")
 	var good string
 	for _, h := range gws {
-		waitBundle(t, h, "the good bundle activates", func(st bundleStatus, _ map[string]int64) bool {
+		waitBundle(t, h, "the good bundle activates", func(st policybundle.Status, _ map[string]int64) bool {
 			return strings.HasPrefix(st.ActiveRevision, "r1@")
 		})
 		good = h.g.engine.Policy().Revision()
@@ -203,12 +204,12 @@ func TestPolicyBundleOnTwoGateways(t *testing.T) {
 		t.Helper()
 		srv.serve(body)
 		for _, h := range gws {
-			waitBundle(t, h, what, func(st bundleStatus, counts map[string]int64) bool {
-				return counts[bundleRefused] == n && st.LastRefusal != nil
+			waitBundle(t, h, what, func(st policybundle.Status, counts map[string]int64) bool {
+				return counts[policybundle.Refused] == n && st.LastRefusal != nil
 			})
-			st, counts := h.g.engine.bundle.snapshot()
+			st, counts := h.g.engine.bundle.Snapshot()
 			assert.Contains(t, st.LastRefusal.Reason, reason, what)
-			assert.Equal(t, int64(1), counts[bundleActivated], what)
+			assert.Equal(t, int64(1), counts[policybundle.Activated], what)
 			assert.Equal(t, good, h.g.engine.Policy().Revision(), what+": the good revision stays")
 			assert.Equal(t, good, st.ActiveRevision)
 			blocked(t, h, what+": the good revision answers")
@@ -283,7 +284,7 @@ func TestPolicyBundleOnMissingDeny(t *testing.T) {
 	h := newHarness(t, true, bundleGateway("deny", srv, &keys, "deny"), func(g *Gateway) {
 		g.PolicyBundle.BearerToken = "{env.RESTCOMM_TEST_BUNDLE_TOKEN}"
 	})
-	waitBundle(t, h, "a download is tried", func(st bundleStatus, _ map[string]int64) bool {
+	waitBundle(t, h, "a download is tried", func(st policybundle.Status, _ map[string]int64) bool {
 		return st.LastDownload != nil && st.LastDownload.Status == http.StatusNotFound
 	})
 	assert.Nil(t, h.g.engine.Policy())
@@ -307,7 +308,7 @@ func TestPolicyBundleOnMissingDeny(t *testing.T) {
 	h.proxied = nil
 	// no empty label values, even before the first bundle
 	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(bundleCollector{}))
+	require.NoError(t, reg.Register(policybundle.Collector{}))
 	families, err := reg.Gather()
 	require.NoError(t, err)
 	var info []string
@@ -329,10 +330,10 @@ func TestPolicyBundleOnMissingDeny(t *testing.T) {
 	assert.NotContains(t, string(raw), "s3cret-token")
 
 	srv.serve(opaBuild(t, "c0ffee", keys))
-	waitBundle(t, h, "the first bundle activates", func(st bundleStatus, _ map[string]int64) bool {
+	waitBundle(t, h, "the first bundle activates", func(st policybundle.Status, _ map[string]int64) bool {
 		return st.ActiveRevision != ""
 	})
-	st, _ := h.g.engine.bundle.snapshot()
+	st, _ := h.g.engine.bundle.Snapshot()
 	assert.True(t, strings.HasPrefix(st.ActiveRevision, "c0ffee@"), st.ActiveRevision)
 	blocked(t, h, "the first bundle answers")
 	assert.Equal(t, 401, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin}).Code, "decided again")
@@ -350,14 +351,14 @@ func TestPolicyBundleOnMissingBuiltin(t *testing.T) {
 	srv := newBundleServer(t)
 	srv.serve(orgBlockBundle(t, "r1", &keys, failTests, nil))
 	h := newHarness(t, true, bundleGateway("builtin", srv, &keys, "builtin"))
-	waitBundle(t, h, "the failing bundle is refused", func(st bundleStatus, _ map[string]int64) bool {
+	waitBundle(t, h, "the failing bundle is refused", func(st policybundle.Status, _ map[string]int64) bool {
 		return st.LastRefusal != nil
 	})
 	require.NotNil(t, h.g.engine.Policy())
 	assert.Equal(t, 200, h.do(call{path: fixture.APIRoot + "/Accounts.json/" + fixture.SidAdmin, as: "ADMIN"}).Code, "the built-in alone")
 	assert.True(t, h.g.probe(context.Background()).ok())
 	srv.serve(orgBlockBundle(t, "r2", &keys, nil, nil))
-	waitBundle(t, h, "the good bundle activates", func(st bundleStatus, _ map[string]int64) bool {
+	waitBundle(t, h, "the good bundle activates", func(st policybundle.Status, _ map[string]int64) bool {
 		return strings.HasPrefix(st.ActiveRevision, "r2@")
 	})
 	blocked(t, h, "the bundle answers")
@@ -431,7 +432,7 @@ func TestPolicyBundleOPAConfig(t *testing.T) {
 		VerificationKey: keys.pubFile, MinDelay: caddy.Duration(1500 * time.Millisecond), MaxDelay: caddy.Duration(3 * time.Second)}
 	s, err := c.resolve(caddy.NewReplacer())
 	require.NoError(t, err)
-	raw, err := json.Marshal(s.opaConfig())
+	raw, err := json.Marshal(s.OPAConfig())
 	require.NoError(t, err)
 	var cfg struct {
 		Services map[string]struct {
@@ -451,11 +452,7 @@ func TestPolicyBundleOPAConfig(t *testing.T) {
 	assert.Equal(t, map[string]int64{"min_delay_seconds": 2, "max_delay_seconds": 3}, cfg.Bundles["restcomm"].Polling)
 	assert.Equal(t, "global", cfg.Bundles["restcomm"].Signing.KeyID)
 	assert.Equal(t, "RS256", cfg.Keys["global"].Algorithm)
-	d, src, err := s.downloader(nil)
-	require.NoError(t, err)
-	assert.NotNil(t, d)
-	assert.True(t, src.Signing.SignatureRequired())
-	assert.NotContains(t, s.poolKey("overlay"), "tok")
+	assert.NotContains(t, bundlePoolKey(s, "overlay"), "tok")
 
 	c.VerificationKey = filepath.Join(t.TempDir(), "missing.pub")
 	_, err = c.resolve(caddy.NewReplacer())
@@ -525,7 +522,7 @@ func TestPolicyBundleOutlivesConfigReload(t *testing.T) {
 	srv := newBundleServer(t)
 	srv.serve(orgBlockBundle(t, "r1", &keys, nil, nil))
 	h := newHarness(t, true, bundleGateway("reload", srv, &keys, ""))
-	waitBundle(t, h, "the bundle activates", func(st bundleStatus, _ map[string]int64) bool {
+	waitBundle(t, h, "the bundle activates", func(st policybundle.Status, _ map[string]int64) bool {
 		return st.ActiveRevision != ""
 	})
 	src := h.g.engine.bundle
@@ -544,11 +541,7 @@ func TestPolicyBundleOutlivesConfigReload(t *testing.T) {
 	changed := provision(bundleGateway("reload", srv, &keys, "builtin"))
 	assert.NotSame(t, h.g.engine, changed.engine)
 
-	live := func(s *bundleSource) bool {
-		sources.Lock()
-		defer sources.Unlock()
-		return slices.Contains(sources.list, s)
-	}
+	live := func(s *policybundle.Source) bool { return slices.Contains(policybundle.Live(), s) }
 	require.NoError(t, h.g.Cleanup())
 	assert.True(t, live(src), "the new config still uses it")
 	require.NoError(t, same.Cleanup())

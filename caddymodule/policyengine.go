@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/restcomm/restcomm-gateway/internal/policybundle"
 	"github.com/restcomm/restcomm-gateway/policy"
 )
 
@@ -38,7 +39,7 @@ type pooledEngine struct {
 	stop    context.CancelFunc
 	logger  atomic.Pointer[zap.Logger]
 	metrics atomic.Pointer[metrics]
-	bundle  *bundleSource // the policy's bundle, nil for a directory or the built-in (policybundle.go)
+	bundle  *policybundle.Source // the policy's bundle, nil for a directory or the built-in (policybundle.go)
 }
 
 func (p *pooledEngine) Destruct() error {

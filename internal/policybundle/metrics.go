@@ -1,16 +1,15 @@
-package caddymodule
+package policybundle
 
 import (
 	"cmp"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// bundleCollector exports the status of every live policy bundle source
-// (policybundle.go) when scraped. Sources are process-wide, like the
-// engines that own them, so one collector, registered in each config's
-// registry (register, metrics.go), reads them all; a source listed twice
+// Collector exports the status of every live Source when scraped. Sources
+// are process-wide, like the engines that own them, so one collector,
+// registered in each config's registry, reads them all; a source listed twice
 // under one label set (a config reload under way) is exported once.
-type bundleCollector struct{}
+type Collector struct{}
 
 var (
 	bundleInfoDesc = prometheus.NewDesc(metricsNamespaceBundle+"info",
@@ -39,31 +38,29 @@ var (
 
 const metricsNamespaceBundle = "restcomm_gateway_policy_bundle_"
 
-func (bundleCollector) Describe(ch chan<- *prometheus.Desc) {
+func (Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{bundleInfoDesc, bundleActivationsDesc, bundleLastActivationDesc,
 		bundleLastDownloadDesc, bundleLastDownloadStatusDesc, bundlePendingRefusalsDesc} {
 		ch <- d
 	}
 }
 
-func (bundleCollector) Collect(ch chan<- prometheus.Metric) {
-	sources.Lock()
-	list := append([]*bundleSource(nil), sources.list...)
-	sources.Unlock()
+func (Collector) Collect(ch chan<- prometheus.Metric) {
+	list := Live()
 	seen := map[string]bool{}
 	for _, s := range list {
 		if seen[s.name] {
 			continue
 		}
 		seen[s.name] = true
-		st, counts := s.snapshot()
+		st, counts := s.Snapshot()
 		ch <- prometheus.MustNewConstMetric(bundleInfoDesc, prometheus.GaugeValue, 1, s.name,
 			cmp.Or(st.ActiveRevision, "none")) // no empty label values
-		for _, result := range []string{bundleActivated, bundleRefused} {
+		for _, result := range []string{Activated, Refused} {
 			ch <- prometheus.MustNewConstMetric(bundleActivationsDesc, prometheus.CounterValue,
 				float64(counts[result]), s.name, result)
 		}
-		for result, e := range map[string]*bundleEvent{bundleActivated: st.LastActivation, bundleRefused: st.LastRefusal} {
+		for result, e := range map[string]*Event{Activated: st.LastActivation, Refused: st.LastRefusal} {
 			if e != nil {
 				ch <- prometheus.MustNewConstMetric(bundleLastActivationDesc, prometheus.GaugeValue,
 					float64(e.At.UnixNano())/1e9, s.name, result)
