@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/restcomm/restcomm-gateway/internal/testkit/apitest"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
 	"github.com/restcomm/restcomm-gateway/store"
@@ -78,44 +78,20 @@ type call struct {
 	remote       string // the client's host:port, 192.0.2.1:1234 by default
 }
 
+// request builds the request c describes, as apitest.Call does.
+func (c call) request() *http.Request {
+	return apitest.Call{
+		Method: c.method, Path: c.path, As: c.as, User: c.user, Secret: c.secret, Auth: c.auth,
+		Header: c.header, Form: c.form, Body: c.body, Remote: c.remote,
+	}.Request()
+}
+
 func (h *harness) do(c call) *httptest.ResponseRecorder {
 	h.t.Helper()
-	method := c.method
-	if method == "" {
-		method = http.MethodGet
-	}
-	body := c.body
-	if c.form != "" {
-		body = strings.NewReader(c.form)
-	}
-	r := httptest.NewRequest(method, "https://gw.example.com"+c.path, body)
-	if c.remote != "" {
-		r.RemoteAddr = c.remote
-	}
-	for k, v := range c.header {
-		r.Header[k] = v
-	}
-	if c.form != "" && r.Header.Get("Content-Type") == "" {
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	switch {
-	case c.auth != "":
-		r.Header.Set("Authorization", c.auth)
-	case c.user != "":
-		r.Header.Set("Authorization", fixture.Basic(c.user, c.secret))
-	case c.as != "":
-		r.Header.Set("Authorization", fixture.Basic(fixture.Users[c.as], fixture.Token))
-	}
-	repl := caddy.NewReplacer()
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	r := c.request()
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
 	w := httptest.NewRecorder()
-	next := handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		h.proxied = append(h.proxied, r)
-		w.Header().Set("X-Upstream", "yes")
-		w.WriteHeader(http.StatusTeapot)
-		return nil
-	})
-	require.NoError(h.t, h.g.ServeHTTP(w, r, next))
+	require.NoError(h.t, h.g.ServeHTTP(w, r, apitest.Upstream{Proxied: &h.proxied}))
 	return w
 }
 
