@@ -21,10 +21,10 @@ func TestServiceRedisClientIsTimed(t *testing.T) {
 	m := gatewayMetrics()
 	trips := func() uint64 {
 		var out dto.Metric
-		require.NoError(t, m.redisSeconds.WithLabelValues(redisClientService).(prometheus.Histogram).Write(&out))
+		require.NoError(t, m.redis.Seconds.WithLabelValues(redisClientService).(prometheus.Histogram).Write(&out))
 		return out.GetHistogram().GetSampleCount()
 	}
-	refused := m.redisErrors.WithLabelValues(redisClientService, "connection")
+	refused := m.redis.Errors.WithLabelValues(redisClientService, "connection")
 	before, refusedBefore := trips(), testutil.ToFloat64(refused)
 	require.Equal(t, http.StatusOK, h.do(get("/Accounts.json/"+fixture.SidAdmin, "ADMIN")).Code)
 	assert.Greater(t, trips(), before)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	gwmetrics "github.com/restcomm/restcomm-gateway/internal/metrics"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/fixture"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/freeport"
 	"github.com/restcomm/restcomm-gateway/internal/testkit/redistest"
@@ -333,18 +334,18 @@ func TestRedisHookCountsErrorsByKind(t *testing.T) {
 	c.AddHook(m.redisHook(redisClientService))
 	ctx := context.Background()
 	errs := func(kind string) float64 {
-		return testutil.ToFloat64(m.redisErrors.WithLabelValues(redisClientService, kind))
+		return testutil.ToFloat64(m.redis.Errors.WithLabelValues(redisClientService, kind))
 	}
 	total := func() float64 {
 		var n float64
-		for _, k := range redisErrorKinds {
+		for _, k := range gwmetrics.RedisErrorKinds {
 			n += errs(k)
 		}
 		return n
 	}
 	trips := func() uint64 {
 		var out dto.Metric
-		require.NoError(t, m.redisSeconds.WithLabelValues(redisClientService).(prometheus.Histogram).Write(&out))
+		require.NoError(t, m.redis.Seconds.WithLabelValues(redisClientService).(prometheus.Histogram).Write(&out))
 		return out.GetHistogram().GetSampleCount()
 	}
 
