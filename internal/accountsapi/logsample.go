@@ -34,6 +34,9 @@ type LogSampler struct {
 	burst  int
 	mu     sync.Mutex
 	causes map[string]*sampleWindow
+	// writing counts reports taken from their window but not yet written,
+	// so that Pending holds until they are in the log
+	writing int
 }
 
 type sampleWindow struct {
@@ -64,6 +67,9 @@ func (s *LogSampler) Warn(l *zap.Logger, cause, msg string, fields ...zap.Field)
 func (s *LogSampler) Pending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.writing > 0 {
+		return true
+	}
 	for _, w := range s.causes {
 		if w.armed {
 			return true
@@ -119,10 +125,14 @@ func (s *LogSampler) report(l *zap.Logger, lvl zapcore.Level, key, cause, msg st
 	w := s.causes[key]
 	n := w.dropped
 	w.dropped, w.armed = 0, false
+	s.writing++
 	s.mu.Unlock()
 	if n > 0 {
 		l.Log(lvl, msg, zap.String("cause", cause), zap.Int("dropped", n), zap.Duration("dropped_within", s.window))
 	}
+	s.mu.Lock()
+	s.writing--
+	s.mu.Unlock()
 }
 
 // ErrorCause names the kind of a failure, for sampling: the same for
