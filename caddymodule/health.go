@@ -251,9 +251,9 @@ func (HealthAdmin) Routes() []caddy.AdminRoute {
 // errNoGateway: the running config has no restcomm handler.
 var errNoGateway = errors.New("no restcomm handler in the running config")
 
-// allReady is the readiness of every listed handler: the reasons of
-// those not ready, each once.
-func allReady(ctx context.Context) readiness {
+// activeGateways are the listed handlers of the running config: those
+// the admin API's readiness and the ready metric ask.
+func activeGateways() []*Gateway {
 	var list []*Gateway
 	if active := caddy.ActiveContext(); active.Context != nil {
 		done := active.Done() // the http app's contexts are values over it: the same Done
@@ -265,6 +265,13 @@ func allReady(ctx context.Context) readiness {
 		}
 		gateways.Unlock()
 	}
+	return list
+}
+
+// allReady is the readiness of every listed handler: the reasons of
+// those not ready, each once.
+func allReady(ctx context.Context) readiness {
+	list := activeGateways()
 	if len(list) == 0 {
 		return readiness{Status: "not ready", Reasons: []string{"config: " + errNoGateway.Error()}}
 	}

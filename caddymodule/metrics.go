@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -336,23 +335,6 @@ func (c *readyCollector) Collect(ch chan<- prometheus.Metric) {
 		v = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
-}
-
-// activeGateways are the listed handlers of the running config (health.go
-// lists them), as the admin API's readiness asks them.
-func activeGateways() []*Gateway {
-	var list []*Gateway
-	if active := caddy.ActiveContext(); active.Context != nil {
-		done := active.Done() // the http app's contexts are values over it: the same Done
-		gateways.Lock()
-		for _, g := range gateways.list {
-			if g.health.config == done {
-				list = append(list, g)
-			}
-		}
-		gateways.Unlock()
-	}
-	return list
 }
 
 // importScrapeBound bounds the read of the import runs a scrape makes;
