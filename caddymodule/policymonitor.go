@@ -97,7 +97,7 @@ func (s *policyMonitorSettings) loadMonitor(ctx caddy.Context, repl *caddy.Repla
 
 // monitorHook is the service's Monitor (accountsapi.Config), nil without
 // a monitored policy.
-func (s *policyMonitorSettings) monitorHook() func(context.Context, string, *policy.Input, policy.Decision) {
+func (s *policyMonitorSettings) monitorHook() func(context.Context, func() string, *policy.Input, policy.Decision) {
 	if s.monitor == nil {
 		return nil
 	}
@@ -117,7 +117,7 @@ func (s *policyMonitorSettings) cleanupMonitor() error {
 // decide decides in with the monitored policy (from its decision cache
 // when it can) and reports a difference with enforced, the decision the
 // gateway acted on. The request is not changed.
-func (m *policyMonitor) decide(ctx context.Context, requestID string, in *policy.Input, enforced policy.Decision) {
+func (m *policyMonitor) decide(ctx context.Context, requestID func() string, in *policy.Input, enforced policy.Decision) {
 	p := m.engine.Policy()
 	d, err := p.Decide(ctx, in)
 	if err != nil {
@@ -133,7 +133,7 @@ func (m *policyMonitor) decide(ctx context.Context, requestID string, in *policy
 	op := monitorOperation(in.Operation)
 	m.counts.WithLabelValues(kind, op).Inc()
 	fields := []zap.Field{
-		zap.String("decision_id", requestID),
+		zap.String("decision_id", requestID()),
 		zap.String("operation", in.Operation),
 		zap.Object("enforced", decisionFields(enforced)),
 		zap.Object("monitored", decisionFields(d)),

@@ -54,7 +54,7 @@ func (s *Service) decide(ctx context.Context, x *exchange) policy.Decision {
 		d = s.decided(&in, p, d, err, time.Since(start))
 	}
 	if s.cfg.Monitor != nil {
-		s.cfg.Monitor(ctx, x.requestID(), &in, d)
+		s.cfg.Monitor(ctx, x.requestID, &in, d)
 	}
 	return d
 }

@@ -63,10 +63,11 @@ type Config struct {
 	// answered from the policy's decision cache.
 	DecisionLogger *zap.Logger
 	// Monitor, when set, is told of every decision the gateway acts on,
-	// with its input and the request's id, once it is made: a policy in
-	// monitor mode decides the same input and reports where it differs.
-	// It must not change in, nor keep it once it returns.
-	Monitor func(ctx context.Context, requestID string, in *policy.Input, d policy.Decision)
+	// with its input and the request's id (made only when asked for: most
+	// decisions do not differ), once it is made: a policy in monitor mode
+	// decides the same input and reports where it differs. It must not
+	// change in, nor keep it once it returns.
+	Monitor func(ctx context.Context, requestID func() string, in *policy.Input, d policy.Decision)
 	// Logs samples repeated failures (the store or the upstream down);
 	// nil logs every line.
 	Logs *LogSampler
